@@ -1,0 +1,89 @@
+"""Builds the real services from settings, in one place. Tests hand in fakes instead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mailward.clock import Clock, SystemClock
+from mailward.core.accounts import AccountService
+from mailward.core.addresses import AddressService
+from mailward.core.auditlog import AuditLogService
+from mailward.core.deps import CoreDeps
+from mailward.core.devices import DeviceService
+from mailward.core.events import DeviceChangeFeed, DeviceEventHub
+from mailward.core.mailservices import MailServiceService
+from mailward.core.organizations import OrganizationService
+from mailward.core.passwords import PasswordHasher
+from mailward.db.engine import Database
+from mailward.db.migrate import upgrade
+from mailward.keys import ServerKeys, load_key_file
+from mailward.settings import Settings
+
+
+@dataclass
+class Services:
+    """The use cases, wired. Edges (web, CLI, mail servers) hold one of these."""
+
+    settings: Settings
+    deps: CoreDeps
+    events: DeviceEventHub
+    accounts: AccountService = field(init=False)
+    organizations: OrganizationService = field(init=False)
+    mail_services: MailServiceService = field(init=False)
+    addresses: AddressService = field(init=False)
+    devices: DeviceService = field(init=False)
+    audit: AuditLogService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.accounts = AccountService(self.deps)
+        self.organizations = OrganizationService(self.deps)
+        self.mail_services = MailServiceService(self.deps)
+        self.addresses = AddressService(self.deps)
+        self.devices = DeviceService(self.deps)
+        self.audit = AuditLogService(self.deps)
+
+    @property
+    def db(self) -> Database:
+        return self.deps.db
+
+    @property
+    def keys(self) -> ServerKeys:
+        return self.deps.keys
+
+    @property
+    def clock(self) -> Clock:
+        return self.deps.clock
+
+    def change_feed(self) -> DeviceChangeFeed:
+        return DeviceChangeFeed(self.db, self.events, self.settings.device_change_poll_seconds)
+
+    async def close(self) -> None:
+        self.deps.hasher.close()
+        await self.db.dispose()
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+async def build_services(
+    settings: Settings,
+    clock: Clock | None = None,
+    hasher: PasswordHasher | None = None,
+    migrate: bool = True,
+) -> Services:
+    """Open the database (migrating it unless told not to) and wire the use cases."""
+    prepare_data_dir(settings)
+    keys = load_key_file(settings.key_file, create=settings.mode != "production")
+    db = Database(settings.effective_database_url, echo=settings.database_echo)
+    if migrate:
+        await upgrade(db.engine)
+    events = DeviceEventHub()
+    deps = CoreDeps(
+        db=db,
+        keys=keys,
+        hasher=hasher or PasswordHasher(workers=settings.argon2_workers),
+        clock=clock or SystemClock(),
+        device_events=events,
+    )
+    return Services(settings=settings, deps=deps, events=events)

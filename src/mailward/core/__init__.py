@@ -1,0 +1,1 @@
+"""Use cases and rules. Imports no web, CLI or mail-server code."""

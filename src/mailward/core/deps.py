@@ -1,0 +1,47 @@
+"""What every use case receives: wired once in ``bootstrap``, faked in tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from mailward.clock import Clock
+from mailward.core.passwords import PasswordHasher
+from mailward.db.engine import Database
+from mailward.keys import ServerKeys
+
+
+@dataclass(frozen=True)
+class DeviceChangeNotice:
+    """A device's credentials or scope changed: caches drop it, sessions end."""
+
+    device_id: int
+    address_id: int
+    kind: str  # "password" | "revoke" | "options" | "add"
+    change_id: int = 0
+    at: datetime | None = None
+
+    @property
+    def ends_sessions(self) -> bool:
+        return self.kind in ("password", "revoke", "options")
+
+
+class DeviceEventSink(Protocol):
+    async def device_changed(self, notice: DeviceChangeNotice) -> None:
+        """Called after the change committed. Must not raise."""
+        ...
+
+
+class NullDeviceEvents:
+    async def device_changed(self, notice: DeviceChangeNotice) -> None:
+        return None
+
+
+@dataclass
+class CoreDeps:
+    db: Database
+    keys: ServerKeys
+    hasher: PasswordHasher
+    clock: Clock
+    device_events: DeviceEventSink = field(default_factory=NullDeviceEvents)

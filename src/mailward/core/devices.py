@@ -1,0 +1,492 @@
+"""Devices: the per-device passwords of an address (DESIGN §1, §3).
+
+A password exists in clear only in the :class:`NewDevicePassword` returned by the call
+that made it. Each change is written to the ``device_changes`` feed in the same
+transaction, so every process drops cached credentials and ends the device's sessions.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mailward.core.accounts import find_account
+from mailward.core.actors import Actor
+from mailward.core.addresses import get_address, is_address_user
+from mailward.core.audit import AuditTag, AuditTarget, record
+from mailward.core.deps import CoreDeps, DeviceChangeNotice
+from mailward.core.names import clean_name
+from mailward.core.passwords import (
+    check_chosen_password,
+    generate_password,
+    is_suggestion,
+    lookup_hash,
+)
+from mailward.core.permissions import Role, require_manager
+from mailward.db.engine import UnitOfWork
+from mailward.db.models import Account, Address, Device, DeviceChange, MailService
+from mailward.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+
+PROTOCOLS = ("imap", "pop3", "smtp")
+MAX_CHOSEN_PER_ADDRESS = 5
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    """Everything about a device but its secret."""
+
+    id: int
+    address_id: int
+    address: str
+    name: str
+    user_email: str | None
+    password_kind: str
+    created_by: str
+    created_at: datetime
+    password_changed_at: datetime
+    last_used_at: datetime | None
+    last_used_ip: str | None
+    last_used_protocol: str | None
+    last_used_client: str | None
+    expires_at: datetime | None
+    allowed_protocols: list[str]
+    allowed_networks: list[str]
+    revoked_at: datetime | None
+    status: str
+
+
+@dataclass(frozen=True)
+class NewDevicePassword:
+    """The one response that carries the password in clear."""
+
+    device: DeviceView
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class DeviceOptions:
+    expires_at: datetime | None = None
+    protocols: tuple[str, ...] = PROTOCOLS
+    networks: tuple[str, ...] = ()
+
+
+def parse_protocols(values: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    if not values:
+        return PROTOCOLS
+    chosen = {v.strip().lower() for v in values if v.strip()}
+    unknown = chosen - set(PROTOCOLS)
+    if unknown or not chosen:
+        raise InvalidInput("protocols", f"choose among {', '.join(PROTOCOLS)}")
+    return tuple(p for p in PROTOCOLS if p in chosen)
+
+
+def parse_networks(values: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    networks = []
+    for value in values or ():
+        if not value.strip():
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(value.strip(), strict=False)))
+        except ValueError:
+            raise InvalidInput(
+                "networks", f"{value!r} is not a network (like 192.0.2.0/24)"
+            ) from None
+    return tuple(networks)
+
+
+def device_status(device: Device, now: datetime) -> str:
+    if device.revoked_at is not None:
+        return "revoked"
+    if device.expires_at is not None and device.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def device_view(device: Device, email: str, user_email: str | None, now: datetime) -> DeviceView:
+    return DeviceView(
+        id=device.id,
+        address_id=device.address_id,
+        address=email,
+        name=device.name,
+        user_email=user_email,
+        password_kind=device.password_kind,
+        created_by=device.created_by,
+        created_at=device.created_at,
+        password_changed_at=device.password_changed_at,
+        last_used_at=device.last_used_at,
+        last_used_ip=device.last_used_ip,
+        last_used_protocol=device.last_used_protocol,
+        last_used_client=device.last_used_client,
+        expires_at=device.expires_at,
+        allowed_protocols=[p for p in device.allowed_protocols.split(",") if p],
+        allowed_networks=[n for n in device.allowed_networks.split(",") if n],
+        revoked_at=device.revoked_at,
+        status=device_status(device, now),
+    )
+
+
+class DeviceService:
+    def __init__(self, deps: CoreDeps) -> None:
+        self.deps = deps
+
+    # -- reading ---------------------------------------------------------------
+
+    async def list(
+        self, actor: Actor, address_key: int | str, include_revoked: bool = False
+    ) -> list[DeviceView]:
+        """All devices for managers; a ``user`` sees only their own."""
+        async with self.deps.db.unit_of_work() as uow:
+            address, mail_service, role = await get_address(uow.session, actor, address_key)
+            query = (
+                select(Device, Account.email)
+                .outerjoin(Account, Account.id == Device.user_account_id)
+                .where(Device.address_id == address.id)
+                .order_by(Device.created_at, Device.id)
+            )
+            if not include_revoked:
+                query = query.where(Device.revoked_at.is_(None))
+            if role == Role.USER:
+                query = query.where(Device.user_account_id == actor.account_id)
+            email = f"{address.local_part}@{mail_service.domain}"
+            now = self.deps.clock.now()
+            rows = await uow.session.execute(query)
+            return [device_view(d, email, user, now) for d, user in rows]
+
+    async def get(self, actor: Actor, address_key: int | str, device_key: int | str) -> DeviceView:
+        async with self.deps.db.unit_of_work() as uow:
+            device, email, _ = await self._device(uow.session, actor, address_key, device_key)
+            return await self._view(uow.session, device, email)
+
+    # -- changing --------------------------------------------------------------
+
+    async def add(
+        self,
+        actor: Actor,
+        address_key: int | str,
+        name: str,
+        user_email: str | None = None,
+        password: str | None = None,
+        suggestion_proof: str | None = None,
+        options: DeviceOptions | None = None,
+    ) -> NewDevicePassword:
+        """Add a device. Without ``password`` one is generated; a password equal to the
+        server's suggestion (proved by ``suggestion_proof``) counts as generated."""
+        name = clean_name(name, "device name")
+        options = self._checked(options or DeviceOptions())
+        async with self.deps.db.unit_of_work() as uow:
+            address, mail_service, _ = await get_address(uow.session, actor, address_key)
+            org_id = mail_service.organization_id
+            await require_manager(uow.session, actor, org_id, "add devices")
+            user_id = await self._user_id(uow.session, address, user_email)
+            return await self.create_device(
+                uow,
+                actor,
+                address,
+                mail_service,
+                name,
+                user_id,
+                password,
+                suggestion_proof,
+                options,
+            )
+
+    async def create_device(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        address: Address,
+        mail_service: MailService,
+        name: str,
+        user_account_id: int | None,
+        password: str | None,
+        suggestion_proof: str | None,
+        options: DeviceOptions,
+    ) -> NewDevicePassword:
+        """The shared step of adding a device, once rights are checked (also used by
+        invitations, whose rights come from the invitation token)."""
+        await self._name_is_free(uow.session, address.id, name)
+        now = self.deps.clock.now()
+        device = Device(
+            address_id=address.id,
+            name=name,
+            user_account_id=user_account_id,
+            created_by=actor.label,
+            created_at=now,
+            password_changed_at=now,
+            expires_at=options.expires_at,
+            allowed_protocols=",".join(options.protocols),
+            allowed_networks=",".join(options.networks),
+        )
+        plaintext = await self._set_password(uow.session, device, password, suggestion_proof)
+        uow.session.add(device)
+        await uow.session.flush()
+        email = f"{address.local_part}@{mail_service.domain}"
+        self._changed(uow, device, "add")
+        target = AuditTarget(
+            mail_service.organization_id, address.id, device.id, f"{name} ({email})"
+        )
+        user_email = await self._email_of(uow.session, user_account_id)
+        record(
+            uow.session,
+            actor,
+            AuditTag.DEVICE_ADD,
+            target,
+            now,
+            password_kind=device.password_kind,
+            user=user_email,
+        )
+        view = device_view(device, email, user_email, now)
+        return NewDevicePassword(view, plaintext)
+
+    async def change_password(
+        self,
+        actor: Actor,
+        address_key: int | str,
+        device_key: int | str,
+        password: str | None = None,
+        suggestion_proof: str | None = None,
+    ) -> NewDevicePassword:
+        """Replace the password; the old one stops working at once."""
+        async with self.deps.db.unit_of_work() as uow:
+            device, email, org_id = await self._managed_device(
+                uow.session, actor, address_key, device_key, "modify device passwords"
+            )
+            self._require_active(device)
+            plaintext = await self._set_password(uow.session, device, password, suggestion_proof)
+            device.password_changed_at = self.deps.clock.now()
+            self._changed(uow, device, "password")
+            self._audit(
+                uow.session,
+                actor,
+                AuditTag.DEVICE_PASSWORD_CHANGE,
+                device,
+                email,
+                org_id,
+                password_kind=device.password_kind,
+            )
+            return NewDevicePassword(await self._view(uow.session, device, email), plaintext)
+
+    async def rename(
+        self, actor: Actor, address_key: int | str, device_key: int | str, new_name: str
+    ) -> DeviceView:
+        new_name = clean_name(new_name, "device name")
+        async with self.deps.db.unit_of_work() as uow:
+            device, email, org_id = await self._managed_device(
+                uow.session, actor, address_key, device_key, "rename devices"
+            )
+            old_name = device.name
+            if new_name != old_name:
+                await self._name_is_free(uow.session, device.address_id, new_name)
+            device.name = new_name
+            self._audit(
+                uow.session, actor, AuditTag.DEVICE_RENAME, device, email, org_id, old_name=old_name
+            )
+            return await self._view(uow.session, device, email)
+
+    async def set_options(
+        self, actor: Actor, address_key: int | str, device_key: int | str, options: DeviceOptions
+    ) -> DeviceView:
+        options = self._checked(options, allow_past=True)
+        async with self.deps.db.unit_of_work() as uow:
+            device, email, org_id = await self._managed_device(
+                uow.session, actor, address_key, device_key, "change device options"
+            )
+            self._require_active(device)
+            device.expires_at = options.expires_at
+            device.allowed_protocols = ",".join(options.protocols)
+            device.allowed_networks = ",".join(options.networks)
+            self._changed(uow, device, "options")
+            self._audit(
+                uow.session,
+                actor,
+                AuditTag.DEVICE_OPTIONS_CHANGE,
+                device,
+                email,
+                org_id,
+                expires_at=options.expires_at.isoformat() if options.expires_at else None,
+                protocols=list(options.protocols),
+                networks=list(options.networks),
+            )
+            return await self._view(uow.session, device, email)
+
+    async def revoke(
+        self, actor: Actor, address_key: int | str, device_key: int | str
+    ) -> DeviceView:
+        """Revoke one device; every other device keeps working. Managers may revoke any
+        device, a user their own. Revoking twice is not an error."""
+        async with self.deps.db.unit_of_work() as uow:
+            address, mail_service, role = await get_address(uow.session, actor, address_key)
+            device = await self._find(uow.session, address.id, device_key)
+            own = role == Role.USER and device.user_account_id == actor.account_id
+            if not own:
+                await require_manager(
+                    uow.session, actor, mail_service.organization_id, "revoke devices"
+                )
+            email = f"{address.local_part}@{mail_service.domain}"
+            if device.revoked_at is None:
+                device.revoked_at = self.deps.clock.now()
+                device.revoked_by = actor.label
+                self._changed(uow, device, "revoke")
+                self._audit(
+                    uow.session,
+                    actor,
+                    AuditTag.DEVICE_REVOKE,
+                    device,
+                    email,
+                    mail_service.organization_id,
+                )
+            return await self._view(uow.session, device, email)
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _checked(self, options: DeviceOptions, allow_past: bool = False) -> DeviceOptions:
+        expires_at = options.expires_at
+        if expires_at is not None:
+            if expires_at.tzinfo is None:
+                raise InvalidInput("expires_at", "needs a time zone")
+            if not allow_past and expires_at <= self.deps.clock.now():
+                raise InvalidInput("expires_at", "is in the past")
+        return DeviceOptions(
+            expires_at, parse_protocols(options.protocols), parse_networks(options.networks)
+        )
+
+    async def _set_password(
+        self, session: AsyncSession, device: Device, password: str | None, proof: str | None
+    ) -> str:
+        keys = self.deps.keys
+        if password is None or is_suggestion(keys, password, proof):
+            plaintext = password or generate_password()
+            device.password_kind = "generated"
+            device.password_lookup = lookup_hash(keys, device.address_id, plaintext)
+            device.password_key_id = keys.current_id
+            device.password_hash = None
+            return plaintext
+        check_chosen_password(password)
+        await self._chosen_slot_free(session, device)
+        device.password_kind = "chosen"
+        device.password_hash = await self.deps.hasher.hash(password)
+        device.password_lookup = None
+        device.password_key_id = None
+        return password
+
+    async def _chosen_slot_free(self, session: AsyncSession, device: Device) -> None:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Device)
+            .where(
+                Device.address_id == device.address_id,
+                Device.revoked_at.is_(None),
+                Device.password_kind == "chosen",
+                Device.id != device.id,
+            )
+        )
+        if (count or 0) >= MAX_CHOSEN_PER_ADDRESS:
+            raise Conflict(
+                f"an address may have at most {MAX_CHOSEN_PER_ADDRESS} devices with a chosen "
+                "password; use the generated one (it is checked faster and is stronger)"
+            )
+
+    async def _name_is_free(self, session: AsyncSession, address_id: int, name: str) -> None:
+        taken = await session.scalar(
+            select(Device.id).where(
+                Device.address_id == address_id, Device.name == name, Device.revoked_at.is_(None)
+            )
+        )
+        if taken:
+            raise AlreadyExists("device", name)
+
+    async def _user_id(
+        self, session: AsyncSession, address: Address, email: str | None
+    ) -> int | None:
+        if not email:
+            return None
+        account = await find_account(session, email)
+        if account is None or not await is_address_user(session, address.id, account.id):
+            raise InvalidInput("user", f"{email} is not a user of this address; add them first")
+        return account.id
+
+    async def _find(self, session: AsyncSession, address_id: int, key: int | str) -> Device:
+        device = None
+        if isinstance(key, int) or key.isdigit():
+            device = await session.get(Device, int(key))
+            if device is not None and device.address_id != address_id:
+                device = None
+        if device is None and isinstance(key, str):
+            device = await session.scalar(
+                select(Device).where(
+                    Device.address_id == address_id,
+                    Device.name == clean_name(key, "device"),
+                    Device.revoked_at.is_(None),
+                )
+            )
+        if device is None:
+            raise NotFound("device", key)
+        return device
+
+    async def _device(
+        self, session: AsyncSession, actor: Actor, address_key: int | str, device_key: int | str
+    ) -> tuple[Device, str, int]:
+        address, mail_service, role = await get_address(session, actor, address_key)
+        device = await self._find(session, address.id, device_key)
+        if role == Role.USER and device.user_account_id != actor.account_id:
+            raise NotFound("device", device_key)
+        return device, f"{address.local_part}@{mail_service.domain}", mail_service.organization_id
+
+    async def _managed_device(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        address_key: int | str,
+        device_key: int | str,
+        action: str,
+    ) -> tuple[Device, str, int]:
+        address, mail_service, _ = await get_address(session, actor, address_key)
+        await require_manager(session, actor, mail_service.organization_id, action)
+        device = await self._find(session, address.id, device_key)
+        return device, f"{address.local_part}@{mail_service.domain}", mail_service.organization_id
+
+    @staticmethod
+    def _require_active(device: Device) -> None:
+        if device.revoked_at is not None:
+            raise Conflict(f"device {device.name!r} is revoked; add a new device instead")
+
+    async def _email_of(self, session: AsyncSession, account_id: int | None) -> str | None:
+        if account_id is None:
+            return None
+        account = await session.get(Account, account_id)
+        return account.email if account else None
+
+    async def _view(self, session: AsyncSession, device: Device, email: str) -> DeviceView:
+        user_email = await self._email_of(session, device.user_account_id)
+        return device_view(device, email, user_email, self.deps.clock.now())
+
+    def _changed(self, uow: UnitOfWork, device: Device, kind: str) -> None:
+        change = DeviceChange(
+            device_id=device.id, address_id=device.address_id, kind=kind, at=self.deps.clock.now()
+        )
+        uow.session.add(change)
+
+        async def publish() -> None:
+            notice = DeviceChangeNotice(
+                change.device_id, change.address_id, kind, change.id, change.at
+            )
+            await self.deps.device_events.device_changed(notice)
+
+        uow.after_commit(publish)
+
+    def _audit(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        tag: AuditTag,
+        device: Device,
+        email: str,
+        org_id: int,
+        **details: object,
+    ) -> None:
+        target = AuditTarget(org_id, device.address_id, device.id, f"{device.name} ({email})")
+        record(session, actor, tag, target, self.deps.clock.now(), **details)

@@ -1,0 +1,201 @@
+"""Organizations and their members' roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mailward.core.accounts import get_account
+from mailward.core.actors import Actor
+from mailward.core.audit import AuditTag, AuditTarget, record
+from mailward.core.deps import CoreDeps
+from mailward.core.names import clean_name, normalize_email
+from mailward.core.permissions import MANAGER_ROLES, Role, require_manager, require_member
+from mailward.db.models import Account, Membership, Organization
+from mailward.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+
+
+@dataclass(frozen=True)
+class OrganizationView:
+    id: int
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class MemberView:
+    account_id: int
+    email: str
+    display_name: str
+    role: str
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value.strip().lower().replace(" ", "_").replace("-", "_"))
+    except ValueError:
+        choices = ", ".join(r.value for r in Role)
+        raise InvalidInput("role", f"{value!r} is not a role ({choices})") from None
+
+
+async def find_organization(session: AsyncSession, actor: Actor, name_or_id: str) -> Organization:
+    """An organization the actor belongs to, by id or exact name."""
+    query = select(Organization).where(Organization.name == name_or_id)
+    organization = await session.scalar(query)
+    if organization is None and name_or_id.isdigit():
+        organization = await session.get(Organization, int(name_or_id))
+    if organization is None:
+        raise NotFound("organization", name_or_id)
+    await require_member(session, actor, organization.id, "organization", name_or_id)
+    return organization
+
+
+class OrganizationService:
+    def __init__(self, deps: CoreDeps) -> None:
+        self.deps = deps
+
+    async def create(
+        self, actor: Actor, name: str, legal_representative: str | None
+    ) -> OrganizationView:
+        """Create an organization; the creator (or the named account) is its legal
+        representative."""
+        name = clean_name(name, "organization name", 200)
+        async with self.deps.db.unit_of_work() as uow:
+            if await uow.session.scalar(select(Organization).where(Organization.name == name)):
+                raise AlreadyExists("organization", name)
+            now = self.deps.clock.now()
+            organization = Organization(name=name, created_at=now)
+            uow.session.add(organization)
+            await uow.session.flush()
+            account_id: int | None = actor.account_id
+            if legal_representative is not None:
+                account_id = (await get_account(uow.session, legal_representative)).id
+            if account_id is not None:
+                uow.session.add(
+                    Membership(
+                        account_id=account_id,
+                        organization_id=organization.id,
+                        role=Role.LEGAL_REPRESENTATIVE.value,
+                    )
+                )
+            target = AuditTarget(organization_id=organization.id, label=name)
+            record(uow.session, actor, AuditTag.ORGANIZATION_CREATE, target, now)
+            return OrganizationView(organization.id, name, Role.LEGAL_REPRESENTATIVE.value)
+
+    async def list_for(self, actor: Actor) -> list[OrganizationView]:
+        async with self.deps.db.unit_of_work() as uow:
+            if actor.is_operator:
+                rows = await uow.session.execute(select(Organization).order_by(Organization.name))
+                return [
+                    OrganizationView(o.id, o.name, Role.LEGAL_REPRESENTATIVE.value) for (o,) in rows
+                ]
+            member_rows = await uow.session.execute(
+                select(Organization, Membership.role)
+                .join(Membership, Membership.organization_id == Organization.id)
+                .where(Membership.account_id == actor.account_id)
+                .order_by(Organization.name)
+            )
+            return [OrganizationView(o.id, o.name, role) for o, role in member_rows]
+
+    async def get(self, actor: Actor, organization_id: int) -> OrganizationView:
+        async with self.deps.db.unit_of_work() as uow:
+            organization = await uow.session.get(Organization, organization_id)
+            if organization is None:
+                raise NotFound("organization", organization_id)
+            role = await require_member(
+                uow.session, actor, organization_id, "organization", organization_id
+            )
+            return OrganizationView(organization.id, organization.name, role.value)
+
+    async def resolve(self, actor: Actor, name_or_id: str) -> OrganizationView:
+        async with self.deps.db.unit_of_work() as uow:
+            organization = await find_organization(uow.session, actor, name_or_id)
+        return await self.get(actor, organization.id)
+
+    async def members(self, actor: Actor, organization_id: int) -> list[MemberView]:
+        async with self.deps.db.unit_of_work() as uow:
+            await require_member(
+                uow.session, actor, organization_id, "organization", organization_id
+            )
+            rows = await uow.session.execute(
+                select(Account, Membership.role)
+                .join(Membership, Membership.account_id == Account.id)
+                .where(Membership.organization_id == organization_id)
+                .order_by(Account.email)
+            )
+            return [MemberView(a.id, a.email, a.display_name, role) for a, role in rows]
+
+    async def add_member(
+        self, actor: Actor, organization_id: int, email: str, role: str
+    ) -> MemberView:
+        parsed = parse_role(role)
+        email = normalize_email(email)
+        async with self.deps.db.unit_of_work() as uow:
+            await require_manager(uow.session, actor, organization_id, "add members")
+            account = await get_account(uow.session, email)
+            existing = await self._membership(uow.session, organization_id, account.id)
+            if existing is not None:
+                raise AlreadyExists("member", email)
+            uow.session.add(
+                Membership(account_id=account.id, organization_id=organization_id, role=parsed)
+            )
+            target = AuditTarget(organization_id=organization_id, label=email)
+            now = self.deps.clock.now()
+            record(uow.session, actor, AuditTag.MEMBER_ADD, target, now, role=parsed.value)
+            return MemberView(account.id, account.email, account.display_name, parsed.value)
+
+    async def set_role(self, actor: Actor, organization_id: int, email: str, role: str) -> None:
+        parsed = parse_role(role)
+        async with self.deps.db.unit_of_work() as uow:
+            await require_manager(uow.session, actor, organization_id, "change members' roles")
+            account = await get_account(uow.session, email)
+            membership = await self._membership(uow.session, organization_id, account.id)
+            if membership is None:
+                raise NotFound("member", email)
+            if parsed not in MANAGER_ROLES:
+                await self._keep_a_manager(uow.session, organization_id, account.id)
+            membership.role = parsed.value
+            target = AuditTarget(organization_id=organization_id, label=account.email)
+            now = self.deps.clock.now()
+            record(uow.session, actor, AuditTag.MEMBER_ROLE_CHANGE, target, now, role=parsed.value)
+
+    async def remove_member(self, actor: Actor, organization_id: int, email: str) -> None:
+        async with self.deps.db.unit_of_work() as uow:
+            await require_manager(uow.session, actor, organization_id, "remove members")
+            account = await get_account(uow.session, email)
+            membership = await self._membership(uow.session, organization_id, account.id)
+            if membership is None:
+                return
+            await self._keep_a_manager(uow.session, organization_id, account.id)
+            await uow.session.delete(membership)
+            target = AuditTarget(organization_id=organization_id, label=account.email)
+            record(uow.session, actor, AuditTag.MEMBER_REMOVE, target, self.deps.clock.now())
+
+    @staticmethod
+    async def _membership(
+        session: AsyncSession, organization_id: int, account_id: int
+    ) -> Membership | None:
+        return await session.scalar(
+            select(Membership).where(
+                Membership.organization_id == organization_id,
+                Membership.account_id == account_id,
+            )
+        )
+
+    @staticmethod
+    async def _keep_a_manager(session: AsyncSession, organization_id: int, leaving: int) -> None:
+        others = await session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(
+                Membership.organization_id == organization_id,
+                Membership.account_id != leaving,
+                Membership.role.in_([r.value for r in MANAGER_ROLES]),
+            )
+        )
+        if not others:
+            raise Conflict(
+                "an organization must keep at least one administrator or legal representative"
+            )

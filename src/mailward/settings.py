@@ -1,0 +1,128 @@
+"""One typed settings object, read from ``MAILWARD_*`` variables and an optional TOML file.
+
+Core code never reads the environment: it receives values taken from this object.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Mode = Literal["development", "production"]
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. ``MAILWARD_<NAME>`` sets ``<name>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MAILWARD_", extra="forbid")
+
+    mode: Mode = "development"
+    data_dir: Path = Path("mailward-data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; SQLite in the data directory when unset"
+    )
+    database_echo: bool = False
+    redis_url: str | None = None
+
+    hostname: str = Field(default="localhost", description="mail server name for clients")
+    public_url: str = Field(default="", description="web manager URL; derived when empty")
+    bind: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    imap_port: int = Field(default=1143, ge=0, le=65535)
+    imaps_port: int = Field(default=1993, ge=0, le=65535)
+    pop3_port: int = Field(default=1110, ge=0, le=65535)
+    pop3s_port: int = Field(default=1995, ge=0, le=65535)
+    submission_port: int = Field(default=1587, ge=0, le=65535)
+    submissions_port: int = Field(default=1465, ge=0, le=65535)
+    smtp_port: int = Field(default=1025, ge=0, le=65535)
+    auth_http_bind: str = "127.0.0.1"
+    auth_http_port: int = Field(default=8081, ge=0, le=65535)
+    auth_http_secret: SecretStr | None = None
+
+    server_key_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    smarthost: str | None = None
+    smarthost_port: int = 25
+    smarthost_username: str | None = None
+    smarthost_password: SecretStr | None = None
+    smarthost_starttls: bool = True
+    mail_from: str = ""
+    max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+
+    credential_cache_seconds: float = Field(default=300.0, ge=0)
+    last_used_flush_seconds: float = Field(default=5.0, gt=0)
+    device_change_poll_seconds: float = Field(default=0.25, gt=0)
+    sudo_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    argon2_workers: int = Field(default=2, ge=1, le=64)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("MAILWARD_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.mode != "production":
+            return self
+        problems = []
+        secret = self.auth_http_secret.get_secret_value() if self.auth_http_secret else ""
+        if len(secret) < 32:
+            problems.append("MAILWARD_AUTH_HTTP_SECRET must be set to at least 32 characters")
+        if not self.public_url.startswith("https://"):
+            problems.append("MAILWARD_PUBLIC_URL must be an https:// URL")
+        if self.database_url is None or self.database_url.startswith("sqlite"):
+            problems.append("MAILWARD_DATABASE_URL must name a PostgreSQL database")
+        if self.server_key_file is None:
+            problems.append("MAILWARD_SERVER_KEY_FILE must name an existing key file")
+        if problems:
+            raise ValueError("production mode refuses to start: " + "; ".join(problems))
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'mailward.db'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.bind}:{self.http_port}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.server_key_file or self.data_dir / "keys" / "server-keys.json"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def sender_address(self) -> str:
+        return self.mail_from or f"mailward@{self.hostname}"

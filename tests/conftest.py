@@ -1,0 +1,43 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from mailward.bootstrap import Services
+from mailward.clock import FrozenClock
+from mailward.settings import Settings
+from tests.support import World, database_url_for, make_settings, make_world, open_services
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    async for url in database_url_for(request.param, tmp_path):
+        yield url
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+async def services(settings: Settings, clock: FrozenClock) -> AsyncIterator[Services]:
+    services = await open_services(settings, clock)
+    try:
+        yield services
+    finally:
+        await services.close()
+
+
+@pytest.fixture
+async def world(services: Services) -> World:
+    return await make_world(services)

@@ -1,0 +1,119 @@
+"""Shared test helpers: databases on SQLite and PostgreSQL, a populated world."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from mailward.bootstrap import Services, build_services
+from mailward.clock import Clock
+from mailward.core.actors import Actor
+from mailward.settings import Settings
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_ADMIN_DSN = os.environ.get("MAILWARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_PASSWORD = "correct horse battery staple 42"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip a test whose server is missing; under CI=true, fail instead."""
+    if IN_CI:
+        pytest.fail(f"CI must run this test: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def create_postgres_database() -> str:
+    """A fresh, empty PostgreSQL database; returns its SQLAlchemy URL."""
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover
+        skip_or_fail("asyncpg is not installed")
+    name = f"mailward_test_{secrets.token_hex(6)}"
+    try:
+        conn = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        skip_or_fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_DSN}: {exc}")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+async def drop_postgres_database(url: str) -> None:
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def database_url_for(kind: str, tmp_path: object) -> AsyncIterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/mailward.db"
+        return
+    url = await create_postgres_database()
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(url)
+
+
+def make_settings(tmp_path: object, database_url: str, **overrides: object) -> Settings:
+    return Settings(
+        data_dir=f"{tmp_path}/data",  # type: ignore[arg-type]
+        database_url=database_url,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@dataclass
+class World:
+    """One organization with a legal representative, an administrator, a user member,
+    a Mail Service example.test, and the address info@example.test."""
+
+    services: Services
+    org_id: int
+    legal: Actor
+    admin: Actor
+    user: Actor
+    address: str = "info@example.test"
+    domain: str = "example.test"
+
+
+async def make_world(services: Services) -> World:
+    op = Actor.operator()
+    legal = await services.accounts.create(op, "legal@corp.test", ADMIN_PASSWORD, "Lena Legal")
+    admin = await services.accounts.create(op, "admin@corp.test", ADMIN_PASSWORD, "Adam Admin")
+    user = await services.accounts.create(op, "user@corp.test", ADMIN_PASSWORD, "Ursula User")
+    org = await services.organizations.create(op, "Corp", legal_representative=legal.email)
+    await services.organizations.add_member(op, org.id, admin.email, "administrator")
+    await services.organizations.add_member(op, org.id, user.email, "user")
+    await services.mail_services.create(op, org.id, "example.test")
+    await services.addresses.create_by_email(op, "info@example.test")
+    return World(
+        services=services,
+        org_id=org.id,
+        legal=Actor(legal.id, legal.email, "192.0.2.1"),
+        admin=Actor(admin.id, admin.email, "192.0.2.2"),
+        user=Actor(user.id, user.email, "192.0.2.3"),
+    )
+
+
+async def open_services(settings: Settings, clock: Clock | None = None) -> Services:
+    return await build_services(settings, clock=clock)
