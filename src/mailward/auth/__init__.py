@@ -1,0 +1,1 @@
+"""Device authentication for every protocol login of both data planes (DESIGN §3)."""
