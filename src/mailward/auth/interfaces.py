@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Protocol
 
 
-class Protocol_(StrEnum):
+class MailProtocol(StrEnum):
     IMAP = "imap"
     POP3 = "pop3"
     SMTP = "smtp"
