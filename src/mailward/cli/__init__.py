@@ -1,0 +1,1 @@
+"""The ``mailward`` command: the operator's tool, acting with full rights."""

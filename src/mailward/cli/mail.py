@@ -1,0 +1,103 @@
+"""``mailward mailservice`` and ``mailward address``."""
+
+from __future__ import annotations
+
+import typer
+
+from mailward.bootstrap import Services
+from mailward.cli.runtime import OPERATOR, print_json, run_with_services
+
+mailservice_app = typer.Typer(help="Mail Services: one per domain.", no_args_is_help=True)
+address_app = typer.Typer(help="Email addresses of a Mail Service.", no_args_is_help=True)
+address_user_app = typer.Typer(help="Users of an address.", no_args_is_help=True)
+address_app.add_typer(address_user_app, name="user")
+
+
+@mailservice_app.command("create")
+def mailservice_create(
+    ctx: typer.Context, domain: str, org: str = typer.Option(..., help="organization name or id")
+) -> None:
+    """Order a Mail Service for a domain."""
+
+    async def use(services: Services) -> None:
+        organization = await services.organizations.resolve(OPERATOR, org)
+        view = await services.mail_services.create(OPERATOR, organization.id, domain)
+        typer.echo(f"mail service {view.domain} created for {organization.name}")
+
+    run_with_services(ctx, use)
+
+
+@mailservice_app.command("list")
+def mailservice_list(
+    ctx: typer.Context,
+    org: str = typer.Option(..., help="organization name or id"),
+    json_: bool = typer.Option(False, "--json"),
+) -> None:
+    """List an organization's Mail Services."""
+
+    async def use(services: Services) -> None:
+        organization = await services.organizations.resolve(OPERATOR, org)
+        views = await services.mail_services.list(OPERATOR, organization.id)
+        if json_:
+            print_json(views)
+            return
+        for view in views:
+            typer.echo(f"{view.domain}\t{view.address_count} addresses")
+
+    run_with_services(ctx, use)
+
+
+@address_app.command("create")
+def address_create(
+    ctx: typer.Context, email: str, name: str = typer.Option("", help="display name")
+) -> None:
+    """Create LOCAL@DOMAIN on the domain's Mail Service."""
+
+    async def use(services: Services) -> None:
+        view = await services.addresses.create_by_email(OPERATOR, email, name)
+        typer.echo(f"address {view.email} created")
+
+    run_with_services(ctx, use)
+
+
+@address_app.command("list")
+def address_list(
+    ctx: typer.Context,
+    domain: str,
+    search: str = typer.Option("", help="part of the address or name"),
+    page: int = typer.Option(1, min=1),
+    json_: bool = typer.Option(False, "--json"),
+) -> None:
+    """List the addresses of a Mail Service."""
+
+    async def use(services: Services) -> None:
+        result = await services.addresses.page(OPERATOR, domain, search, page)
+        if json_:
+            print_json(result.items)
+            return
+        for view in result.items:
+            typer.echo(view.email)
+
+    run_with_services(ctx, use)
+
+
+@address_user_app.command("add")
+def address_user_add(ctx: typer.Context, address: str, email: str) -> None:
+    """Make an account (created as invited if new) a user of ADDRESS."""
+
+    async def use(services: Services) -> None:
+        user = await services.addresses.add_user(OPERATOR, address, email)
+        typer.echo(f"{user.email} is now a user of {address}")
+
+    run_with_services(ctx, use)
+
+
+@address_user_app.command("remove")
+def address_user_remove(ctx: typer.Context, address: str, email: str) -> None:
+    """Remove a user from ADDRESS (their devices keep working until revoked)."""
+
+    async def use(services: Services) -> None:
+        await services.addresses.remove_user(OPERATOR, address, email)
+        typer.echo(f"{email} is no longer a user of {address}")
+
+    run_with_services(ctx, use)

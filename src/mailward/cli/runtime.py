@@ -1,0 +1,126 @@
+"""What every command shares: settings from global options, services, output, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from mailward.bootstrap import Services, build_services
+from mailward.core.actors import Actor
+from mailward.errors import InvalidInput, MailwardError
+from mailward.keys import KeyFileError
+from mailward.settings import Settings
+
+T = TypeVar("T")
+OPERATOR = Actor.operator()
+
+
+@dataclasses.dataclass
+class GlobalOptions:
+    data_dir: Path | None = None
+    database_url: str | None = None
+
+    def settings(self) -> Settings:
+        overrides: dict[str, Any] = {}
+        if self.data_dir is not None:
+            overrides["data_dir"] = self.data_dir
+        if self.database_url is not None:
+            overrides["database_url"] = self.database_url
+        try:
+            return Settings(**overrides)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+            fail(f"invalid configuration: {where}: {first.get('msg')}")
+
+
+def options(ctx: typer.Context) -> GlobalOptions:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, GlobalOptions) else GlobalOptions()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def run_with_services(ctx: typer.Context, use: Callable[[Services], Awaitable[T]]) -> T:
+    """Open the services, run one use, close; domain errors become one clear line."""
+    settings = options(ctx).settings()
+
+    async def main() -> T:
+        services = await build_services(settings)
+        try:
+            return await use(services)
+        finally:
+            await services.close()
+
+    try:
+        return asyncio.run(main())
+    except MailwardError as exc:
+        fail(str(exc))
+    except KeyFileError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+
+
+def read_password(from_stdin: bool, prompt: str = "Password") -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        if password.endswith("\r"):
+            password = password[:-1]
+        if not password:
+            fail("no password on standard input")
+        return password
+    if not sys.stdin.isatty():
+        fail("standard input is not a terminal: pass the password with --password-stdin")
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True))
+
+
+def parse_when(value: str | None, field_name: str = "expires") -> datetime | None:
+    """``2026-12-01`` (end of that day, UTC) or a full ISO 8601 time."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(field_name, f"{value!r} is not a date (YYYY-MM-DD)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def split_list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(_plain(value), indent=2, ensure_ascii=False))

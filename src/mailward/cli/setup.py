@@ -1,0 +1,122 @@
+"""``mailward init``, ``account``, ``org``: people and organizations."""
+
+from __future__ import annotations
+
+import typer
+
+from mailward.bootstrap import Services
+from mailward.cli.runtime import OPERATOR, print_json, read_password, run_with_services
+
+account_app = typer.Typer(
+    help="Accounts: the people who sign in to the manager.", no_args_is_help=True
+)
+org_app = typer.Typer(help="Organizations and their members.", no_args_is_help=True)
+member_app = typer.Typer(help="Members of an organization and their roles.", no_args_is_help=True)
+org_app.add_typer(member_app, name="member")
+
+
+def init(
+    ctx: typer.Context,
+    email: str = typer.Option(..., help="login of the first account"),
+    org: str = typer.Option(..., help="name of the first organization"),
+    name: str = typer.Option("", help="display name of the first account"),
+    password_stdin: bool = typer.Option(False, help="read the password from standard input"),
+) -> None:
+    """Create the data directory, the database, the first account and organization
+    (that account becomes its legal representative)."""
+    password = read_password(password_stdin)
+
+    async def use(services: Services) -> None:
+        account = await services.accounts.create(OPERATOR, email, password, name)
+        await services.organizations.create(OPERATOR, org, legal_representative=account.email)
+        typer.echo(
+            f"Initialised {services.settings.data_dir}: {account.email} is legal "
+            f"representative of {org}."
+        )
+        typer.echo("Next: mailward mailservice create DOMAIN --org ORG")
+
+    run_with_services(ctx, use)
+
+
+@account_app.command("create")
+def account_create(
+    ctx: typer.Context,
+    email: str,
+    name: str = typer.Option("", help="display name"),
+    password_stdin: bool = typer.Option(False, help="read the password from standard input"),
+    invited: bool = typer.Option(False, help="no password yet: the person sets it on invitation"),
+) -> None:
+    """Create an account."""
+    password = None if invited else read_password(password_stdin)
+
+    async def use(services: Services) -> None:
+        account = await services.accounts.create(OPERATOR, email, password, name)
+        typer.echo(f"account {account.email} created ({account.status})")
+
+    run_with_services(ctx, use)
+
+
+@org_app.command("create")
+def org_create(
+    ctx: typer.Context,
+    name: str,
+    legal_representative: str = typer.Option(..., "--legal-representative", help="account email"),
+) -> None:
+    """Create an organization with its legal representative."""
+
+    async def use(services: Services) -> None:
+        view = await services.organizations.create(OPERATOR, name, legal_representative)
+        typer.echo(f"organization {view.name} created (id {view.id})")
+
+    run_with_services(ctx, use)
+
+
+@org_app.command("list")
+def org_list(ctx: typer.Context, json_: bool = typer.Option(False, "--json")) -> None:
+    """List organizations."""
+
+    async def use(services: Services) -> None:
+        views = await services.organizations.list_for(OPERATOR)
+        if json_:
+            print_json(views)
+        for view in [] if json_ else views:
+            typer.echo(f"{view.id}\t{view.name}")
+
+    run_with_services(ctx, use)
+
+
+@member_app.command("add")
+def member_add(
+    ctx: typer.Context,
+    email: str,
+    org: str = typer.Option(..., help="organization name or id"),
+    role: str = typer.Option(..., help="legal_representative, administrator or user"),
+) -> None:
+    """Add an account to an organization with a role."""
+
+    async def use(services: Services) -> None:
+        organization = await services.organizations.resolve(OPERATOR, org)
+        member = await services.organizations.add_member(OPERATOR, organization.id, email, role)
+        typer.echo(f"{member.email} is now {member.role} of {organization.name}")
+
+    run_with_services(ctx, use)
+
+
+@member_app.command("list")
+def member_list(
+    ctx: typer.Context,
+    org: str = typer.Option(..., help="organization name or id"),
+    json_: bool = typer.Option(False, "--json"),
+) -> None:
+    """List the members of an organization."""
+
+    async def use(services: Services) -> None:
+        organization = await services.organizations.resolve(OPERATOR, org)
+        members = await services.organizations.members(OPERATOR, organization.id)
+        if json_:
+            print_json(members)
+            return
+        for member in members:
+            typer.echo(f"{member.email}\t{member.role}")
+
+    run_with_services(ctx, use)
