@@ -16,7 +16,9 @@ from mailward.core.actors import Actor
 from mailward.settings import Settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-POSTGRES_ADMIN_DSN = os.environ.get("MAILWARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "MAILWARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 ADMIN_PASSWORD = "correct horse battery staple 42"
 
 
