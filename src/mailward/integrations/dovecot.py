@@ -1,0 +1,147 @@
+"""``mailward integrate dovecot``: a complete Dovecot 2.3 configuration and the Lua passdb
+that asks Mailward about every password."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailward.integrations.options import DataPlaneOptions
+from mailward.integrations.render import render, write_text
+from mailward.integrations.tls import certificate_paths
+from mailward.settings import Settings
+
+CONFIG_NAME = "dovecot.conf"
+LUA_NAME = "mailward-passdb.lua"
+INTERNAL_USER = "dovecot"
+LOGIN_USER = "dovenull"
+
+
+@dataclass(frozen=True)
+class DovecotFiles:
+    """Where a generated Dovecot instance keeps its files."""
+
+    output_dir: Path
+
+    @property
+    def config(self) -> Path:
+        return self.output_dir / CONFIG_NAME
+
+    @property
+    def lua(self) -> Path:
+        return self.output_dir / LUA_NAME
+
+    @property
+    def base_dir(self) -> Path:
+        return self.output_dir / "run"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.output_dir / "state"
+
+    @property
+    def log(self) -> Path:
+        return self.output_dir / "dovecot.log"
+
+
+def auth_endpoint_url(settings: Settings) -> str:
+    host = settings.auth_http_bind
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.auth_http_port}/auth/dovecot"
+
+
+def shared_secret(settings: Settings) -> str:
+    if settings.auth_http_secret is None:
+        raise ValueError("set MAILWARD_AUTH_HTTP_SECRET: Dovecot proves itself to Mailward with it")
+    return settings.auth_http_secret.get_secret_value()
+
+
+def mail_root(settings: Settings, options: DataPlaneOptions) -> Path:
+    return (options.mail_root or settings.mail_dir).resolve()
+
+
+def _template_values(
+    settings: Settings, options: DataPlaneOptions, files: DovecotFiles
+) -> dict[str, object]:
+    cert, key = certificate_paths(settings, files.output_dir)
+    user = pwd.getpwnam(options.mail_user)
+    return {
+        "conf_path": files.config,
+        "base_dir": files.base_dir,
+        "state_dir": files.state_dir,
+        "log_path": files.log,
+        "lua_path": files.lua,
+        "instance_name": options.instance_name,
+        "bind": settings.bind,
+        "hostname": settings.hostname,
+        "login_user": LOGIN_USER,
+        "internal_user": INTERNAL_USER,
+        "mail_user": user.pw_name,
+        "mail_group": grp.getgrgid(user.pw_gid).gr_name,
+        "mail_uid": user.pw_uid,
+        "mail_gid": user.pw_gid,
+        "tls_cert": cert,
+        "tls_key": key,
+        "mail_root": mail_root(settings, options),
+        "max_userip_connections": options.max_userip_connections,
+        "imap_port": settings.imap_port,
+        "imaps_port": settings.imaps_port,
+        "pop3_port": settings.pop3_port,
+        "pop3s_port": settings.pop3s_port,
+        "lmtp_port": options.lmtp_port,
+        "sasl_port": options.sasl_port,
+        "login_processes": options.login_processes,
+        "mail_processes": options.mail_processes,
+        "auth_workers": options.auth_workers,
+        "auth_workers_warm": min(options.auth_workers, options.login_processes * 2),
+    }
+
+
+def write_dovecot_config(
+    settings: Settings, output_dir: Path, options: DataPlaneOptions | None = None
+) -> list[Path]:
+    """Write ``dovecot.conf`` (the entry file, first in the list) and the Lua passdb
+    (mode 0600: it holds the shared secret). Start with ``dovecot -c DIR/dovecot.conf``."""
+    options = options or DataPlaneOptions()
+    files = DovecotFiles(output_dir.resolve())
+    values = _template_values(settings, options, files)
+    lua = render(
+        "dovecot/mailward-passdb.lua.j2",
+        auth_url=auth_endpoint_url(settings),
+        secret=shared_secret(settings),
+        mail_root=values["mail_root"],
+        timeout_msecs=options.auth_timeout_msecs,
+    )
+    for directory in (files.base_dir, files.state_dir):
+        directory.mkdir(parents=True, exist_ok=True, mode=0o755)
+    _prepare_mail_root(Path(str(values["mail_root"])), options.mail_user)
+    return [
+        write_text(files.config, render("dovecot/dovecot.conf.j2", **values)),
+        _give_to_dovecot(write_text(files.lua, lua, mode=0o600)),
+    ]
+
+
+def _prepare_mail_root(root: Path, mail_user: str) -> None:
+    root.mkdir(parents=True, exist_ok=True, mode=0o750)
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam(mail_user)
+        os.chown(root, owner.pw_uid, owner.pw_gid)
+
+
+def _give_to_dovecot(path: Path) -> Path:
+    """Dovecot's auth process (user ``dovecot``) loads the script: when written by root,
+    the file goes to that user, still readable by nobody else."""
+    if os.geteuid() == 0:
+        internal = pwd.getpwnam(INTERNAL_USER)
+        os.chown(path, internal.pw_uid, internal.pw_gid)
+    return path
+
+
+def doveadm_command(config: Path, *arguments: str) -> list[str]:
+    return ["doveadm", "-c", str(config), *arguments]

@@ -1,0 +1,44 @@
+"""What the generated configuration needs beyond Mailward's settings."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_LMTP_PORT = 2424
+DEFAULT_SASL_PORT = 2425
+DEFAULT_SOCKETMAP_PORT = 2426
+
+
+def _default_mail_user() -> str:
+    """Dovecot never accesses mail as root: root's runs default to Debian's ``mail``."""
+    name = getpass.getuser()
+    return "mail" if name == "root" else name
+
+
+def _cores() -> int:
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class DataPlaneOptions:
+    """Ports of the links between Dovecot, Postfix and Mailward, who owns the mail, and
+    the process counts measured to give the best login throughput (docs/BENCHMARKS.md).
+
+    ``smtp_port``/``submission_port``/... come from the settings; these do not, because
+    only the production data plane has them."""
+
+    lmtp_port: int = DEFAULT_LMTP_PORT
+    sasl_port: int = DEFAULT_SASL_PORT
+    socketmap_host: str = "127.0.0.1"
+    socketmap_port: int = DEFAULT_SOCKETMAP_PORT
+    mail_user: str = field(default_factory=_default_mail_user)
+    mail_root: Path | None = None
+    login_processes: int = field(default_factory=_cores)
+    mail_processes: int = 2
+    auth_workers: int = 32
+    auth_timeout_msecs: int = 5000
+    max_userip_connections: int = 20
+    instance_name: str = "mailward"
