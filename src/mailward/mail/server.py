@@ -1,0 +1,167 @@
+"""The embedded mail service: IMAP (STARTTLS + implicit TLS), submission (STARTTLS +
+implicit TLS), inbound SMTP, the outbound spool and the live-session registry, started
+and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from mailward.auth.interfaces import DeviceAuthenticator
+from mailward.bootstrap import Services
+from mailward.mail.connections import ConnectionTracker
+from mailward.mail.directory import DatabaseDirectory
+from mailward.mail.imap import ImapListener
+from mailward.mail.imap_backend import DeviceLogin, ImapConfig
+from mailward.mail.maildir import MailStore
+from mailward.mail.outbound import OutboundWorker, Smarthost
+from mailward.mail.sessions import SessionRegistry
+from mailward.mail.smtp_handlers import Delivery, InboundHandler, SubmissionHandler
+from mailward.mail.smtp_protocol import DeviceSMTP, SmtpAuthContext
+from mailward.mail.spool import Spool
+from mailward.mail.tls import ServerTls
+from mailward.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MailPorts:
+    """The ports actually bound (a configured 0 picks a free one)."""
+
+    imap: int
+    imaps: int
+    submission: int
+    submissions: int
+    smtp: int
+
+
+def smarthost_of(settings: Settings) -> Smarthost | None:
+    if not settings.smarthost:
+        return None
+    password = settings.smarthost_password
+    return Smarthost(
+        settings.smarthost,
+        settings.smarthost_port,
+        settings.smarthost_username,
+        password.get_secret_value() if password else None,
+        settings.smarthost_starttls,
+    )
+
+
+class MailServer:
+    def __init__(
+        self, settings: Settings, services: Services, authenticator: DeviceAuthenticator
+    ) -> None:
+        self.settings = settings
+        self.services = services
+        self.authenticator = authenticator
+        self.registry = SessionRegistry(services.clock)
+        self.store = MailStore(settings.mail_dir)
+        self.directory = DatabaseDirectory(services.db, services.mail_services)
+        self.tls = ServerTls.from_settings(
+            settings.tls_dir, settings.hostname, settings.tls_cert_file, settings.tls_key_file
+        )
+        self.imap_connections = ConnectionTracker()
+        self.smtp_connections: set[DeviceSMTP] = set()
+        self.spool: Spool | None = None
+        self.outbound: OutboundWorker | None = None
+        smarthost = smarthost_of(settings)
+        if smarthost is not None:
+            self.spool = Spool(settings.data_dir / "spool", services.clock)
+            self.outbound = OutboundWorker(
+                self.spool, smarthost, self.store, self.directory, settings.hostname
+            )
+        self._servers: list[asyncio.Server] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.ports: MailPorts | None = None
+
+    async def start(self) -> MailPorts:
+        """Bind every listener; when this returns, each one accepts connections."""
+        self.settings.mail_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.services.events.subscribe(self.registry.device_changed)
+        s = self.settings
+        self.ports = MailPorts(
+            imap=await self._imap(s.imap_port, starttls=True),
+            imaps=await self._imap(s.imaps_port, starttls=False),
+            submission=await self._smtp(s.submission_port, self._submission(), implicit=False),
+            submissions=await self._smtp(s.submissions_port, self._submission(), implicit=True),
+            smtp=await self._smtp(s.smtp_port, self._inbound(), implicit=False),
+        )
+        if self.outbound is not None:
+            self._tasks.append(asyncio.create_task(self.outbound.run()))
+        return self.ports
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting, then end every session (IMAP clients get ``* BYE``)."""
+        for server in self._servers:
+            server.close()
+        for task in self._tasks:
+            task.cancel()
+        for protocol in list(self.smtp_connections):
+            protocol.end_session()
+        await self.imap_connections.close_all(grace)
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+
+    def reload_tls(self) -> None:
+        try:
+            self.tls.reload()
+        except (OSError, ValueError) as exc:
+            log.error("TLS reload failed, keeping the old certificate: %s", exc)
+        else:
+            log.info("TLS certificate reloaded from %s", self.tls.paths.cert)
+
+    # -- listeners -----------------------------------------------------------
+
+    async def _bind(self, server: asyncio.Server) -> int:
+        self._servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    async def _imap(self, port: int, starttls: bool) -> int:
+        s = self.settings
+        config = ImapConfig(s.mail_dir, self.tls.context, starttls, s.max_message_bytes)
+        login = DeviceLogin(
+            config, self.authenticator, self.store, self.registry, self.services.clock
+        )
+        listener = ImapListener(login, config, self.imap_connections)
+        ssl = None if starttls else self.tls.context
+        return await self._bind(await asyncio.start_server(listener, s.bind, port, ssl=ssl))
+
+    def _delivery(self) -> Delivery:
+        return Delivery(self.directory, self.store, self.settings.hostname, self.services.clock)
+
+    def _submission(self) -> SubmissionHandler:
+        return SubmissionHandler(self._delivery(), self.spool)
+
+    def _inbound(self) -> InboundHandler:
+        return InboundHandler(self._delivery())
+
+    async def _smtp(self, port: int, handler: Any, implicit: bool) -> int:
+        s = self.settings
+        submission = isinstance(handler, SubmissionHandler)
+        auth = SmtpAuthContext(self.authenticator, self.registry, self.services.clock)
+        options: dict[str, Any] = {
+            "hostname": s.hostname,
+            "ident": "Mailward ESMTP",
+            "data_size_limit": s.max_message_bytes,
+            "enable_SMTPUTF8": True,
+            "auth_required": submission,
+            "auth_require_tls": not implicit,
+            "tls_context": None if implicit else self.tls.context,
+            "require_starttls": submission and not implicit,
+            "timeout": 300,
+            "loop": asyncio.get_running_loop(),
+        }
+
+        def factory() -> DeviceSMTP:
+            return DeviceSMTP(
+                handler, auth if submission else None, self.smtp_connections, **options
+            )
+
+        ssl = self.tls.context if implicit else None
+        loop = asyncio.get_running_loop()
+        return await self._bind(await loop.create_server(factory, s.bind, port, ssl=ssl))

@@ -1,0 +1,125 @@
+"""aiosmtpd's SMTP protocol with device-password AUTH checked asynchronously, and each
+authenticated connection registered as a live session of its device.
+
+aiosmtpd's ``authenticator`` callback is synchronous; here the built-in PLAIN and LOGIN
+mechanisms still parse the exchange, ``_authenticate`` only parks the credentials, and
+the wrapped mechanism awaits the real check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+from mailward.auth.interfaces import (
+    AuthenticatedDevice,
+    AuthFailure,
+    DeviceAuthenticator,
+    FailureReason,
+    MailProtocol,
+)
+from mailward.clock import Clock
+from mailward.mail.connections import peer_ip
+from mailward.mail.sessions import LiveSession, SessionRegistry
+
+log = logging.getLogger(__name__)
+
+AUTH_FAILED = "535 5.7.8 Authentication credentials invalid"
+AUTH_UNAVAILABLE = "454 4.7.0 Temporary authentication failure, try again later"
+SESSION_ENDED = b"421 4.7.0 This device's access changed; connection closed\r\n"
+
+
+def auth_failure_reply(failure: AuthFailure) -> str:
+    """The one mapping of authentication failures to SMTP replies; a rate-limited
+    attempt gets the generic answer."""
+    if failure.reason is FailureReason.UNAVAILABLE:
+        return AUTH_UNAVAILABLE
+    return AUTH_FAILED
+
+
+@dataclass
+class SmtpAuthContext:
+    authenticator: DeviceAuthenticator
+    registry: SessionRegistry
+    clock: Clock
+
+
+class DeviceSMTP(SMTP):
+    def __init__(
+        self,
+        handler: Any,
+        auth: SmtpAuthContext | None,
+        open_connections: set[DeviceSMTP],
+        **options: Any,
+    ) -> None:
+        super().__init__(handler, **options)
+        self._auth = auth
+        self._open = open_connections
+        self._parked: LoginPassword | None = None
+        self._live: LiveSession | None = None
+
+    # -- connection bookkeeping ----------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:
+        self._open.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._open.discard(self)
+        if self._live is not None and self._auth is not None:
+            self._auth.registry.unregister(self._live)
+            self._live = None
+        super().connection_lost(exc)
+
+    def end_session(self) -> None:
+        """Say why and close: the device was revoked or its password changed."""
+        transport = self.transport
+        if not isinstance(transport, asyncio.WriteTransport) or transport.is_closing():
+            return
+        transport.write(SESSION_ENDED)
+        transport.close()
+
+    async def handle_exception(self, error: Exception) -> str:
+        """Log it here; the client gets a plain reply, never the exception's text."""
+        log.error("SMTP session error: %s", error.__class__.__name__, exc_info=error)
+        return "451 4.3.0 Internal server error"
+
+    # -- AUTH ----------------------------------------------------------------
+
+    def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
+        self._parked = auth_data if isinstance(auth_data, LoginPassword) else None
+        return AuthResult(success=False, handled=False)
+
+    async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
+        return await self._check(await super().auth_PLAIN(_, args))
+
+    async def auth_LOGIN(self, _: Any, args: list[str]) -> AuthResult:
+        return await self._check(await super().auth_LOGIN(_, args))
+
+    async def _check(self, parsed: AuthResult) -> AuthResult:
+        credentials, self._parked = self._parked, None
+        if credentials is None or self._auth is None:
+            return parsed
+        auth = self._auth
+        checked_at = auth.clock.now()
+        result = await auth.authenticator.authenticate(
+            credentials.login.decode("utf-8", "replace"),
+            credentials.password.decode("utf-8", "replace"),
+            MailProtocol.SMTP,
+            peer_ip(self.transport),
+        )
+        if isinstance(result, AuthFailure):
+            return AuthResult(success=False, handled=False, message=auth_failure_reply(result))
+        self._live = auth.registry.register(
+            result.device_id, MailProtocol.SMTP, self.end_session, checked_at
+        )
+        return AuthResult(success=True, auth_data=result)
+
+
+def authenticated_device(session: Any) -> AuthenticatedDevice | None:
+    device = getattr(session, "auth_data", None)
+    return device if isinstance(device, AuthenticatedDevice) else None

@@ -1,0 +1,96 @@
+"""The outbound spool: messages for other domains wait on disk until the smarthost
+takes them. Each entry is ``<id>.eml`` plus ``<id>.json`` (the envelope and retry
+state); the JSON file is written last, fsynced and renamed into place, so an entry
+exists only once both halves are durable."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from mailward.clock import Clock
+from mailward.mail.maildir import fsync_dir
+
+
+@dataclass
+class SpoolEntry:
+    id: str
+    mail_from: str
+    recipients: list[str]
+    queued_at: str
+    next_attempt_at: str
+    attempts: int = 0
+    last_error: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def queued(self) -> datetime:
+        return datetime.fromisoformat(self.queued_at)
+
+    @property
+    def due(self) -> datetime:
+        return datetime.fromisoformat(self.next_attempt_at)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class Spool:
+    def __init__(self, directory: Path, clock: Clock) -> None:
+        self.directory = directory
+        self.clock = clock
+        self.wakeup = asyncio.Event()
+
+    async def enqueue(self, mail_from: str, recipients: list[str], content: bytes) -> str:
+        entry_id = await asyncio.to_thread(self.enqueue_sync, mail_from, recipients, content)
+        self.wakeup.set()
+        return entry_id
+
+    def enqueue_sync(self, mail_from: str, recipients: list[str], content: bytes) -> str:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        now = self.clock.now().isoformat()
+        entry = SpoolEntry(secrets.token_hex(12), mail_from, list(recipients), now, now)
+        _write_durably(self.directory / f"{entry.id}.eml", content)
+        self.save(entry)
+        return entry.id
+
+    def save(self, entry: SpoolEntry) -> None:
+        _write_durably(self.directory / f"{entry.id}.json", json.dumps(asdict(entry)).encode())
+        fsync_dir(self.directory)
+
+    def entries(self) -> list[SpoolEntry]:
+        if not self.directory.exists():
+            return []
+        found = []
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                found.append(SpoolEntry(**json.loads(path.read_text())))
+            except (OSError, ValueError, TypeError):
+                continue
+        return found
+
+    def content(self, entry: SpoolEntry) -> bytes:
+        return (self.directory / f"{entry.id}.eml").read_bytes()
+
+    def remove(self, entry: SpoolEntry) -> None:
+        (self.directory / f"{entry.id}.json").unlink(missing_ok=True)
+        (self.directory / f"{entry.id}.eml").unlink(missing_ok=True)
+        fsync_dir(self.directory)
+
+    def postpone(self, entry: SpoolEntry, error: str, delay: timedelta) -> None:
+        entry.attempts += 1
+        entry.last_error = error[:500]
+        entry.next_attempt_at = (self.clock.now() + delay).isoformat()
+        self.save(entry)
