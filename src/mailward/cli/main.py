@@ -11,7 +11,7 @@ from mailward.cli.admin import audit_app, db_app, keys_app
 from mailward.cli.devices import device_app
 from mailward.cli.mail import address_app, mailservice_app
 from mailward.cli.runtime import GlobalOptions, fail, options
-from mailward.cli.setup import account_app, init, org_app
+from mailward.cli.setup import account_app, init, org_app, quickstart
 
 app = typer.Typer(
     help="Mailward: a self-hosted mail service built around per-device passwords.",
@@ -45,6 +45,7 @@ def serve(ctx: typer.Context) -> None:
 
 
 app.command("init")(init)
+app.command("quickstart")(quickstart)
 app.add_typer(account_app, name="account")
 app.add_typer(org_app, name="org")
 app.add_typer(mailservice_app, name="mailservice")

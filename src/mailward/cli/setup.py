@@ -6,6 +6,7 @@ import typer
 
 from mailward.bootstrap import Services
 from mailward.cli.runtime import OPERATOR, print_json, read_password, run_with_services
+from mailward.core.passwords import generate_password
 
 account_app = typer.Typer(
     help="Accounts: the people who sign in to the manager.", no_args_is_help=True
@@ -118,5 +119,35 @@ def member_list(
             return
         for member in members:
             typer.echo(f"{member.email}\t{member.role}")
+
+    run_with_services(ctx, use)
+
+
+DEMO_EMAIL = "admin@example.test"
+
+
+def quickstart(ctx: typer.Context) -> None:
+    """First run on embedded defaults: when the data directory is empty, create a demo
+    organization (Example, example.test, demo@example.test with one device) and print
+    how to sign in. Does nothing when an account already exists."""
+
+    async def use(services: Services) -> None:
+        if await services.organizations.list_for(OPERATOR):
+            typer.echo(f"Data directory {services.settings.data_dir} is already set up.")
+            return
+        password = generate_password(24)
+        account = await services.accounts.create(OPERATOR, DEMO_EMAIL, password, "Demo Admin")
+        org = await services.organizations.create(OPERATOR, "Example", account.email)
+        await services.mail_services.create(OPERATOR, org.id, "example.test")
+        await services.addresses.create_by_email(OPERATOR, "demo@example.test", "Demo")
+        device = await services.devices.add(OPERATOR, "demo@example.test", "Quick start device")
+        settings = services.settings
+        typer.echo("Demo organization created. These secrets are shown only this once:")
+        typer.echo(f"  web manager  {settings.effective_public_url}/  {DEMO_EMAIL} / {password}")
+        typer.echo(
+            f"  mail client  demo@example.test / {device.password}  "
+            f"(IMAP {settings.hostname}:{settings.imaps_port} TLS, "
+            f"SMTP {settings.hostname}:{settings.submissions_port} TLS)"
+        )
 
     run_with_services(ctx, use)
