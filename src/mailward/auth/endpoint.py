@@ -1,0 +1,165 @@
+"""The internal HTTP auth endpoint, as a bare ASGI application (no framework: every
+microsecond here is paid on each IMAP/POP3/SMTP login of the standard-servers plane).
+
+``POST /auth/dovecot`` (for the Dovecot Lua passdb), JSON in and out::
+
+    {"user", "password", "service", "remote_ip", "client_name"?}
+    -> 200 {"result": "ok", "device_id": N, "user": "local@domain"}
+    -> 200 {"result": "fail"}
+    -> 200 {"result": "tempfail", "retry_after": seconds, "reason": "rate_limited"|"unavailable"}
+
+``GET /auth/nginx``: nginx's mail ``auth_http`` header protocol (Auth-User, Auth-Pass,
+Auth-Protocol, Client-IP, Auth-Login-Attempt -> Auth-Status, Auth-Server, Auth-Port,
+Auth-Wait, Auth-Error-Code). Both need the shared secret in ``X-Mailward-Secret``
+(nginx: ``auth_http_header X-Mailward-Secret "..."``); without it, 403.
+``GET /auth/health`` answers 200 without a secret.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from mailward.auth.interfaces import (
+    AuthenticatedDevice,
+    AuthResult,
+    DeviceAuthenticator,
+    FailureReason,
+)
+from mailward.auth.nginx import NginxBackends, nginx_headers
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+SECRET_HEADER = b"x-mailward-secret"
+MAX_BODY = 16 * 1024
+UNAVAILABLE_RETRY = 5
+DOVECOT_SERVICES = {"imap": "imap", "pop3": "pop3", "smtp": "smtp", "submission": "smtp"}
+JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+FAIL_BODY = b'{"result":"fail"}'
+
+
+class BadRequest(Exception):
+    pass
+
+
+def dovecot_answer(result: AuthResult) -> bytes:
+    if isinstance(result, AuthenticatedDevice):
+        answer = {"result": "ok", "device_id": result.device_id, "user": result.address}
+        return json.dumps(answer).encode()
+    if result.reason == FailureReason.WRONG_CREDENTIALS:
+        return FAIL_BODY
+    retry = result.retry_after or UNAVAILABLE_RETRY
+    answer = {"result": "tempfail", "retry_after": math.ceil(retry), "reason": str(result.reason)}
+    return json.dumps(answer).encode()
+
+
+def dovecot_request(body: bytes) -> dict[str, str | None]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise BadRequest("body is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body is not a JSON object")
+    fields = {k: data.get(k) for k in ("user", "password", "service", "remote_ip", "client_name")}
+    if not all(isinstance(v, str) or v is None for v in fields.values()):
+        raise BadRequest("fields must be strings")
+    if not fields["user"] or fields["password"] is None:
+        raise BadRequest("user and password are required")
+    return fields
+
+
+class AuthHttpApp:
+    def __init__(
+        self, authenticator: DeviceAuthenticator, secret: str, backends: NginxBackends
+    ) -> None:
+        if not secret:
+            raise ValueError("the auth endpoint needs a shared secret")
+        self.authenticator = authenticator
+        self._secret = secret.encode()
+        self.backends = backends
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        method, path = scope["method"], scope["path"]
+        route = (method, path)
+        if route == ("GET", "/auth/health"):
+            await _respond(send, 200, [(b"content-type", b"text/plain")], b"ok")
+            return
+        if route not in (("POST", "/auth/dovecot"), ("GET", "/auth/nginx")):
+            await _respond(send, 404, [], b"")
+            return
+        headers = dict(scope["headers"])
+        if not hmac.compare_digest(headers.get(SECRET_HEADER, b""), self._secret):
+            await _respond(send, 403, [], b"")
+            return
+        if path == "/auth/nginx":
+            await self._nginx(headers, send)
+        else:
+            await self._dovecot(receive, send)
+
+    async def _dovecot(self, receive: Receive, send: Send) -> None:
+        try:
+            fields = dovecot_request(await _body(receive))
+        except BadRequest as exc:
+            body = json.dumps({"result": "fail", "error": str(exc)}).encode()
+            await _respond(send, 400, JSON_HEADERS, body)
+            return
+        protocol = DOVECOT_SERVICES.get((fields["service"] or "imap").lower())
+        if protocol is None:
+            await _respond(send, 200, JSON_HEADERS, FAIL_BODY)
+            return
+        result = await self.authenticator.authenticate(
+            fields["user"] or "",
+            fields["password"] or "",
+            protocol,
+            fields["remote_ip"] or "",
+            fields["client_name"],
+        )
+        await _respond(send, 200, JSON_HEADERS, dovecot_answer(result))
+
+    async def _nginx(self, headers: dict[bytes, bytes], send: Send) -> None:
+        await _respond(
+            send, 200, await nginx_headers(self.authenticator, headers, self.backends), b""
+        )
+
+
+async def _body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise BadRequest("body too large")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _respond(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    all_headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,104 @@
+"""A right password used outside its device's scope: revoked, expired, a protocol the
+device may not use, a network outside its list. The client sees a wrong password;
+the audit log (and so the device page) says why."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from datetime import datetime
+from enum import StrEnum
+
+from mailward.auth.cache import DeviceGrant
+from mailward.auth.directory import DATABASE_ERRORS
+from mailward.auth.stores import Monotonic
+from mailward.clock import Clock
+from mailward.core.actors import Actor
+from mailward.core.audit import AuditTag, AuditTarget, record
+from mailward.db.engine import Database
+
+log = logging.getLogger(__name__)
+
+
+class Refusal(StrEnum):
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    PROTOCOL = "protocol_not_allowed"
+    NETWORK = "network_not_allowed"
+
+
+def in_networks(grant: DeviceGrant, client_ip: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in grant.networks)
+
+
+def refusal_of(grant: DeviceGrant, protocol: str, client_ip: str, now: datetime) -> Refusal | None:
+    if grant.revoked:
+        return Refusal.REVOKED
+    if grant.expires_at is not None and grant.expires_at <= now:
+        return Refusal.EXPIRED
+    if protocol not in grant.protocols:
+        return Refusal.PROTOCOL
+    if grant.networks and not in_networks(grant, client_ip):
+        return Refusal.NETWORK
+    return None
+
+
+class RefusalLog:
+    """Writes ``device:login_refused`` events, once per (device, reason, IP) every
+    ``quiet_seconds``: a phone polling with an expired device must not fill the log."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        quiet_seconds: float = 600.0,
+        monotonic: Monotonic = time.monotonic,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.quiet_seconds = quiet_seconds
+        self._now = monotonic
+        self._recent: dict[tuple[int, str, str], float] = {}
+
+    async def refused(
+        self, grant: DeviceGrant, refusal: Refusal, protocol: str, client_ip: str
+    ) -> None:
+        """Record the refusal; a database error is logged, never raised."""
+        if not self._first_recently((grant.device_id, str(refusal), client_ip)):
+            return
+        actor = Actor(account_id=None, label=f"{protocol} client", ip=client_ip[:64])
+        target = AuditTarget(
+            grant.organization_id,
+            grant.address_id,
+            grant.device_id,
+            f"{grant.device_name} ({grant.address})",
+        )
+        try:
+            async with self.db.unit_of_work() as uow:
+                record(
+                    uow.session,
+                    actor,
+                    AuditTag.DEVICE_LOGIN_REFUSED,
+                    target,
+                    self.clock.now(),
+                    reason=str(refusal),
+                    protocol=protocol,
+                )
+        except DATABASE_ERRORS as exc:
+            log.warning("could not record a refused device login: %s", exc.__class__.__name__)
+
+    def _first_recently(self, key: tuple[int, str, str]) -> bool:
+        now = self._now()
+        if self._recent.get(key, -1.0) > now:
+            return False
+        if len(self._recent) > 10_000:
+            self._recent = {k: t for k, t in self._recent.items() if t > now}
+        self._recent[key] = now + self.quiet_seconds
+        return True

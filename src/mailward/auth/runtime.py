@@ -1,0 +1,116 @@
+"""Wiring the authenticator from :class:`~mailward.bootstrap.Services`, and running its
+background work (change feed, last-used flusher, optional HTTP endpoint).
+
+How ``mailward serve`` uses it::
+
+    services = await build_services(settings)
+    async with AuthRuntime(services) as auth:            # feed + flusher running
+        http = await auth.serve_http()                   # only for the standard plane
+        ... hand auth.authenticator to the IMAP/SMTP servers ...
+    # on exit: HTTP endpoint stopped, last-used flushed, Redis closed
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from types import TracebackType
+
+from mailward.auth.authenticator import Authenticator
+from mailward.auth.cache import CredentialCache
+from mailward.auth.directory import DeviceDirectory
+from mailward.auth.lastused import LastUsedRecorder
+from mailward.auth.limits import AuthLimits, RateLimiter
+from mailward.auth.redis_store import FallbackRateLimitStore, RedisRateLimitStore
+from mailward.auth.refusals import RefusalLog
+from mailward.auth.server import AuthHttpServer, serve_auth_http
+from mailward.auth.stores import MemoryRateLimitStore, RateLimitStore
+from mailward.bootstrap import Services
+from mailward.settings import Settings
+
+
+def make_rate_limit_store(settings: Settings, prefix: str = "mailward:rl:") -> RateLimitStore:
+    """Redis (falling back to memory while broken) when ``redis_url`` is set, else memory."""
+    if settings.redis_url:
+        return FallbackRateLimitStore(RedisRateLimitStore.from_url(settings.redis_url, prefix))
+    return MemoryRateLimitStore()
+
+
+def build_authenticator(
+    services: Services,
+    limits: AuthLimits | None = None,
+    store: RateLimitStore | None = None,
+) -> Authenticator:
+    """An authenticator on the services' database, keys, hasher and clock, whose cache
+    follows the services' device events (in-process at once; other processes' changes
+    once :meth:`DeviceChangeFeed.run` is running, see :func:`run_change_feed`)."""
+    settings = services.settings
+    cache = CredentialCache(services.keys, settings.credential_cache_seconds)
+    services.events.subscribe(cache.device_changed)
+    return Authenticator(
+        keys=services.keys,
+        directory=DeviceDirectory(services.db),
+        hasher=services.deps.hasher,
+        limiter=RateLimiter(store or make_rate_limit_store(settings), limits),
+        cache=cache,
+        last_used=LastUsedRecorder(services.db, settings.last_used_flush_seconds),
+        refusals=RefusalLog(services.db, services.clock),
+        clock=services.clock,
+    )
+
+
+def run_change_feed(services: Services) -> asyncio.Task[None]:
+    """Start polling ``device_changes`` (changes made by other processes) as a task."""
+    return asyncio.create_task(services.change_feed().run(), name="device-change-feed")
+
+
+async def close_authenticator(authenticator: Authenticator) -> None:
+    """Flush last-used data and close the rate-limit store's connections."""
+    await authenticator.last_used.flush()
+    close = getattr(authenticator.limiter.store, "close", None)
+    if close is not None:
+        await close()
+
+
+class AuthRuntime:
+    """The authenticator and its background tasks, started and stopped together."""
+
+    def __init__(self, services: Services, authenticator: Authenticator | None = None) -> None:
+        self.services = services
+        self.authenticator = authenticator or build_authenticator(services)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._http: AuthHttpServer | None = None
+
+    async def start(self) -> None:
+        self._tasks.append(run_change_feed(self.services))
+        self._tasks.append(
+            asyncio.create_task(self.authenticator.last_used.run(), name="device-last-used")
+        )
+
+    async def serve_http(self, host: str | None = None, port: int | None = None) -> AuthHttpServer:
+        self._http = await serve_auth_http(self.authenticator, self.services.settings, host, port)
+        return self._http
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.stop()
+            self._http = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await close_authenticator(self.authenticator)
+
+    async def __aenter__(self) -> AuthRuntime:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
