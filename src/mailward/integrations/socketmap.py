@@ -1,0 +1,143 @@
+"""Postfix's lookup tables answered live by Mailward (the socketmap protocol).
+
+Postfix asks ``socketmap:inet:HOST:PORT:NAME`` with netstrings ``NAME KEY`` and reads
+``OK value`` / ``NOTFOUND `` / ``TEMP reason``. Three tables:
+
+- ``domains``: is this a Mail Service's domain? (``virtual_mailbox_domains``)
+- ``mailboxes``: is ``local@domain`` an address? (``virtual_mailbox_maps``)
+- ``senders``: which SASL login may send as this address? (``smtpd_sender_login_maps``)
+
+Answers come from the database on every lookup, so a new address receives mail and a
+deleted one stops at once, on every node, with no map file to rebuild. A database outage
+answers ``TEMP``: Postfix defers (4xx), it never bounces good mail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from sqlalchemy import select
+
+from mailward.core.addresses import find_local_address
+from mailward.core.names import normalize_domain, normalize_email
+from mailward.db.engine import Database
+from mailward.db.models import MailService
+from mailward.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST = 100_000
+
+
+class MailDirectory(Protocol):
+    async def address(self, email: str) -> str | None:
+        """The canonical ``local@domain`` of a local address, or ``None``."""
+        ...
+
+    async def is_local_domain(self, domain: str) -> bool: ...
+
+
+class DatabaseMailDirectory:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def address(self, email: str) -> str | None:
+        try:
+            email = normalize_email(email)
+        except InvalidInput:
+            return None
+        async with self.db.unit_of_work() as uow:
+            found = await find_local_address(uow.session, email)
+        if found is None:
+            return None
+        address, mail_service = found
+        return f"{address.local_part}@{mail_service.domain}"
+
+    async def is_local_domain(self, domain: str) -> bool:
+        try:
+            domain = normalize_domain(domain)
+        except InvalidInput:
+            return False
+        async with self.db.unit_of_work() as uow:
+            found = await uow.session.scalar(
+                select(MailService.id).where(MailService.domain == domain)
+            )
+        return found is not None
+
+
+Table = Callable[[MailDirectory, str], Awaitable[str | None]]
+
+
+async def _domains(directory: MailDirectory, key: str) -> str | None:
+    return "yes" if "@" not in key and await directory.is_local_domain(key) else None
+
+
+async def _mailboxes(directory: MailDirectory, key: str) -> str | None:
+    if key.startswith("@") or "@" not in key:
+        return None
+    address = await directory.address(key)
+    return f"{address.split('@')[1]}/{address.split('@')[0]}/" if address else None
+
+
+async def _senders(directory: MailDirectory, key: str) -> str | None:
+    if key.startswith("@") or "@" not in key:
+        return None
+    return await directory.address(key)
+
+
+TABLES: dict[str, Table] = {"domains": _domains, "mailboxes": _mailboxes, "senders": _senders}
+
+
+def netstring(text: str) -> bytes:
+    data = text.encode()
+    return str(len(data)).encode() + b":" + data + b","
+
+
+async def read_netstring(reader: asyncio.StreamReader) -> bytes | None:
+    """One netstring's payload; ``None`` at the end of the stream."""
+    try:
+        length = await reader.readuntil(b":")
+    except asyncio.IncompleteReadError:
+        return None
+    if not length[:-1].isdigit() or int(length[:-1]) > MAX_REQUEST:
+        raise ValueError("bad netstring length")
+    payload = await reader.readexactly(int(length[:-1]) + 1)
+    if payload[-1:] != b",":
+        raise ValueError("netstring without its comma")
+    return payload[:-1]
+
+
+async def answer(directory: MailDirectory, request: bytes) -> str:
+    name, _, key = request.decode("utf-8", "replace").partition(" ")
+    table = TABLES.get(name)
+    if table is None:
+        return "PERM unknown table"
+    try:
+        value = await table(directory, key.strip())
+    except Exception as exc:
+        log.warning("socketmap %s lookup failed: %s", name, exc.__class__.__name__)
+        return "TEMP lookup failed"
+    return f"OK {value}" if value is not None else "NOTFOUND "
+
+
+class SocketmapServer:
+    """Serves the tables to Postfix; one task per Postfix connection."""
+
+    def __init__(self, directory: MailDirectory) -> None:
+        self.directory = directory
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while (request := await read_netstring(reader)) is not None:
+                writer.write(netstring(await answer(self.directory, request)))
+                await writer.drain()
+        except (ValueError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    async def start(self, host: str, port: int) -> asyncio.Server:
+        return await asyncio.start_server(self.handle, host, port)
