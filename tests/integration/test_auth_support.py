@@ -1,0 +1,55 @@
+"""Fixtures and helpers shared by the device-authentication tests (no tests here)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from mailward.auth.authenticator import Authenticator
+from mailward.auth.interfaces import AuthenticatedDevice, AuthResult
+from mailward.auth.runtime import build_authenticator, close_authenticator
+from mailward.bootstrap import Services
+from mailward.core.actors import Actor
+from mailward.core.devices import DeviceOptions
+from tests.support import World
+
+CHOSEN_PASSWORDS = [
+    "Quiet-Harbor-Lantern-47!",
+    "Velvet^Glacier^Orchid^92",
+    "Mango tundra Pixel 3081 zeal",
+]
+OPERATOR = Actor.operator()
+
+
+@pytest.fixture
+async def auth(services: Services) -> AsyncIterator[Authenticator]:
+    authenticator = build_authenticator(services)
+    try:
+        yield authenticator
+    finally:
+        await close_authenticator(authenticator)
+
+
+async def add_generated(
+    world: World, name: str, options: DeviceOptions | None = None, address: str | None = None
+) -> tuple[int, str]:
+    new = await world.services.devices.add(
+        world.admin, address or world.address, name, options=options
+    )
+    return new.device.id, new.password
+
+
+async def add_chosen(world: World, name: str, password: str) -> int:
+    new = await world.services.devices.add(world.admin, world.address, name, password=password)
+    assert new.device.password_kind == "chosen"
+    return new.device.id
+
+
+def device_id(result: AuthResult) -> int:
+    assert isinstance(result, AuthenticatedDevice), result
+    return result.device_id
+
+
+def argon2_calls(services: Services) -> int:
+    return services.deps.hasher.verifications
