@@ -9,6 +9,7 @@ import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailward.auth.secret import auth_http_secret
 from mailward.integrations.options import DataPlaneOptions
 from mailward.integrations.render import render, write_text
 from mailward.integrations.tls import certificate_paths
@@ -54,12 +55,6 @@ def auth_endpoint_url(settings: Settings) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{settings.auth_http_port}/auth/dovecot"
-
-
-def shared_secret(settings: Settings) -> str:
-    if settings.auth_http_secret is None:
-        raise ValueError("set MAILWARD_AUTH_HTTP_SECRET: Dovecot proves itself to Mailward with it")
-    return settings.auth_http_secret.get_secret_value()
 
 
 def mail_root(settings: Settings, options: DataPlaneOptions) -> Path:
@@ -114,7 +109,7 @@ def write_dovecot_config(
     lua = render(
         "dovecot/mailward-passdb.lua.j2",
         auth_url=auth_endpoint_url(settings),
-        secret=shared_secret(settings),
+        secret=auth_http_secret(settings),
         mail_root=values["mail_root"],
         timeout_msecs=options.auth_timeout_msecs,
     )

@@ -1,0 +1,101 @@
+"""``mailward integrate ...``: configuration for Dovecot and Postfix, and the agent.
+
+Mounted by the ``mailward`` command as ``integrate``. Ports, data directory, TLS files
+and the auth endpoint come from the usual settings (``MAILWARD_*``, ``MAILWARD_CONFIG``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mailward.integrations.agent import run_agent
+from mailward.integrations.dovecot import write_dovecot_config
+from mailward.integrations.options import (
+    DEFAULT_LMTP_PORT,
+    DEFAULT_SASL_PORT,
+    DEFAULT_SOCKETMAP_PORT,
+    DataPlaneOptions,
+)
+from mailward.integrations.postfix import write_postfix_config
+from mailward.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, help="Configuration for Dovecot and Postfix.")
+
+Output = Annotated[Path, typer.Option("--output", "-o", help="directory to write into")]
+LmtpPort = Annotated[int, typer.Option(help="Dovecot LMTP port (Postfix delivers here)")]
+SaslPort = Annotated[int, typer.Option(help="Dovecot auth port (Postfix SMTP AUTH)")]
+SocketmapPort = Annotated[int, typer.Option(help="Mailward's socketmap port (Postfix lookups)")]
+MailUser = Annotated[str | None, typer.Option(help="system user owning the mail")]
+MailRoot = Annotated[Path | None, typer.Option(help="Maildirs: ROOT/domain/local/Maildir")]
+AuthWorkers = Annotated[int, typer.Option(help="Dovecot auth workers (parallel logins)")]
+
+
+def _options(
+    lmtp_port: int,
+    sasl_port: int,
+    socketmap_port: int,
+    mail_user: str | None = None,
+    mail_root: Path | None = None,
+    auth_workers: int = 32,
+) -> DataPlaneOptions:
+    base = DataPlaneOptions()
+    return DataPlaneOptions(
+        lmtp_port=lmtp_port,
+        sasl_port=sasl_port,
+        socketmap_port=socketmap_port,
+        mail_user=mail_user or base.mail_user,
+        mail_root=mail_root,
+        auth_workers=auth_workers,
+    )
+
+
+def _report(paths: list[Path]) -> None:
+    for path in paths:
+        typer.echo(str(path))
+
+
+@app.command()
+def dovecot(
+    output: Output,
+    lmtp_port: LmtpPort = DEFAULT_LMTP_PORT,
+    sasl_port: SaslPort = DEFAULT_SASL_PORT,
+    mail_user: MailUser = None,
+    mail_root: MailRoot = None,
+    auth_workers: AuthWorkers = 32,
+) -> None:
+    """Write dovecot.conf (the entry file, printed first) and the Lua passdb."""
+    options = _options(
+        lmtp_port, sasl_port, DEFAULT_SOCKETMAP_PORT, mail_user, mail_root, auth_workers
+    )
+    _report(write_dovecot_config(Settings(), output, options))
+
+
+@app.command()
+def postfix(
+    output: Output,
+    lmtp_port: LmtpPort = DEFAULT_LMTP_PORT,
+    sasl_port: SaslPort = DEFAULT_SASL_PORT,
+    socketmap_port: SocketmapPort = DEFAULT_SOCKETMAP_PORT,
+) -> None:
+    """Write main.cf and master.cf for `postfix -c DIR start`."""
+    options = _options(lmtp_port, sasl_port, socketmap_port)
+    _report(write_postfix_config(Settings(), output, options))
+
+
+@app.command()
+def agent(
+    dovecot_config: Annotated[
+        Path | None, typer.Option(help="dovecot.conf whose sessions revocations end")
+    ] = None,
+    socketmap_port: SocketmapPort = DEFAULT_SOCKETMAP_PORT,
+) -> None:
+    """Serve the auth endpoint and the Postfix tables; end revoked devices' sessions."""
+    options = _options(DEFAULT_LMTP_PORT, DEFAULT_SASL_PORT, socketmap_port)
+    raise typer.Exit(run_agent(Settings(), options, dovecot_config))
+
+
+if __name__ == "__main__":
+    app()
