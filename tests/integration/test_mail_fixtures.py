@@ -4,6 +4,7 @@ server with two addresses and their devices, and small protocol clients."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import imaplib
 import smtplib
 import ssl
@@ -148,3 +149,59 @@ def message(sender: str, to: str, subject: str, body: str = "Hello.") -> bytes:
 
 async def in_thread(func: object, *args: object) -> object:
     return await asyncio.to_thread(func, *args)  # type: ignore[arg-type]
+
+
+class RawImap:
+    """A tiny IMAP client on asyncio streams, enough for LOGIN, SELECT and IDLE."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.seen: list[bytes] = []
+        self._tag = 0
+
+    @classmethod
+    async def connect(cls, port: int) -> RawImap:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_tls())
+        client = cls(reader, writer)
+        await client.line()
+        return client
+
+    async def line(self, patience: float = 10.0) -> bytes:
+        data = await asyncio.wait_for(self.reader.readline(), patience)
+        if not data:
+            raise EOFError("connection closed")
+        self.seen.append(data)
+        return data
+
+    async def command(self, text: str) -> list[bytes]:
+        self._tag += 1
+        tag = f"t{self._tag}".encode()
+        self.writer.write(tag + b" " + text.encode() + b"\r\n")
+        lines = []
+        while True:
+            line = await self.line()
+            lines.append(line)
+            if line.startswith(tag + b" "):
+                return lines
+
+    async def login(self, user: str, password: str) -> bytes:
+        return (await self.command(f'LOGIN "{user}" "{password}"'))[-1]
+
+    async def idle(self) -> None:
+        await self.command("SELECT INBOX")
+        self.writer.write(b"i IDLE\r\n")
+        while not (await self.line()).startswith(b"+"):
+            pass
+
+    async def wait_for(self, needle: bytes, patience: float = 10.0) -> bytes:
+        async with asyncio.timeout(patience):
+            while True:
+                line = await self.line(patience)
+                if needle in line:
+                    return line
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()

@@ -118,10 +118,10 @@ async def test_a_message_from_a_to_b_is_fetched_by_a_device_of_b(mail: MailWorld
     headers = await asyncio.to_thread(
         fetch_subjects, mail.ports.imaps, OTHER, mail.passwords["bob-phone"]
     )
-    assert len(headers) == 2
-    assert b"Subject: one" in headers[0]
-    assert b"Subject: two" in headers[1]
-    assert b"ESMTPSA" in headers[0]
+    assert len(headers) == 2  # same-second deliveries have no defined order in a Maildir
+    assert sorted(b"Subject: one" in h for h in headers) == [False, True]
+    assert sorted(b"Subject: two" in h for h in headers) == [False, True]
+    assert all(b"with ESMTPSA" in h for h in headers)
 
 
 def smtp_refusal(port: int, user: str, password: str, sender: str, to: str) -> str:
