@@ -1,0 +1,1 @@
+"""The web manager: server-rendered pages over the core use cases."""

@@ -1,0 +1,37 @@
+"""The web manager application: ``create_app(services)``, served by ``mailward serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from mailward.bootstrap import Services
+from mailward.web.errors import install_error_pages
+from mailward.web.routes import accounts, addresses, orgs, signin
+from mailward.web.routes import devices as device_routes
+from mailward.web.security import security_middleware
+from mailward.web.state import WebState
+from mailward.web.viewer import csrf_guard
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(services: Services) -> FastAPI:
+    """The HTML manager over ``services``. Public URLs come from the settings."""
+    state = WebState.build(services)
+    app = FastAPI(
+        title="Mailward",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(csrf_guard)],
+    )
+    app.state.web = state
+    app.middleware("http")(security_middleware(state.secure_cookies))
+    install_error_pages(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (signin, accounts, orgs, addresses, device_routes):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,78 @@
+"""Each domain error becomes a page once, here: never a bare status code."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import RedirectResponse
+from starlette.exceptions import HTTPException
+
+from mailward.core.signin import TooManyAttempts
+from mailward.errors import MailwardError, NotAllowed, NotFound
+from mailward.web.security import CsrfRejected
+from mailward.web.state import render
+from mailward.web.viewer import SignInRequired, SudoRequired, live_session
+
+
+async def _viewer_context(request: Request) -> dict[str, object]:
+    session = await live_session(request)
+    signed_in = session is not None and session.second_factor_done
+    return {"viewer": session if signed_in else None}
+
+
+async def not_allowed(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NotAllowed)
+    context = await _viewer_context(request)
+    context["error"] = exc
+    return render(request, "not_allowed.html", context, status_code=403)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    context = await _viewer_context(request)
+    return render(request, "not_found.html", context, status_code=404)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return await not_found(request, exc)
+    context = await _viewer_context(request)
+    context["message"] = str(exc.detail)
+    return render(request, "error.html", context, status_code=exc.status_code)
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    context = await _viewer_context(request)
+    context["message"] = str(exc).capitalize()
+    status = 429 if isinstance(exc, TooManyAttempts) else 400
+    return render(request, "error.html", context, status_code=status)
+
+
+async def csrf_rejected(request: Request, exc: Exception) -> Response:
+    context = await _viewer_context(request)
+    context["message"] = (
+        "This form has expired or did not come from this Mailward page. "
+        "Nothing was changed. Go back, reload the page and try again."
+    )
+    return render(request, "error.html", context, status_code=403)
+
+
+async def sign_in_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequired)
+    return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+
+async def sudo_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SudoRequired)
+    return RedirectResponse(f"/sudo?next={quote(exc.next_path)}", status_code=303)
+
+
+def install_error_pages(app: FastAPI) -> None:
+    app.add_exception_handler(NotAllowed, not_allowed)
+    app.add_exception_handler(NotFound, not_found)
+    app.add_exception_handler(MailwardError, domain_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(CsrfRejected, csrf_rejected)
+    app.add_exception_handler(SignInRequired, sign_in_required)
+    app.add_exception_handler(SudoRequired, sudo_required)

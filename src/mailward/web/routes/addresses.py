@@ -1,0 +1,128 @@
+"""A Mail Service's addresses (search, pages), and an address's Users tab."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from mailward.core.permissions import MANAGER_ROLES, Role
+from mailward.errors import AlreadyExists, Conflict, InvalidInput
+from mailward.web.state import render, web_state
+from mailward.web.viewer import SignedIn, Viewer
+
+router = APIRouter()
+
+Text = Annotated[str, Form()]
+UserError = (InvalidInput, AlreadyExists, Conflict)
+PER_PAGE = 25
+
+
+def _go(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+async def address_context(request: Request, viewer: Viewer, address_id: int) -> dict[str, Any]:
+    """What every tab of an address shows: the address, its Mail Service, its
+    organization and whether the viewer manages it. Another organization's address
+    raises ``NotFound``."""
+    services = web_state(request).services
+    address = await services.addresses.get(viewer.actor, address_id)
+    mail_service = await services.mail_services.get(viewer.actor, address.mail_service_id)
+    organization = await services.organizations.get(viewer.actor, address.organization_id)
+    return {
+        "viewer": viewer.session,
+        "address": address,
+        "mail_service": mail_service,
+        "organization": organization,
+        "manager": Role(organization.role) in MANAGER_ROLES,
+    }
+
+
+async def _mail_service_page(
+    request: Request,
+    viewer: Viewer,
+    ms_id: int,
+    q: str = "",
+    page: int = 1,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    services = web_state(request).services
+    mail_service = await services.mail_services.get(viewer.actor, ms_id)
+    organization = await services.organizations.get(viewer.actor, mail_service.organization_id)
+    found = await services.addresses.page(viewer.actor, ms_id, q, page, PER_PAGE)
+    pages = max(1, -(-found.total // found.per_page))
+    context = {
+        "viewer": viewer.session,
+        "mail_service": mail_service,
+        "organization": organization,
+        "manager": Role(organization.role) in MANAGER_ROLES,
+        "found": found,
+        "pages": pages,
+        "q": q,
+        "error": error,
+    }
+    return render(request, "mail_service.html", context, status_code)
+
+
+@router.get("/mail-services/{ms_id}")
+async def mail_service(
+    request: Request, viewer: SignedIn, ms_id: int, q: str = "", page: int = 1
+) -> Response:
+    return await _mail_service_page(request, viewer, ms_id, q, page)
+
+
+@router.post("/mail-services/{ms_id}/addresses")
+async def create_address(
+    request: Request, viewer: SignedIn, ms_id: int, local_part: Text, display_name: Text = ""
+) -> Response:
+    addresses = web_state(request).services.addresses
+    try:
+        created = await addresses.create(viewer.actor, ms_id, local_part, display_name)
+    except UserError as exc:
+        return await _mail_service_page(
+            request, viewer, ms_id, error=str(exc).capitalize(), status_code=400
+        )
+    return _go(f"/addresses/{created.id}/devices")
+
+
+@router.get("/addresses/{address_id}")
+async def address(request: Request, viewer: SignedIn, address_id: int) -> Response:
+    await address_context(request, viewer, address_id)
+    return _go(f"/addresses/{address_id}/devices")
+
+
+async def _users_page(
+    request: Request, viewer: Viewer, address_id: int, error: str | None = None, status: int = 200
+) -> Response:
+    context = await address_context(request, viewer, address_id)
+    users = await web_state(request).services.addresses.users(viewer.actor, address_id)
+    context.update(tab="users", users=users, error=error)
+    return render(request, "address_users.html", context, status)
+
+
+@router.get("/addresses/{address_id}/users")
+async def users(request: Request, viewer: SignedIn, address_id: int) -> Response:
+    return await _users_page(request, viewer, address_id)
+
+
+@router.post("/addresses/{address_id}/users")
+async def add_user(request: Request, viewer: SignedIn, address_id: int, email: Text) -> Response:
+    addresses = web_state(request).services.addresses
+    try:
+        await addresses.add_user(viewer.actor, address_id, email)
+    except UserError as exc:
+        return await _users_page(request, viewer, address_id, str(exc).capitalize(), 400)
+    return _go(f"/addresses/{address_id}/users")
+
+
+@router.post("/addresses/{address_id}/users/remove")
+async def remove_user(request: Request, viewer: SignedIn, address_id: int, email: Text) -> Response:
+    addresses = web_state(request).services.addresses
+    try:
+        await addresses.remove_user(viewer.actor, address_id, email)
+    except UserError as exc:
+        return await _users_page(request, viewer, address_id, str(exc).capitalize(), 400)
+    return _go(f"/addresses/{address_id}/users")

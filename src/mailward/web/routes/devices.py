@@ -1,0 +1,221 @@
+"""The Devices tab: the table, Add a device, and each row's ⋮ actions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from mailward.core.devices import PROTOCOLS, DeviceOptions, DeviceView, NewDevicePassword
+from mailward.core.passwords import MIN_LENGTH, suggest_password
+from mailward.errors import AlreadyExists, Conflict, InvalidInput
+from mailward.web.routes.addresses import address_context
+from mailward.web.state import render, web_state
+from mailward.web.viewer import SignedIn, Viewer, require_sudo
+
+router = APIRouter()
+
+Text = Annotated[str, Form()]
+Choices = Annotated[list[str] | None, Form()]
+UserError = (InvalidInput, AlreadyExists, Conflict)
+REGENERATE = "regenerate"
+
+
+def _go(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+def _devices_path(address_id: int) -> str:
+    return f"/addresses/{address_id}/devices"
+
+
+@router.get("/addresses/{address_id}/devices")
+async def devices_tab(request: Request, viewer: SignedIn, address_id: int) -> Response:
+    context = await address_context(request, viewer, address_id)
+    devices = await web_state(request).services.devices.list(
+        viewer.actor, address_id, include_revoked=True
+    )
+    context.update(tab="devices", devices=devices, notice=request.query_params.get("done"))
+    return render(request, "address_devices.html", context)
+
+
+def _parse_expiry(value: str) -> datetime | None:
+    """A date typed in the form: the device works until the end of that day (UTC)."""
+    if not value.strip():
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput("expiry", "must be a date like 2026-12-31") from None
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+
+
+def _suggestion_fields(request: Request) -> dict[str, str]:
+    suggestion = suggest_password(web_state(request).services.keys)
+    return {"password": suggestion.password, "proof": suggestion.proof}
+
+
+async def _prepare_add(request: Request, viewer: Viewer, address_id: int) -> dict[str, Any]:
+    context = await address_context(request, viewer, address_id)
+    await web_state(request).rights.require_manager(
+        viewer.actor, context["organization"].id, "add devices"
+    )
+    require_sudo(request, viewer, f"{_devices_path(address_id)}/new")
+    users = await web_state(request).services.addresses.users(viewer.actor, address_id)
+    context.update(tab="devices", users=users, protocols=PROTOCOLS, min_length=MIN_LENGTH)
+    return context
+
+
+@router.get("/addresses/{address_id}/devices/new")
+async def add_device_form(request: Request, viewer: SignedIn, address_id: int) -> Response:
+    context = await _prepare_add(request, viewer, address_id)
+    form = {"user": "", "name": "", "expires": "", "protocols": list(PROTOCOLS)}
+    context.update(form=form, **_suggestion_fields(request))
+    return render(request, "device_new.html", context)
+
+
+@router.post("/addresses/{address_id}/devices/new")
+async def add_device(
+    request: Request,
+    viewer: SignedIn,
+    address_id: int,
+    name: Text = "",
+    user: Text = "",
+    password: Text = "",
+    proof: Text = "",
+    expires: Text = "",
+    protocols: Choices = None,
+    action: Text = "",
+) -> Response:
+    context = await _prepare_add(request, viewer, address_id)
+    form = {"user": user, "name": name, "expires": expires, "protocols": protocols or []}
+    context.update(form=form, password=password, proof=proof)
+    if action == REGENERATE:
+        context.update(_suggestion_fields(request))
+        return render(request, "device_new.html", context)
+    try:
+        options = DeviceOptions(_parse_expiry(expires), tuple(protocols or ()))
+        created = await web_state(request).services.devices.add(
+            viewer.actor, address_id, name, user or None, password, proof, options
+        )
+    except UserError as exc:
+        context["error"] = str(exc).capitalize()
+        return render(request, "device_new.html", context, 400)
+    return _secret_page(request, viewer, context, created, replaced=False)
+
+
+def _secret_page(
+    request: Request,
+    viewer: Viewer,
+    context: dict[str, Any],
+    created: NewDevicePassword,
+    replaced: bool,
+) -> Response:
+    """The one response that shows the password. Never cached, never shown again."""
+    settings = web_state(request).services.settings
+    context.update(device=created.device, secret=created.password, replaced=replaced)
+    context["server"] = {
+        "hostname": settings.hostname,
+        "imaps_port": settings.imaps_port,
+        "submissions_port": settings.submissions_port,
+        "pop3s_port": settings.pop3s_port,
+    }
+    return render(request, "device_secret.html", context)
+
+
+async def _device_context(
+    request: Request, viewer: Viewer, address_id: int, device_id: int, action: str
+) -> tuple[dict[str, Any], DeviceView]:
+    context = await address_context(request, viewer, address_id)
+    device = await web_state(request).services.devices.get(viewer.actor, address_id, device_id)
+    own = device.user_email is not None and device.user_email == viewer.session.email
+    if not (own and action == "revoke devices"):
+        await web_state(request).rights.require_manager(
+            viewer.actor, context["organization"].id, action
+        )
+    context.update(tab="devices", device=device, min_length=MIN_LENGTH)
+    return context, device
+
+
+def _action_path(address_id: int, device_id: int, action: str) -> str:
+    return f"{_devices_path(address_id)}/{device_id}/{action}"
+
+
+@router.get("/addresses/{address_id}/devices/{device_id}/password")
+async def password_form(
+    request: Request, viewer: SignedIn, address_id: int, device_id: int
+) -> Response:
+    context, _ = await _device_context(
+        request, viewer, address_id, device_id, "modify device passwords"
+    )
+    require_sudo(request, viewer, _action_path(address_id, device_id, "password"))
+    context.update(_suggestion_fields(request))
+    return render(request, "device_password.html", context)
+
+
+@router.post("/addresses/{address_id}/devices/{device_id}/password")
+async def change_password(
+    request: Request,
+    viewer: SignedIn,
+    address_id: int,
+    device_id: int,
+    password: Text = "",
+    proof: Text = "",
+    action: Text = "",
+) -> Response:
+    context, _ = await _device_context(
+        request, viewer, address_id, device_id, "modify device passwords"
+    )
+    require_sudo(request, viewer, _action_path(address_id, device_id, "password"))
+    context.update(password=password, proof=proof)
+    if action == REGENERATE:
+        context.update(_suggestion_fields(request))
+        return render(request, "device_password.html", context)
+    try:
+        changed = await web_state(request).services.devices.change_password(
+            viewer.actor, address_id, device_id, password, proof
+        )
+    except UserError as exc:
+        context["error"] = str(exc).capitalize()
+        return render(request, "device_password.html", context, 400)
+    return _secret_page(request, viewer, context, changed, replaced=True)
+
+
+@router.get("/addresses/{address_id}/devices/{device_id}/rename")
+async def rename_form(
+    request: Request, viewer: SignedIn, address_id: int, device_id: int
+) -> Response:
+    context, device = await _device_context(
+        request, viewer, address_id, device_id, "rename devices"
+    )
+    context["name"] = device.name
+    return render(request, "device_rename.html", context)
+
+
+@router.post("/addresses/{address_id}/devices/{device_id}/rename")
+async def rename(
+    request: Request, viewer: SignedIn, address_id: int, device_id: int, name: Text = ""
+) -> Response:
+    context, _ = await _device_context(request, viewer, address_id, device_id, "rename devices")
+    try:
+        await web_state(request).services.devices.rename(viewer.actor, address_id, device_id, name)
+    except UserError as exc:
+        context.update(name=name, error=str(exc).capitalize())
+        return render(request, "device_rename.html", context, 400)
+    return _go(f"{_devices_path(address_id)}?done=renamed")
+
+
+@router.get("/addresses/{address_id}/devices/{device_id}/revoke")
+async def revoke_form(
+    request: Request, viewer: SignedIn, address_id: int, device_id: int
+) -> Response:
+    context, _ = await _device_context(request, viewer, address_id, device_id, "revoke devices")
+    return render(request, "device_revoke.html", context)
+
+
+@router.post("/addresses/{address_id}/devices/{device_id}/revoke")
+async def revoke(request: Request, viewer: SignedIn, address_id: int, device_id: int) -> Response:
+    await web_state(request).services.devices.revoke(viewer.actor, address_id, device_id)
+    return _go(f"{_devices_path(address_id)}?done=revoked")

@@ -1,0 +1,189 @@
+"""Signing in (password, then second factor), signing out, and sudo mode."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+import segno
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from mailward.core.accounts import AccountView
+from mailward.core.actors import Actor
+from mailward.core.signin import TooManyAttempts
+from mailward.core.websessions import WebSessionView
+from mailward.errors import InvalidInput
+from mailward.web.security import SESSION_COOKIE, safe_next, set_cookie
+from mailward.web.state import render, web_state
+from mailward.web.viewer import SignedIn, client_ip, live_session
+
+router = APIRouter()
+
+Text = Annotated[str, Form()]
+Next = Annotated[str, Form()]
+
+
+def _go(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+async def _pending(request: Request) -> WebSessionView | None:
+    session = await live_session(request)
+    return session if session is not None and not session.second_factor_done else None
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    session = await live_session(request)
+    return _go("/dashboard" if session and session.second_factor_done else "/login")
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str = "") -> Response:
+    session = await live_session(request)
+    if session and session.second_factor_done:
+        return _go(safe_next(next))
+    return render(request, "login.html", {"next": safe_next(next), "email": ""})
+
+
+@router.post("/login")
+async def login(request: Request, email: Text, password: Text, next: Next = "") -> Response:
+    state = web_state(request)
+    context = {"next": safe_next(next), "email": email}
+    try:
+        account = await state.signin.check_password(email, password, client_ip(request))
+    except TooManyAttempts as exc:
+        return render(request, "login.html", {**context, "error": str(exc)}, status_code=429)
+    if account is None:
+        error = "The email or the password is wrong."
+        return render(request, "login.html", {**context, "error": error}, status_code=401)
+    return await _start_pending(request, account, safe_next(next))
+
+
+async def _start_pending(request: Request, account: AccountView, next_path: str) -> Response:
+    state = web_state(request)
+    old = await live_session(request)
+    if old is not None:
+        await state.sessions.end(old.id)
+    issued = await state.sessions.start(
+        account.id, False, client_ip(request), request.headers.get("user-agent", "")
+    )
+    step = "/login/2fa" if account.totp_enabled else "/login/2fa/setup"
+    response = _go(f"{step}?next={quote(next_path)}")
+    set_cookie(response, SESSION_COOKIE, issued.token, state.secure_cookies)
+    return response
+
+
+@router.get("/login/2fa")
+async def second_factor_form(request: Request, next: str = "") -> Response:
+    if await _pending(request) is None:
+        return _go("/login")
+    return render(request, "login_2fa.html", {"next": safe_next(next)})
+
+
+@router.post("/login/2fa")
+async def second_factor(request: Request, code: Text, next: Next = "") -> Response:
+    state = web_state(request)
+    pending = await _pending(request)
+    if pending is None:
+        return _go("/login")
+    context = {"next": safe_next(next)}
+    try:
+        state.signin.check_second_factor_allowed(pending.account_id)
+    except TooManyAttempts as exc:
+        await state.sessions.end(pending.id)
+        return render(request, "login_2fa.html", {**context, "error": str(exc)}, 429)
+    if not await state.second_factor.verify(pending.account_id, code):
+        state.signin.second_factor_failed(pending.account_id)
+        error = "This code is not valid. Type the current code of your authenticator app."
+        return render(request, "login_2fa.html", {**context, "error": error}, 401)
+    response = _go(safe_next(next))
+    await _complete(request, response, pending)
+    return response
+
+
+async def _complete(request: Request, response: Response, pending: WebSessionView) -> None:
+    """End the pending session and issue a new token: nothing from before survives."""
+    state = web_state(request)
+    await state.sessions.end(pending.id)
+    ip = client_ip(request)
+    issued = await state.sessions.start(
+        pending.account_id, True, ip, request.headers.get("user-agent", "")
+    )
+    await state.signin.signed_in(await state.services.accounts.get(pending.account_id), ip)
+    set_cookie(response, SESSION_COOKIE, issued.token, state.secure_cookies)
+
+
+def _qr_svg(uri: str) -> str:
+    return str(segno.make(uri, error="m").svg_inline(scale=4, dark="#1f2a37", title="QR code"))
+
+
+@router.get("/login/2fa/setup")
+async def enrol_form(request: Request, next: str = "") -> Response:
+    pending = await _pending(request)
+    if pending is None:
+        return _go("/login")
+    return await _enrol_page(request, pending, safe_next(next), None)
+
+
+async def _enrol_page(
+    request: Request, pending: WebSessionView, next_path: str, error: str | None
+) -> Response:
+    enrolment = await web_state(request).second_factor.begin_enrolment(pending.account_id)
+    context = {
+        "next": next_path,
+        "secret": enrolment.secret,
+        "qr_svg": _qr_svg(enrolment.uri),
+        "error": error,
+    }
+    return render(request, "login_2fa_setup.html", context, 400 if error else 200)
+
+
+@router.post("/login/2fa/setup")
+async def enrol(request: Request, code: Text, next: Next = "") -> Response:
+    state = web_state(request)
+    pending = await _pending(request)
+    if pending is None:
+        return _go("/login")
+    actor = Actor(pending.account_id, pending.email, client_ip(request))
+    try:
+        codes = await state.second_factor.confirm_enrolment(actor, pending.account_id, code)
+    except InvalidInput as exc:
+        return await _enrol_page(request, pending, safe_next(next), f"The code {exc.reason}.")
+    response = render(
+        request, "recovery_codes.html", {"codes": codes, "next": safe_next(next), "csrf": ""}
+    )
+    await _complete(request, response, pending)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    session = await live_session(request)
+    if session is not None:
+        await web_state(request).sessions.end(session.id)
+    response = _go("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/sudo")
+async def sudo_form(request: Request, viewer: SignedIn, next: str = "") -> Response:
+    return render(request, "sudo.html", {"viewer": viewer.session, "next": safe_next(next)})
+
+
+@router.post("/sudo")
+async def sudo(request: Request, viewer: SignedIn, password: Text, next: Next = "") -> Response:
+    state = web_state(request)
+    context = {"viewer": viewer.session, "next": safe_next(next)}
+    try:
+        account = await state.signin.check_password(
+            viewer.session.email, password, client_ip(request)
+        )
+    except TooManyAttempts as exc:
+        return render(request, "sudo.html", {**context, "error": str(exc)}, 429)
+    if account is None or account.id != viewer.account_id:
+        return render(request, "sudo.html", {**context, "error": "This password is wrong."}, 401)
+    await state.sessions.grant_sudo(viewer.session.id)
+    return _go(safe_next(next))

@@ -1,0 +1,66 @@
+// Comforts only: every page works without this script.
+(function () {
+  "use strict";
+
+  function setupCopy(button) {
+    var target = document.getElementById(button.getAttribute("data-copy"));
+    if (!target || !navigator.clipboard) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(target.value).then(function () {
+        var label = button.textContent;
+        button.textContent = "Copied";
+        setTimeout(function () { button.textContent = label; }, 1800);
+      }, function () { target.select(); });
+    });
+  }
+
+  function setupLength(input) {
+    var min = parseInt(input.getAttribute("data-min-length"), 10);
+    var help = document.querySelector('[data-length-for="' + input.id + '"]');
+    if (!help) return;
+    function update() {
+      var n = input.value.length;
+      var ok = n >= min;
+      help.textContent = ok
+        ? n + " characters."
+        : n + " characters: at least " + min + " are needed (" + (min - n) + " more).";
+      help.classList.toggle("bad", !ok);
+      help.classList.toggle("good", ok);
+      input.setAttribute("aria-invalid", ok ? "false" : "true");
+    }
+    input.addEventListener("input", update);
+    update();
+  }
+
+  function setupMenu(menu) {
+    var summary = menu.querySelector("summary");
+    var items = function () { return Array.prototype.slice.call(menu.querySelectorAll(".menu-list a")); };
+    menu.addEventListener("toggle", function () {
+      if (menu.open) {
+        document.querySelectorAll("details.menu[open]").forEach(function (other) {
+          if (other !== menu) other.open = false;
+        });
+        var first = items()[0];
+        if (first) first.focus();
+      }
+    });
+    menu.addEventListener("keydown", function (event) {
+      var list = items();
+      var index = list.indexOf(document.activeElement);
+      if (event.key === "Escape") { menu.open = false; summary.focus(); event.preventDefault(); }
+      else if (event.key === "ArrowDown" && list.length) { list[(index + 1) % list.length].focus(); event.preventDefault(); }
+      else if (event.key === "ArrowUp" && list.length) { list[(index - 1 + list.length) % list.length].focus(); event.preventDefault(); }
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.open = false;
+    });
+  });
+
+  document.querySelectorAll("[data-copy]").forEach(setupCopy);
+  document.querySelectorAll("[data-min-length]").forEach(setupLength);
+  document.querySelectorAll("details.menu").forEach(setupMenu);
+})();

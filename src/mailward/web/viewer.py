@@ -1,0 +1,91 @@
+"""Who is looking: the browser's session, resolved once per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from mailward.core.actors import Actor
+from mailward.core.websessions import WebSessionView
+from mailward.web.security import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    CsrfRejected,
+    csrf_ok,
+    csrf_token,
+)
+from mailward.web.state import web_state
+
+
+class SignInRequired(Exception):
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class SudoRequired(Exception):
+    """The page shows a new secret and the password was typed too long ago."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+@dataclass(frozen=True)
+class Viewer:
+    session: WebSessionView
+    actor: Actor
+
+    @property
+    def account_id(self) -> int:
+        return self.session.account_id
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def here(request: Request) -> str:
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{request.url.path}{query}"
+
+
+async def live_session(request: Request) -> WebSessionView | None:
+    """The session behind the cookie (pending or complete), looked up once."""
+    if not hasattr(request.state, "session"):
+        token = request.cookies.get(SESSION_COOKIE, "")
+        request.state.session = await web_state(request).sessions.find(token) if token else None
+    session: WebSessionView | None = request.state.session
+    return session
+
+
+async def csrf_guard(request: Request) -> None:
+    """Applied to every route: makes the page's token, and checks it on every POST."""
+    session = await live_session(request)
+    secret = request.cookies.get(SESSION_COOKIE, "") if session else request.state.anon
+    keys = web_state(request).services.keys
+    request.state.csrf = csrf_token(keys, secret)
+    if request.method in ("GET", "HEAD"):
+        return
+    form = await request.form()
+    submitted = form.get(CSRF_FIELD)
+    if not isinstance(submitted, str) or not csrf_ok(keys, secret, submitted):
+        raise CsrfRejected()
+
+
+async def current_viewer(request: Request) -> Viewer:
+    session = await live_session(request)
+    if session is None or not session.second_factor_done:
+        raise SignInRequired(here(request) if request.method == "GET" else "/dashboard")
+    return Viewer(session, Actor(session.account_id, session.email, client_ip(request)))
+
+
+SignedIn = Annotated[Viewer, Depends(current_viewer)]
+
+
+def require_sudo(request: Request, viewer: Viewer, back_to: str) -> None:
+    """Ask for the password again before a page that shows a new secret."""
+    if not viewer.session.in_sudo(web_state(request).services.clock.now()):
+        raise SudoRequired(back_to)
