@@ -43,7 +43,7 @@ def build_authenticator(
 ) -> Authenticator:
     """An authenticator on the services' database, keys, hasher and clock, whose cache
     follows the services' device events (in-process at once; other processes' changes
-    once :meth:`DeviceChangeFeed.run` is running, see :func:`run_change_feed`)."""
+    once the change feed runs, see :func:`start_change_feed`)."""
     settings = services.settings
     cache = CredentialCache(services.keys, settings.credential_cache_seconds)
     services.events.subscribe(cache.device_changed)
@@ -59,9 +59,14 @@ def build_authenticator(
     )
 
 
-def run_change_feed(services: Services) -> asyncio.Task[None]:
-    """Start polling ``device_changes`` (changes made by other processes) as a task."""
-    return asyncio.create_task(services.change_feed().run(), name="device-change-feed")
+async def start_change_feed(services: Services) -> asyncio.Task[None]:
+    """Start polling ``device_changes`` (changes made by other processes) as a task,
+    every ``settings.device_change_poll_seconds``. Its position is taken before this
+    returns: any change committed afterwards is delivered. Cancel the task to stop."""
+    feed = services.change_feed()
+    with contextlib.suppress(Exception):  # a database outage: run() retries
+        await feed.start_position()
+    return asyncio.create_task(feed.run(), name="device-change-feed")
 
 
 async def close_authenticator(authenticator: Authenticator) -> None:
@@ -82,7 +87,7 @@ class AuthRuntime:
         self._http: AuthHttpServer | None = None
 
     async def start(self) -> None:
-        self._tasks.append(run_change_feed(self.services))
+        self._tasks.append(await start_change_feed(self.services))
         self._tasks.append(
             asyncio.create_task(self.authenticator.last_used.run(), name="device-last-used")
         )
