@@ -27,6 +27,8 @@ MANAGER_ROLES = frozenset({Role.LEGAL_REPRESENTATIVE, Role.ADMINISTRATOR})
 
 
 async def role_in(session: AsyncSession, actor: Actor, organization_id: int) -> Role | None:
+    if actor.organization_id is not None and actor.organization_id != organization_id:
+        return None
     if actor.is_operator:
         return Role.LEGAL_REPRESENTATIVE
     role = await session.scalar(
