@@ -12,32 +12,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
+from mailward.auth.authenticator import Authenticator
 from mailward.auth.interfaces import (
-    AuthenticatedDevice,
-    AuthFailure,
     AuthResult,
-    FailureReason,
 )
+from mailward.auth.runtime import build_authenticator, close_authenticator
 from mailward.bootstrap import Services
 from mailward.core.actors import Actor
-from mailward.core.addresses import find_local_address
-from mailward.core.passwords import lookup_hash
-from mailward.db.models import Device
-from mailward.errors import InvalidInput
 from mailward.mail.server import MailPorts, MailServer
 from tests.support import World
 
 OTHER = "bob@example.test"
 
 
-class DatabaseAuthenticator:
-    """Test stand-in for the real authenticator: generated passwords only, checked
-    with one keyed-hash lookup against the database."""
+class RecordingAuthenticator:
+    """The real authenticator, remembering the client names it was told about."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, inner: Authenticator) -> None:
+        self.inner = inner
         self.client_names: dict[int, str] = {}
 
     async def authenticate(
@@ -48,28 +40,11 @@ class DatabaseAuthenticator:
         client_ip: str,
         client_name: str | None = None,
     ) -> AuthResult:
-        failure = AuthFailure(FailureReason.WRONG_CREDENTIALS)
-        try:
-            async with self.services.db.unit_of_work() as uow:
-                found = await find_local_address(uow.session, address)
-                if found is None:
-                    return failure
-                addr, mail_service = found
-                digest = lookup_hash(self.services.keys, addr.id, password)
-                device = await uow.session.scalar(
-                    select(Device).where(
-                        Device.password_lookup == digest, Device.revoked_at.is_(None)
-                    )
-                )
-        except InvalidInput:
-            return failure
-        if device is None or device.address_id != addr.id:
-            return failure
-        email = f"{addr.local_part}@{mail_service.domain}"
-        return AuthenticatedDevice(device.id, addr.id, email, device.name)
+        return await self.inner.authenticate(address, password, protocol, client_ip, client_name)
 
     def note_client_name(self, device_id: int, client_name: str) -> None:
         self.client_names[device_id] = client_name
+        self.inner.note_client_name(device_id, client_name)
 
 
 @dataclass
@@ -77,6 +52,7 @@ class MailWorld:
     world: World
     server: MailServer
     ports: MailPorts
+    authenticator: RecordingAuthenticator
     passwords: dict[str, str] = field(default_factory=dict)
     device_ids: dict[str, int] = field(default_factory=dict)
 
@@ -96,7 +72,7 @@ async def populate(world: World) -> None:
 
 
 @asynccontextmanager
-async def running_mail(world: World, authenticator: object = None) -> AsyncIterator[MailWorld]:
+async def running_mail(world: World) -> AsyncIterator[MailWorld]:
     services = world.services
     settings = services.settings.model_copy(
         update={
@@ -107,13 +83,14 @@ async def running_mail(world: World, authenticator: object = None) -> AsyncItera
             "smtp_port": 0,
         }
     )
-    auth = authenticator or DatabaseAuthenticator(services)
-    server = MailServer(settings, services, auth)  # type: ignore[arg-type]
+    auth = RecordingAuthenticator(build_authenticator(services))
+    server = MailServer(settings, services, auth)
     ports = await server.start()
     try:
-        yield MailWorld(world, server, ports)
+        yield MailWorld(world, server, ports, auth)
     finally:
         await server.stop(grace=2.0)
+        await close_authenticator(auth.inner)
 
 
 def client_tls() -> ssl.SSLContext:

@@ -12,6 +12,7 @@ import pytest
 from tests.integration.test_mail_fixtures import (
     OTHER,
     MailWorld,
+    RawImap,
     imap_starttls,
     imaps,
     message,
@@ -178,3 +179,15 @@ def smtp_wrong_password(port: int, user: str) -> int:
 async def test_a_wrong_smtp_password_gets_535(mail: MailWorld) -> None:
     code = await asyncio.to_thread(smtp_wrong_password, mail.ports.submission, mail.world.address)
     assert code == 535
+
+
+async def test_the_imap_id_client_name_is_recorded_for_the_device(mail: MailWorld) -> None:
+    client = await RawImap.connect(mail.ports.imaps)
+    try:
+        await client.command('ID ("name" "Thunderbird" "version" "128.0")')
+        assert b"OK" in await client.login(mail.world.address, mail.passwords["laptop"])
+        await client.command('ID ("name" "Thunderbird" "version" "128.1")')
+    finally:
+        await client.close()
+    device_id = mail.device_ids["laptop"]
+    assert mail.authenticator.client_names[device_id] == "Thunderbird 128.1"
