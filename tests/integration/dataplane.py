@@ -1,0 +1,282 @@
+"""The production data plane, started for tests: a Mailward agent process on PostgreSQL
+(auth endpoint, socketmap, kick hook), Dovecot and Postfix from the generated
+configuration, all on free ports of 127.0.0.1. Used by test_dovecot_* and test_postfix_*."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mailward.bootstrap import Services, build_services
+from mailward.core.actors import Actor
+from mailward.integrations.dovecot import write_dovecot_config
+from mailward.integrations.options import DataPlaneOptions
+from mailward.integrations.postfix import write_postfix_config
+from mailward.settings import Settings
+from tests.support import (
+    create_postgres_database,
+    drop_postgres_database,
+    free_port,
+    make_world,
+    skip_or_fail,
+)
+
+T = TypeVar("T")
+SECRET = "dataplane-test-secret-0123456789abcdef"
+BINARIES = ("dovecot", "doveadm", "postfix", "swaks", "curl")
+INFO = "info@example.test"
+SALES = "sales@example.test"
+
+
+def require_binaries() -> None:
+    missing = [name for name in BINARIES if shutil.which(name) is None]
+    if missing:
+        skip_or_fail(f"missing {', '.join(missing)} (Debian: dovecot-*, postfix, swaks, curl)")
+    if os.geteuid() != 0:
+        skip_or_fail("Dovecot and Postfix instances are started as root here")
+
+
+def client_tls() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@dataclass
+class Agent:
+    """A ``mailward integrate agent`` process."""
+
+    process: subprocess.Popen[str]
+    auth_port: int
+    lines: list[str] = field(default_factory=list)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILWARD_")}
+    for name, value in settings.model_dump(exclude_none=True).items():
+        if name in settings.model_fields_set:
+            raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+            env[f"MAILWARD_{name.upper()}"] = str(raw)
+    return env
+
+
+def start_agent(settings: Settings, socketmap_port: int, dovecot_conf: Path | None) -> Agent:
+    command = [sys.executable, "-m", "mailward.integrations.cli", "agent"]
+    command += ["--socketmap-port", str(socketmap_port)]
+    if dovecot_conf is not None:
+        command += ["--dovecot-config", str(dovecot_conf)]
+    process = subprocess.Popen(
+        command,
+        env=settings_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    agent = Agent(process, settings.auth_http_port)
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            agent.lines.append(line)
+            if "ready" in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(30):
+        agent.stop()
+        raise RuntimeError("agent did not start:\n" + "".join(agent.lines))
+    return agent
+
+
+@dataclass
+class DataPlane:
+    root: Path
+    settings: Settings
+    options: DataPlaneOptions
+    dovecot_conf: Path
+    postfix_dir: Path
+    agents: list[Agent] = field(default_factory=list)
+
+    def run(self, work: Callable[[Services], Awaitable[T]]) -> T:
+        """Run ``work`` with Mailward's services, as the operator's CLI would: another
+        process than the agent, on the same database."""
+
+        async def main() -> T:
+            services = await build_services(self.settings)
+            try:
+                return await work(services)
+            finally:
+                await services.close()
+
+        return asyncio.run(main())
+
+    def add_device(self, address: str, name: str, password: str | None = None) -> Any:
+        async def add(services: Services) -> Any:
+            return await services.devices.add(Actor.operator(), address, name, password=password)
+
+        return self.run(add)
+
+    def revoke(self, address: str, device_id: int) -> None:
+        async def revoke(services: Services) -> None:
+            await services.devices.revoke(Actor.operator(), address, device_id)
+
+        self.run(revoke)
+
+    def doveadm(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        command = ["doveadm", "-c", str(self.dovecot_conf), *arguments]
+        return subprocess.run(command, capture_output=True, text=True, timeout=30)
+
+    def logs(self) -> str:
+        parts = [f"--- agent\n{''.join(a.lines)}" for a in self.agents]
+        for path in (self.dovecot_conf.parent / "dovecot.log", self.postfix_dir / "postfix.log"):
+            if path.exists():
+                parts.append(f"--- {path.name}\n{path.read_text()[-4000:]}")
+        return "\n".join(parts)
+
+
+def plane_settings(root: Path, database_url: str) -> Settings:
+    ports = {
+        name: free_port()
+        for name in (
+            "auth_http_port",
+            "imap_port",
+            "imaps_port",
+            "pop3_port",
+            "pop3s_port",
+            "submission_port",
+            "submissions_port",
+            "smtp_port",
+        )
+    }
+    return Settings(
+        data_dir=root / "data",
+        database_url=database_url,
+        redis_url="redis://127.0.0.1:6379/0",
+        auth_http_secret=SECRET,  # type: ignore[arg-type]
+        hostname="mail.example.test",
+        **ports,  # type: ignore[arg-type]
+    )
+
+
+def plane_options(root: Path) -> DataPlaneOptions:
+    return DataPlaneOptions(
+        lmtp_port=free_port(),
+        sasl_port=free_port(),
+        socketmap_port=free_port(),
+        mail_root=root / "mail",
+        login_processes=2,
+        auth_workers=8,
+        instance_name=f"mailward-test-{root.name}",
+    )
+
+
+def start_dovecot(plane: DataPlane) -> None:
+    subprocess.run(["dovecot", "-c", str(plane.dovecot_conf)], check=True, timeout=30)
+    wait_for_port(plane.settings.imaps_port)
+    wait_for_port(plane.options.sasl_port)
+
+
+def stop_dovecot(plane: DataPlane) -> None:
+    pid_file = plane.dovecot_conf.parent / "run" / "master.pid"
+    plane.doveadm("stop")
+    deadline = time.monotonic() + 10
+    while pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def start_postfix(plane: DataPlane) -> None:
+    command = ["postfix", "-c", str(plane.postfix_dir), "start"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError(f"postfix start failed: {result.stderr}\n{plane.logs()}")
+    wait_for_port(plane.settings.submissions_port)
+
+
+def stop_postfix(plane: DataPlane) -> None:
+    command = ["postfix", "-c", str(plane.postfix_dir), "stop"]
+    subprocess.run(command, capture_output=True, timeout=60)
+
+
+async def _populate(services: Services) -> None:
+    world = await make_world(services)
+    await services.addresses.create_by_email(Actor.operator(), SALES)
+    del world
+
+
+def prepare_plane() -> DataPlane:
+    """Database, configuration files, world; nothing started yet."""
+    database_url = asyncio.run(create_postgres_database())
+    root = Path(tempfile.mkdtemp(prefix="mwdp", dir="/tmp"))
+    root.chmod(0o755)
+    settings = plane_settings(root, database_url)
+    options = plane_options(root)
+    dovecot_files = write_dovecot_config(settings, root / "dovecot", options)
+    write_postfix_config(settings, root / "postfix", options)
+    plane = DataPlane(root, settings, options, dovecot_files[0], root / "postfix")
+    plane.run(_populate)
+    return plane
+
+
+def destroy_plane(plane: DataPlane) -> None:
+    for agent in plane.agents:
+        agent.stop()
+    asyncio.run(drop_postgres_database(plane.settings.effective_database_url))
+    shutil.rmtree(plane.root, ignore_errors=True)
+
+
+def running_plane() -> Iterator[DataPlane]:
+    """Everything up: agent, Dovecot, Postfix. Stopped and removed afterwards."""
+    require_binaries()
+    plane = prepare_plane()
+    try:
+        plane.agents.append(
+            start_agent(plane.settings, plane.options.socketmap_port, plane.dovecot_conf)
+        )
+        start_dovecot(plane)
+        try:
+            start_postfix(plane)
+            try:
+                yield plane
+            finally:
+                stop_postfix(plane)
+        finally:
+            stop_dovecot(plane)
+    finally:
+        destroy_plane(plane)
