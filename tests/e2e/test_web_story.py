@@ -1,0 +1,120 @@
+"""The product brief's whole story in a real browser (Chromium), with the passwords
+tried on the embedded IMAP server by Python's imaplib."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.web_browser import (
+    chromium,
+    crawl,
+    device_action,
+    enrol_and_sign_in,
+    imap_login_works,
+    screenshot,
+    sign_in,
+    sign_out,
+)
+from tests.e2e.web_harness import DB_KINDS, LiveMailward, live_mailward
+
+pytestmark = pytest.mark.slow
+
+ADDRESS = "info@example.test"
+FIRST = "Website contact form, 2026-11-24"
+SECOND = "Intern, one week"
+CHOSEN = "Harbor-Lantern-Quartz-1987!"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from chromium()
+
+
+@pytest.fixture(params=DB_KINDS)
+def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveMailward]:
+    yield from live_mailward(request.param, tmp_path)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def go_to_devices(page: Page) -> None:
+    """Dashboard → Mail Service → the domain → the address (Devices tab)."""
+    page.get_by_role("link", name="Mail Service").first.click()
+    page.get_by_role("link", name="example.test").click()
+    page.get_by_role("link", name=ADDRESS).click()
+    expect(page.get_by_role("heading", name=ADDRESS)).to_be_visible()
+    page.get_by_role("link", name="Devices").click()
+
+
+def add_device(page: Page, name: str, user: str, shots: bool) -> str:
+    page.get_by_role("link", name="Add a device").click()
+    page.get_by_label(user).check()
+    page.get_by_label("Device name").fill(name)
+    suggested = page.get_by_label("Password", exact=True).input_value()
+    assert len(suggested) == 20
+    expect(page.get_by_text("never shown again")).to_be_visible()
+    screenshot(page, "add-a-device.png", shots)
+    page.get_by_role("button", name="Finish").click()
+    shown = page.locator("#secret").input_value()
+    assert shown == suggested
+    expect(page.get_by_text("This password will never be shown again.")).to_be_visible()
+    screenshot(page, "password-shown-once.png", shots)
+    page.get_by_role("link", name="Finish").click()
+    expect(page.locator("th", has_text=name)).to_be_visible()
+    return shown
+
+
+def test_the_product_brief_story_in_the_browser(live: LiveMailward, page: Page) -> None:
+    shots = "sqlite" in str(live.database_url)
+    secret = enrol_and_sign_in(page, live, "admin@corp.test", shots)
+    sign_out(page)
+    sign_in(page, live, "admin@corp.test", secret, shots)
+
+    go_to_devices(page)
+    first = add_device(page, FIRST, "Without user", shots)
+    assert imap_login_works(live, ADDRESS, first)
+
+    device_action(page, FIRST, "Modify the password")
+    page.get_by_label("New password").fill(CHOSEN)
+    page.get_by_role("button", name="Save the new password").click()
+    assert page.locator("#secret").input_value() == CHOSEN
+    page.get_by_role("link", name="Finish").click()
+    assert not imap_login_works(live, ADDRESS, first)
+    assert imap_login_works(live, ADDRESS, CHOSEN)
+
+    page.get_by_role("link", name="Users").click()
+    page.get_by_label("Email of a member, or of a new person").fill("user@corp.test")
+    page.get_by_role("button", name="Add the user").click()
+    expect(page.get_by_role("cell", name="user@corp.test")).to_be_visible()
+    page.get_by_role("link", name="Devices").click()
+    second = add_device(page, SECOND, "Ursula User", shots=False)
+    expect(page.locator("tr", has_text=SECOND)).to_contain_text("user@corp.test")
+    screenshot(page, "devices-tab.png", shots)
+
+    device_action(page, FIRST, "Revoke")
+    confirmation = page.get_by_role("region", name=re.compile("Revoke"))
+    expect(confirmation).to_contain_text(FIRST)
+    expect(confirmation).to_contain_text("other devices of info@example.test are not affected")
+    page.get_by_role("button", name=f"Revoke {FIRST}").click()
+    expect(page.get_by_role("status")).to_contain_text("The other devices keep working")
+    assert not imap_login_works(live, ADDRESS, CHOSEN)
+    assert imap_login_works(live, ADDRESS, second)
+
+    pages = crawl(page, live)
+    assert len(pages) > 10
+    for password in (first, CHOSEN, second):
+        leaks = [path for path, html in pages.items() if password in html]
+        assert leaks == [], f"a device password appears on {leaks}"
+        assert not any(password in line for line in live.logs.lines)

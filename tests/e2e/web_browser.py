@@ -1,0 +1,124 @@
+"""Browser-side helpers for the web tests: Chromium, signing in with 2FA, the ⋮ menu,
+device passwords tried on the embedded IMAP server, and crawling every page."""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import re
+import ssl
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pyotp
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.e2e.web_harness import CHROMIUM, CHROMIUM_ARGS, LiveMailward, require_chromium
+from tests.support import ADMIN_PASSWORD
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+_HREF = re.compile(r'href="(/[^"#]*)"')
+
+
+def chromium() -> Iterator[Browser]:
+    require_chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def screenshot(page: Page, name: str, enabled: bool = True) -> None:
+    if enabled:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+def fresh_code(live: LiveMailward, secret: str) -> str:
+    """A TOTP code of a new time step (each code is accepted once)."""
+    live.clock.advance(timedelta(seconds=30))
+    return pyotp.TOTP(secret).at(live.clock.now())
+
+
+def password_step(page: Page, live: LiveMailward, email: str, password: str) -> None:
+    page.goto(f"{live.url}/")
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.get_by_role("button", name="Continue").click()
+
+
+def enrol_and_sign_in(page: Page, live: LiveMailward, email: str, shots: bool = False) -> str:
+    """First sign-in of an account without 2FA: enrol an authenticator. Returns its secret."""
+    password_step(page, live, email, ADMIN_PASSWORD)
+    expect(page.get_by_role("heading", name="Set up two-factor authentication")).to_be_visible()
+    secret = page.inner_text("#totp-secret").strip()
+    screenshot(page, "2fa-setup.png", shots)
+    page.fill("#code", fresh_code(live, secret))
+    page.get_by_role("button", name="Turn on and continue").click()
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    page.get_by_role("link", name="I saved them, continue").click()
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    return secret
+
+
+def sign_in(page: Page, live: LiveMailward, email: str, secret: str, shots: bool = False) -> None:
+    password_step(page, live, email, ADMIN_PASSWORD)
+    expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible()
+    page.fill("#code", fresh_code(live, secret))
+    screenshot(page, "sign-in-2fa.png", shots)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+
+
+def sign_out(page: Page) -> None:
+    page.get_by_role("button", name="Sign out").first.click()
+    expect(page).to_have_url(re.compile(r"/login"))
+
+
+def device_action(page: Page, device: str, action: str) -> None:
+    """Open the ⋮ menu of a device's row and choose an action."""
+    row = page.locator("tr", has=page.locator("th", has_text=device))
+    row.get_by_label(f"Actions for {device}").click()
+    row.get_by_role("link", name=action).click()
+
+
+def _tls() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def imap_login_works(live: LiveMailward, address: str, password: str) -> bool:
+    """Log in to the embedded IMAP server (implicit TLS) with Python's imaplib."""
+    assert live.mail_ports is not None
+    client = imaplib.IMAP4_SSL("127.0.0.1", live.mail_ports.imaps, ssl_context=_tls(), timeout=15)
+    try:
+        client.login(address, password)
+    except imaplib.IMAP4.error:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            client.logout()
+    return True
+
+
+def crawl(
+    page: Page, live: LiveMailward, start: str = "/dashboard", limit: int = 300
+) -> dict[str, str]:
+    """Every page reachable by links from ``start`` (GET only): path → HTML."""
+    seen: dict[str, str] = {}
+    queue = [start]
+    while queue and len(seen) < limit:
+        path = queue.pop(0)
+        if path in seen or path.startswith("/static/"):
+            continue
+        response = page.request.get(f"{live.url}{path}", max_redirects=0)
+        body = response.text()
+        seen[path] = f"{response.status} {response.headers}\n{body}"
+        queue.extend(p.replace("&amp;", "&") for p in _HREF.findall(body))
+    return seen
