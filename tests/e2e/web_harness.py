@@ -163,15 +163,35 @@ class LiveMailward:
         await task
 
 
+def run_aside(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on a thread of its own: the test thread may hold
+    Playwright's event loop."""
+    result: list[T] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coroutine))
+        except BaseException as exc:  # re-raised in the test thread, skips included
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(60)
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
 def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/mailward.db"
         return
-    url = asyncio.run(create_postgres_database())
+    url = run_aside(create_postgres_database())
     try:
         yield url
     finally:
-        asyncio.run(drop_postgres_database(url))
+        run_aside(drop_postgres_database(url))
 
 
 def live_mailward(kind: str, tmp_path: Path) -> Iterator[LiveMailward]:
