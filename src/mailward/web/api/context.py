@@ -1,0 +1,77 @@
+"""Who is calling: the bearer token becomes an :class:`Actor` confined to its
+organization, after the rate limits and before any use case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from mailward.bootstrap import Services
+from mailward.core.actors import Actor
+from mailward.core.apitokens import ApiTokenService, InvalidApiToken
+from mailward.web.api.limits import MemoryRateLimiter
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiToken",
+    bearerFormat="mwt_…",
+    description="A personal API token, made in the manager or with POST /api-tokens.",
+)
+
+
+@dataclass
+class ApiState:
+    services: Services
+    tokens: ApiTokenService
+    limiter: MemoryRateLimiter
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The use cases and the actor a request runs them as."""
+
+    services: Services
+    tokens: ApiTokenService
+    actor: Actor
+    token_id: int
+
+    @property
+    def organization_id(self) -> int:
+        assert self.actor.organization_id is not None
+        return self.actor.organization_id
+
+
+def api_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state
+
+
+def client_ip(request: Request) -> str:
+    # The socket's peer; a reverse proxy's forwarded header is trusted by uvicorn's
+    # --forwarded-allow-ips, never read here.
+    return request.client.host if request.client else "unknown"
+
+
+async def current_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    state = api_state(request)
+    ip = client_ip(request)
+    state.limiter.hit("api.ip", ip)
+    if credentials is None:
+        raise InvalidApiToken()
+    state.limiter.check("api.ip.bad_token", ip)
+    try:
+        grant = await state.tokens.authenticate(credentials.credentials)
+    except InvalidApiToken:
+        state.limiter.hit("api.ip.bad_token", ip)
+        raise
+    state.limiter.hit("api.token", str(grant.token_id))
+    return Caller(state.services, state.tokens, grant.actor(ip), grant.token_id)
+
+
+Api = Annotated[Caller, Depends(current_caller)]

@@ -1,0 +1,93 @@
+"""Devices of an address. A password appears only in the response that made it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from mailward.core.devices import PROTOCOLS, DeviceOptions
+from mailward.web.api import schemas as s
+from mailward.web.api.context import Api
+from mailward.web.api.problems import problem_responses
+
+router = APIRouter(tags=["devices"])
+ObjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+NO_STORE = "no-store"
+
+
+def _options(body: s.DeviceIn) -> DeviceOptions:
+    return DeviceOptions(
+        expires_at=body.expires_at,
+        protocols=tuple(body.protocols or PROTOCOLS),
+        networks=tuple(body.networks or ()),
+    )
+
+
+@router.get("/addresses/{address_id}/devices", responses=problem_responses(404))
+async def list_devices(
+    address_id: ObjectId,
+    api: Api,
+    include_revoked: Annotated[bool, Query()] = False,
+) -> list[s.Device]:
+    """All devices for managers; a ``user`` member sees only their own."""
+    views = await api.services.devices.list(api.actor, address_id, include_revoked)
+    return [s.Device.model_validate(v) for v in views]
+
+
+@router.post(
+    "/addresses/{address_id}/devices",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(403, 404, 409, 422),
+)
+async def add_device(
+    address_id: ObjectId, body: s.DeviceIn, api: Api, response: Response
+) -> s.NewDevicePassword:
+    """Add a device. The password is in this response only (``Cache-Control: no-store``)."""
+    made = await api.services.devices.add(
+        api.actor,
+        address_id,
+        body.name,
+        user_email=body.user_email,
+        password=body.password,
+        options=_options(body),
+    )
+    response.headers["Cache-Control"] = NO_STORE
+    return s.NewDevicePassword.model_validate(made)
+
+
+@router.get("/addresses/{address_id}/devices/{device_id}", responses=problem_responses(404))
+async def get_device(address_id: ObjectId, device_id: ObjectId, api: Api) -> s.Device:
+    view = await api.services.devices.get(api.actor, address_id, device_id)
+    return s.Device.model_validate(view)
+
+
+@router.post(
+    "/addresses/{address_id}/devices/{device_id}/password",
+    responses=problem_responses(403, 404, 409, 422),
+)
+async def change_device_password(
+    address_id: ObjectId,
+    device_id: ObjectId,
+    body: s.DevicePasswordIn,
+    api: Api,
+    response: Response,
+) -> s.NewDevicePassword:
+    """Replace the password; the old one stops working at once and the device's open
+    sessions end. The new one is in this response only."""
+    made = await api.services.devices.change_password(
+        api.actor, address_id, device_id, password=body.password
+    )
+    response.headers["Cache-Control"] = NO_STORE
+    return s.NewDevicePassword.model_validate(made)
+
+
+@router.delete(
+    "/addresses/{address_id}/devices/{device_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(403, 404),
+)
+async def revoke_device(address_id: ObjectId, device_id: ObjectId, api: Api) -> None:
+    """Revoke the device (idempotent); every other device keeps working."""
+    await api.services.devices.revoke(api.actor, address_id, device_id)

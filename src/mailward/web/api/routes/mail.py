@@ -1,0 +1,115 @@
+"""Mail Services, their addresses (paged, searchable), and the addresses' users."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from mailward.web.api import schemas as s
+from mailward.web.api.context import Api
+from mailward.web.api.problems import problem_responses
+
+router = APIRouter()
+ObjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+UserEmail = Annotated[str, Path(min_length=3, max_length=320, pattern=s.PRINTABLE)]
+
+
+@router.get(
+    "/organizations/{org_id}/mail-services",
+    tags=["mail services"],
+    responses=problem_responses(404),
+)
+async def list_mail_services(org_id: ObjectId, api: Api) -> list[s.MailService]:
+    views = await api.services.mail_services.list(api.actor, org_id)
+    return [s.MailService.model_validate(v) for v in views]
+
+
+@router.post(
+    "/organizations/{org_id}/mail-services",
+    tags=["mail services"],
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(403, 404, 409, 422),
+)
+async def create_mail_service(org_id: ObjectId, body: s.MailServiceIn, api: Api) -> s.MailService:
+    """Order a Mail Service for a domain."""
+    view = await api.services.mail_services.create(api.actor, org_id, body.domain)
+    return s.MailService.model_validate(view)
+
+
+@router.get(
+    "/mail-services/{mail_service_id}", tags=["mail services"], responses=problem_responses(404)
+)
+async def get_mail_service(mail_service_id: ObjectId, api: Api) -> s.MailService:
+    view = await api.services.mail_services.get(api.actor, mail_service_id)
+    return s.MailService.model_validate(view)
+
+
+@router.get(
+    "/mail-services/{mail_service_id}/addresses",
+    tags=["addresses"],
+    responses=problem_responses(404),
+)
+async def list_addresses(
+    mail_service_id: ObjectId,
+    api: Api,
+    search: Annotated[str, Query(max_length=100, pattern=s.PRINTABLE)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> s.AddressPage:
+    """Addresses of a Mail Service; ``search`` matches the local part or display name.
+    A ``user`` member sees only the addresses they are a user of."""
+    found = await api.services.addresses.page(api.actor, mail_service_id, search, page, per_page)
+    return s.AddressPage.model_validate(found)
+
+
+@router.post(
+    "/mail-services/{mail_service_id}/addresses",
+    tags=["addresses"],
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(403, 404, 409, 422),
+)
+async def create_address(mail_service_id: ObjectId, body: s.AddressIn, api: Api) -> s.Address:
+    view = await api.services.addresses.create(
+        api.actor, mail_service_id, body.local_part, body.display_name
+    )
+    return s.Address.model_validate(view)
+
+
+@router.get("/addresses/{address_id}", tags=["addresses"], responses=problem_responses(404))
+async def get_address(address_id: ObjectId, api: Api) -> s.Address:
+    view = await api.services.addresses.get(api.actor, address_id)
+    return s.Address.model_validate(view)
+
+
+@router.get(
+    "/addresses/{address_id}/users", tags=["address users"], responses=problem_responses(404)
+)
+async def list_address_users(address_id: ObjectId, api: Api) -> list[s.AddressUser]:
+    views = await api.services.addresses.users(api.actor, address_id)
+    return [s.AddressUser.model_validate(v) for v in views]
+
+
+@router.post(
+    "/addresses/{address_id}/users",
+    tags=["address users"],
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(403, 404, 409, 422),
+)
+async def add_address_user(address_id: ObjectId, body: s.AddressUserIn, api: Api) -> s.AddressUser:
+    """Make a person a user of the address; someone without an account gets an
+    ``invited`` one."""
+    view = await api.services.addresses.add_user(api.actor, address_id, body.email)
+    return s.AddressUser.model_validate(view)
+
+
+@router.delete(
+    "/addresses/{address_id}/users/{email}",
+    tags=["address users"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(403, 404, 422),
+)
+async def remove_address_user(address_id: ObjectId, email: UserEmail, api: Api) -> None:
+    """Idempotent: removing someone who is not a user answers 204."""
+    await api.services.addresses.remove_user(api.actor, address_id, email)
