@@ -1,0 +1,317 @@
+"""Emails Mailward sends: setup-assistant invitations and security notices.
+
+Messages are composed here (text and HTML alternatives, the configured sender) and
+handed to a :class:`Mailer`. The delivering mailer puts a message straight into the
+inbox of a local address and relays the rest through the smarthost; when it can do
+neither it says so in its result, and the manager shows that to the administrator.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, make_msgid
+from html import escape
+from typing import Protocol
+
+from sqlalchemy import select
+
+from mailward.core.addresses import find_local_address
+from mailward.core.deps import DeviceChangeNotice
+from mailward.core.invitations import InvitationView
+from mailward.core.permissions import MANAGER_ROLES
+from mailward.db.engine import Database
+from mailward.db.models import (
+    Account,
+    Address,
+    AddressUser,
+    AuditEvent,
+    Device,
+    MailService,
+    Membership,
+)
+from mailward.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+NOTICE_KINDS = {
+    "add": "A device password was created",
+    "password": "A device password was changed",
+    "revoke": "A device password was revoked",
+}
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What happened to a message, per recipient, in words a manager page can show."""
+
+    delivered: list[str] = field(default_factory=list)
+    undelivered: list[str] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.delivered) and not self.undelivered
+
+
+class Mailer(Protocol):
+    async def send(self, message: EmailMessage) -> SendResult:
+        """Deliver or relay ``message`` to its To recipients. Never raises: failures
+        are reported in the result."""
+        ...
+
+
+class NullMailer:
+    """Sending switched off: nothing leaves, and the result says so."""
+
+    async def send(self, message: EmailMessage) -> SendResult:
+        recipients = _recipients(message)
+        return SendResult([], recipients, "sending email is switched off on this server")
+
+
+class LocalDelivery(Protocol):
+    async def deliver(self, address_ids: Iterable[int], content: bytes) -> None:
+        """Store ``content`` in each address's inbox; raises ``OSError`` on failure."""
+        ...
+
+
+class Relay(Protocol):
+    async def relay(self, sender: str, recipients: list[str], content: bytes) -> None:
+        """Hand the message to the smarthost; raises on failure."""
+        ...
+
+
+def _recipients(message: EmailMessage) -> list[str]:
+    return [addr for _, addr in getaddresses(message.get_all("To", [])) if addr]
+
+
+class DeliveringMailer:
+    """Local addresses get the message in their inbox; others go to the smarthost."""
+
+    def __init__(self, db: Database, local: LocalDelivery, relay: Relay | None) -> None:
+        self.db = db
+        self.local = local
+        self.relay = relay
+
+    async def send(self, message: EmailMessage) -> SendResult:
+        recipients = _recipients(message)
+        local_ids, remote = await self._split(recipients)
+        content = message.as_bytes()
+        delivered, undelivered, reasons = [], [], []
+        if local_ids:
+            try:
+                await self.local.deliver(local_ids.values(), content)
+                delivered += list(local_ids)
+            except OSError as exc:
+                undelivered += list(local_ids)
+                reasons.append(f"the local mailbox could not be written ({exc.strerror})")
+        if remote and self.relay is None:
+            undelivered += remote
+            reasons.append(
+                "no smarthost is configured for addresses outside this server; "
+                "copy the link and send it yourself"
+            )
+        elif remote and self.relay is not None:
+            try:
+                await self.relay.relay(str(message["From"]), remote, content)
+                delivered += remote
+            except Exception as exc:  # any transport error is reported, not raised
+                log.warning("smarthost refused a notification: %s", exc.__class__.__name__)
+                undelivered += remote
+                reasons.append(f"the smarthost did not accept it ({exc.__class__.__name__})")
+        return SendResult(delivered, undelivered, "; ".join(reasons))
+
+    async def _split(self, recipients: list[str]) -> tuple[dict[str, int], list[str]]:
+        local: dict[str, int] = {}
+        remote: list[str] = []
+        async with self.db.unit_of_work() as uow:
+            for email in recipients:
+                try:
+                    found = await find_local_address(uow.session, email)
+                except InvalidInput:
+                    found = None
+                if found is None:
+                    remote.append(email)
+                else:
+                    local[email] = found[0].id
+        return local, remote
+
+
+class SmarthostRelay:
+    """Relays through the configured smarthost with aiosmtplib."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str | None,
+        password: str | None,
+        starttls: bool,
+        timeout: float = 30.0,
+    ) -> None:
+        self.host, self.port, self.starttls, self.timeout = host, port, starttls, timeout
+        self._username, self._password = username, password
+
+    def __repr__(self) -> str:
+        return f"SmarthostRelay({self.host}:{self.port})"
+
+    async def relay(self, sender: str, recipients: list[str], content: bytes) -> None:
+        import aiosmtplib
+
+        await aiosmtplib.send(
+            content,
+            sender=sender,
+            recipients=recipients,
+            hostname=self.host,
+            port=self.port,
+            username=self._username,
+            password=self._password,
+            start_tls=self.starttls,
+            timeout=self.timeout,
+        )
+
+
+# -- composing -------------------------------------------------------------------------
+
+
+def _message(
+    sender: str, to: list[str], subject: str, text: str, html: str, at: datetime
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    message["Subject"] = subject
+    message["Date"] = format_datetime(at)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def _html(title: str, paragraphs: list[str], link: str | None = None) -> str:
+    body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
+    if link:
+        body += f'<p><a href="{escape(link)}">{escape(link)}</a></p>'
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title></head><body>{body}</body></html>"
+    )
+
+
+def invitation_message(
+    sender: str, invitation: InvitationView, link: str, at: datetime
+) -> EmailMessage:
+    expires = invitation.expires_at.strftime("%Y-%m-%d")
+    paragraphs = [
+        f"{invitation.created_by} invites you to set up {invitation.address} on your device "
+        f"“{invitation.device_name}”.",
+        "Open the link below, sign in (or choose your password if you are new here), and "
+        "Mailward gives you the password for your device and the settings for your mail "
+        "program.",
+        f"The link works once and until {expires}. Do not forward it.",
+    ]
+    text = "\n\n".join([*paragraphs[:2], link, paragraphs[2]]) + "\n"
+    subject = f"Set up {invitation.address} on your device"
+    return _message(sender, [invitation.email], subject, text, _html(subject, paragraphs, link), at)
+
+
+@dataclass(frozen=True)
+class DeviceEvent:
+    kind: str
+    address: str
+    device_name: str
+    actor: str
+    ip: str | None
+    at: datetime
+
+
+def security_notice(sender: str, to: list[str], event: DeviceEvent) -> EmailMessage:
+    headline = NOTICE_KINDS.get(event.kind, "A device password changed")
+    when = event.at.strftime("%Y-%m-%d %H:%M UTC")
+    paragraphs = [
+        f"{headline} for {event.address}.",
+        f"Device: {event.device_name}",
+        f"By: {event.actor}",
+        f"When: {when}",
+        f"From IP address: {event.ip or 'unknown'}",
+        "If you did not expect this, ask an administrator of your organization to revoke "
+        "the device's password.",
+    ]
+    subject = f"{headline}: {event.device_name} ({event.address})"
+    return _message(
+        sender, to, subject, "\n".join(paragraphs) + "\n", _html(subject, paragraphs), event.at
+    )
+
+
+# -- security notices on device changes ------------------------------------------------
+
+
+class SecurityNotices:
+    """Subscribed to device changes: tells the address's users and the organization's
+    administrators who created, changed or revoked a device password."""
+
+    def __init__(self, db: Database, mailer: Mailer, sender: str) -> None:
+        self.db = db
+        self.mailer = mailer
+        self.sender = sender
+
+    async def device_changed(self, notice: DeviceChangeNotice) -> None:
+        if notice.kind not in NOTICE_KINDS:
+            return
+        found = await self._event(notice)
+        if found is None:
+            return
+        event, recipients = found
+        if recipients:
+            result = await self.mailer.send(security_notice(self.sender, recipients, event))
+            log.info(
+                "security notice %s: %d delivered, %d not",
+                notice.kind,
+                len(result.delivered),
+                len(result.undelivered),
+            )
+
+    async def _event(self, notice: DeviceChangeNotice) -> tuple[DeviceEvent, list[str]] | None:
+        async with self.db.unit_of_work() as uow:
+            s = uow.session
+            row = (
+                await s.execute(
+                    select(Device, Address, MailService)
+                    .join(Address, Address.id == Device.address_id)
+                    .join(MailService, MailService.id == Address.mail_service_id)
+                    .where(Device.id == notice.device_id)
+                )
+            ).first()
+            if row is None:
+                return None
+            device, address, mail_service = row
+            audit = await s.scalar(
+                select(AuditEvent)
+                .where(AuditEvent.device_id == device.id)
+                .order_by(AuditEvent.id.desc())
+                .limit(1)
+            )
+            users = select(Account.email).join(AddressUser, AddressUser.account_id == Account.id)
+            managers = select(Account.email).join(Membership, Membership.account_id == Account.id)
+            emails = set(await s.scalars(users.where(AddressUser.address_id == address.id)))
+            emails |= set(
+                await s.scalars(
+                    managers.where(
+                        Membership.organization_id == mail_service.organization_id,
+                        Membership.role.in_([r.value for r in MANAGER_ROLES]),
+                    )
+                )
+            )
+        event = DeviceEvent(
+            kind=notice.kind,
+            address=f"{address.local_part}@{mail_service.domain}",
+            device_name=device.name,
+            actor=audit.actor if audit else "unknown",
+            ip=audit.actor_ip if audit else None,
+            at=notice.at or (audit.at if audit else device.password_changed_at),
+        )
+        return event, sorted(emails)
