@@ -70,8 +70,9 @@ async def start_change_feed(services: Services) -> asyncio.Task[None]:
 
 
 async def close_authenticator(authenticator: Authenticator) -> None:
-    """Flush last-used data and close the rate-limit store's connections."""
+    """Flush last-used data, close the database reader and the rate-limit store."""
     await authenticator.last_used.flush()
+    await authenticator.directory.close()
     close = getattr(authenticator.limiter.store, "close", None)
     if close is not None:
         await close()
