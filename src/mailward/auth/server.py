@@ -59,6 +59,22 @@ class AuthHttpServer:
             self._socket.close()
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP listener whose ``proto`` is IPPROTO_TCP: asyncio sets TCP_NODELAY on
+    accepted connections only then; without it, Nagle's algorithm and the client's
+    delayed ACK hold every response about 40 ms."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def make_auth_http_app(authenticator: DeviceAuthenticator, settings: Settings) -> AuthHttpApp:
     """The ASGI app, with the configured (or development) secret and nginx backends."""
     return AuthHttpApp(
@@ -82,8 +98,7 @@ async def serve_auth_http(
         app = make_auth_http_app(app, settings)
     bind_host = host if host is not None else settings.auth_http_bind
     bind_port = port if port is not None else settings.auth_http_port
-    family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
-    sock = socket.create_server((bind_host, bind_port), family=family, backlog=2048)
+    sock = listening_socket(bind_host, bind_port)
     config = uvicorn.Config(
         app,
         http="httptools",
