@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 
 from mailward.web.api.problems import problem_responses
 from mailward.web.api.routes import audit, devices, mail, orgs, tokens
 
-router = APIRouter(responses=problem_responses(401, 429))
+
+def operation_id(route: APIRoute) -> str:
+    """The function's name: stable, readable ids for generated clients."""
+    return route.name
+
+
+router = APIRouter(responses=problem_responses(401, 429), generate_unique_id_function=operation_id)
 for _module in (orgs, mail, devices, audit, tokens):
     router.include_router(_module.router)
