@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from mailward.bootstrap import Services
+from mailward.web.api import install_api
 from mailward.web.errors import install_error_pages
 from mailward.web.routes import accounts, addresses, orgs, signin
 from mailward.web.routes import devices as device_routes
@@ -34,4 +35,5 @@ def create_app(services: Services) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (signin, accounts, orgs, addresses, device_routes):
         app.include_router(module.router)
+    install_api(app, services)
     return app
