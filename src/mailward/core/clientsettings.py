@@ -95,8 +95,11 @@ def _tb_server(tag: str, endpoint: Endpoint) -> str:
     )
 
 
-def thunderbird_autoconfig(settings: Settings, domain: str) -> bytes:
-    """``config-v1.1.xml``: the login is the whole address, any password the device's."""
+def thunderbird_autoconfig(
+    settings: Settings, domain: str, more_domains: list[str] | None = None
+) -> bytes:
+    """``config-v1.1.xml``: the login is the whole address, any password the device's.
+    One provider may list several domains (they all share the same servers)."""
     cs = client_settings(settings, f"user@{domain}")
     incoming = [cs.incoming, *(e for e in cs.alternatives if e.protocol != "smtp")]
     outgoing = [cs.outgoing, *(e for e in cs.alternatives if e.protocol == "smtp")]
@@ -108,7 +111,8 @@ def thunderbird_autoconfig(settings: Settings, domain: str) -> bytes:
         '<clientConfig version="1.1">\n'
         f'  <emailProvider id="{d}">\n'
         f"    <domain>{d}</domain>\n"
-        f"    <displayName>{d} (Mailward)</displayName>\n"
+        + "".join(f"    <domain>{escape(m)}</domain>\n" for m in more_domains or ())
+        + f"    <displayName>{d} (Mailward)</displayName>\n"
         f"    <displayShortName>{d}</displayShortName>\n"
         f"{servers}"
         "  </emailProvider>\n"

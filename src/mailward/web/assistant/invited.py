@@ -1,0 +1,179 @@
+"""The invited person's side: open the link, sign in (or choose a first password),
+choose the device, obtain its password once, and read the settings for that client."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import segno
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from mailward.core.clientsettings import (
+    APPLE_KINDS,
+    DEVICE_KINDS,
+    PHONE_KINDS,
+    client_settings,
+    mobileconfig,
+)
+from mailward.core.invitations import InvitationUnusable, InvitationView
+from mailward.core.passwords import MIN_LENGTH, suggest_password
+from mailward.errors import Conflict, InvalidInput
+from mailward.web.assistant.discovery import MOBILECONFIG
+from mailward.web.assistant.state import assistant_state
+from mailward.web.state import render, web_state
+from mailward.web.viewer import SignedIn, client_ip, live_session
+
+router = APIRouter()
+
+Text = Annotated[str, Form()]
+REGENERATE = "regenerate"
+
+
+def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
+    response = render(request, f"assistant/{template}", context, status)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _unusable(request: Request, error: InvitationUnusable, viewer: object = None) -> Response:
+    return _page(request, "unusable.html", {"error": error, "viewer": viewer}, 410)
+
+
+async def _open(request: Request, token: str) -> InvitationView | InvitationUnusable:
+    try:
+        return await assistant_state(request).invitations.open(token)
+    except InvitationUnusable as exc:
+        return exc
+
+
+@router.get("/invite/{token}")
+async def open_link(request: Request, token: str) -> Response:
+    session = await live_session(request)
+    viewer = session if session and session.second_factor_done else None
+    invitation = await _open(request, token)
+    if isinstance(invitation, InvitationUnusable):
+        return _unusable(request, invitation, viewer)
+    context: dict[str, Any] = {"viewer": viewer, "invitation": invitation, "token": token}
+    if viewer is not None and viewer.email != invitation.email:
+        return _page(request, "someone_else.html", context, 403)
+    if viewer is not None:
+        context["kinds"] = DEVICE_KINDS
+        return _page(request, "choose_kind.html", context)
+    context["login_url"] = f"/login?next={quote(f'/invite/{token}')}"
+    context["min_account_password"] = 12
+    return _page(request, "welcome.html", context)
+
+
+@router.post("/invite/{token}/account")
+async def choose_first_password(
+    request: Request, token: str, password: Text = "", confirm: Text = ""
+) -> Response:
+    invitation = await _open(request, token)
+    if isinstance(invitation, InvitationUnusable):
+        return _unusable(request, invitation)
+    context: dict[str, Any] = {"invitation": invitation, "token": token}
+    context["login_url"] = f"/login?next={quote(f'/invite/{token}')}"
+    context["min_account_password"] = 12
+    try:
+        if password != confirm:
+            raise InvalidInput("password", "the two passwords differ")
+        await assistant_state(request).invitations.set_first_password(
+            token, password, client_ip(request)
+        )
+    except (InvalidInput, Conflict) as exc:
+        context["error"] = str(exc).capitalize()
+        return _page(request, "welcome.html", context, 400)
+    return RedirectResponse(context["login_url"] + "&created=1", status_code=303)
+
+
+def _kind(value: str) -> str:
+    return value if value in DEVICE_KINDS else "other"
+
+
+async def _password_context(
+    request: Request, viewer: SignedIn, token: str, kind: str
+) -> dict[str, Any] | Response:
+    invitation = await _open(request, token)
+    if isinstance(invitation, InvitationUnusable):
+        return _unusable(request, invitation, viewer.session)
+    context: dict[str, Any] = {"viewer": viewer.session, "invitation": invitation, "token": token}
+    if viewer.session.email != invitation.email:
+        return _page(request, "someone_else.html", context, 403)
+    context.update(kind=_kind(kind), kind_name=DEVICE_KINDS[_kind(kind)], min_length=MIN_LENGTH)
+    return context
+
+
+def _suggest(request: Request, context: dict[str, Any]) -> None:
+    suggestion = suggest_password(web_state(request).services.keys)
+    context.update(password=suggestion.password, proof=suggestion.proof)
+
+
+@router.get("/invite/{token}/password")
+async def password_form(
+    request: Request, viewer: SignedIn, token: str, kind: str = "other"
+) -> Response:
+    context = await _password_context(request, viewer, token, kind)
+    if isinstance(context, Response):
+        return context
+    _suggest(request, context)
+    return _page(request, "password.html", context)
+
+
+@router.post("/invite/{token}/password")
+async def obtain_password(
+    request: Request,
+    viewer: SignedIn,
+    token: str,
+    kind: Text = "other",
+    password: Text = "",
+    proof: Text = "",
+    action: Text = "",
+) -> Response:
+    context = await _password_context(request, viewer, token, kind)
+    if isinstance(context, Response):
+        return context
+    context.update(password=password, proof=proof)
+    if action == REGENERATE:
+        _suggest(request, context)
+        return _page(request, "password.html", context)
+    state = assistant_state(request)
+    try:
+        created = await state.invitations.redeem(viewer.actor, token, password, proof)
+    except InvitationUnusable as exc:
+        return _unusable(request, exc, viewer.session)
+    except (InvalidInput, Conflict) as exc:
+        context["error"] = str(exc).capitalize()
+        return _page(request, "password.html", context, 400)
+    return _settings_page(request, context, created.device.address, created.password)
+
+
+def _qr_svg(data: str) -> str:
+    return str(segno.make(data, error="m").svg_inline(scale=4, dark="#1f2a37", title="QR code"))
+
+
+def _settings_page(request: Request, context: dict[str, Any], email: str, secret: str) -> Response:
+    """The one page that shows the new password, with the settings for the client."""
+    state = assistant_state(request)
+    settings = state.services.settings
+    kind = context["kind"]
+    context.update(secret=secret, settings=client_settings(settings, email))
+    if kind in APPLE_KINDS:
+        profile = mobileconfig(settings, email, context["viewer"].display_name, secret)
+        download = state.downloads.put("mail.mobileconfig", MOBILECONFIG, profile)
+        context["download_url"] = f"{settings.effective_public_url}/assistant/download/{download}"
+        context["download_minutes"] = int(state.downloads.lifetime.total_seconds() // 60)
+    if kind in PHONE_KINDS:
+        context["qr_svg"] = _qr_svg(context.get("download_url") or secret)
+    return _page(request, "settings.html", context)
+
+
+@router.get("/assistant/download/{download_token}")
+async def download(request: Request, download_token: str) -> Response:
+    """The Apple profile with the password: once, within minutes, never afterwards."""
+    item = assistant_state(request).downloads.take(download_token)
+    if item is None:
+        return _page(request, "download_gone.html", {}, 410)
+    headers = {"Content-Disposition": f'attachment; filename="{item.filename}"'}
+    return Response(item.content, media_type=item.media_type, headers=headers)
