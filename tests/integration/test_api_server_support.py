@@ -1,0 +1,103 @@
+"""A real ``mailward serve`` process (SQLite, free 127.0.0.1 ports) with one account,
+one organization and an API token: what the end-to-end script and schemathesis use."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mailward.bootstrap import build_services
+from mailward.core.actors import Actor
+from mailward.core.apitokens import ApiTokenService
+from mailward.settings import Settings
+from tests.support import ADMIN_PASSWORD, free_port, skip_or_fail
+
+PORT_SETTINGS = (
+    "HTTP_PORT",
+    "IMAP_PORT",
+    "IMAPS_PORT",
+    "POP3_PORT",
+    "POP3S_PORT",
+    "SUBMISSION_PORT",
+    "SUBMISSIONS_PORT",
+    "SMTP_PORT",
+    "AUTH_HTTP_PORT",
+)
+READY_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    api: str
+    token: str
+    imaps_port: int
+    env: dict[str, str]
+
+
+async def _seed(env: dict[str, str]) -> str:
+    """An organization Acme whose legal representative holds the returned token."""
+    settings = Settings(
+        data_dir=Path(env["MAILWARD_DATA_DIR"]), http_port=int(env["MAILWARD_HTTP_PORT"])
+    )
+    services = await build_services(settings)
+    try:
+        op = Actor.operator()
+        owner = await services.accounts.create(op, "owner@acme.test", ADMIN_PASSWORD, "Olga")
+        org = await services.organizations.create(op, "Acme", owner.email)
+        actor = Actor(owner.id, owner.email)
+        issued = await ApiTokenService(services.deps).create(actor, org.id, "provisioning")
+        return issued.secret
+    finally:
+        await services.close()
+
+
+def _wait_ready(process: subprocess.Popen[str]) -> None:
+    ready = threading.Event()
+
+    def watch() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if "ready" in line:
+                ready.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    if not ready.wait(READY_TIMEOUT):
+        process.kill()
+        skip_or_fail("mailward serve did not print its ready line")
+
+
+@pytest.fixture(scope="module", name="server")
+def server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    data_dir = tmp_path_factory.mktemp("api-server") / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILWARD_")}
+    env.update({f"MAILWARD_{name}": str(free_port()) for name in PORT_SETTINGS})
+    env.update(MAILWARD_DATA_DIR=str(data_dir), MAILWARD_HOSTNAME="localhost")
+    token = asyncio.run(_seed(env))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mailward.serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        _wait_ready(process)
+        api = f"http://127.0.0.1:{env['MAILWARD_HTTP_PORT']}/api/v1"
+        yield RunningServer(api, token, int(env["MAILWARD_IMAPS_PORT"]), env)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
