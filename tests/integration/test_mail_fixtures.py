@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import imaplib
 import smtplib
 import ssl
@@ -93,6 +94,7 @@ async def running_mail(world: World) -> AsyncIterator[MailWorld]:
         await close_authenticator(auth.inner)
 
 
+@functools.cache
 def client_tls() -> ssl.SSLContext:
     context = ssl.create_default_context()
     context.check_hostname = False

@@ -23,6 +23,7 @@ from pymap.backend.maildir.mailbox import MailboxSet, Maildir
 from pymap.concurrent import Subsystem
 from pymap.exceptions import AuthorizationFailure, InvalidAuth, ResponseError
 from pymap.interfaces.login import IdentityInterface, LoginInterface
+from pymap.parsing.commands import Commands
 from pymap.parsing.response import ResponseCode, ResponseNo
 from pymap.token import AllTokens
 from pymap.user import UserMetadata
@@ -98,10 +99,18 @@ class ImapConfig(MaildirConfig):
             max_append_len=max_append,
             bad_command_limit=5,
         )
+        # Built once: pysasl scans package entry points and pymap builds its command
+        # table each time these are made, which would cost ~20 ms per connection.
+        self._tls_auth = SASLAuth.named([b"PLAIN", b"LOGIN"])
+        self._commands = Commands()
 
     @property
     def tls_auth(self) -> SASLAuth:
-        return SASLAuth.named([b"PLAIN", b"LOGIN"])
+        return self._tls_auth
+
+    @property
+    def commands(self) -> Commands:
+        return self._commands
 
     @property
     def greeting(self) -> bytes:
