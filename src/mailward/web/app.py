@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from mailward.bootstrap import Services
 from mailward.web.api import install_api
+from mailward.web.assistant import install_assistant
 from mailward.web.errors import install_error_pages
 from mailward.web.routes import accounts, addresses, orgs, signin
 from mailward.web.routes import devices as device_routes
@@ -36,4 +37,5 @@ def create_app(services: Services) -> FastAPI:
     for module in (signin, accounts, orgs, addresses, device_routes):
         app.include_router(module.router)
     install_api(app, services)
+    install_assistant(app, services)
     return app

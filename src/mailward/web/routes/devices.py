@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from mailward.core.devices import PROTOCOLS, DeviceOptions, DeviceView, NewDevicePassword
 from mailward.core.passwords import MIN_LENGTH, suggest_password
 from mailward.errors import AlreadyExists, Conflict, InvalidInput
+from mailward.web.assistant import pending_invitations
 from mailward.web.routes.addresses import address_context
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer, require_sudo
@@ -38,6 +39,7 @@ async def devices_tab(request: Request, viewer: SignedIn, address_id: int) -> Re
         viewer.actor, address_id, include_revoked=True
     )
     context.update(tab="devices", devices=devices, notice=request.query_params.get("done"))
+    context["invitations"] = await pending_invitations(request, viewer, address_id)
     return render(request, "address_devices.html", context)
 
 
