@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 from mailward.core.apitokens import InvalidApiToken
 from mailward.errors import (
@@ -102,12 +103,25 @@ async def validation_problem(request: Request, exc: Exception) -> Response:
 
 async def http_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    codes = {404: "not-found", 405: "method-not-allowed"}
+    codes = {400: "malformed-request", 404: "not-found", 405: "method-not-allowed"}
     code = codes.get(exc.status_code, f"http-{exc.status_code}")
     response = problem(request, exc.status_code, code, str(exc.detail), str(exc.detail))
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = ", ".join(sorted(allowed_methods(request)))
     return response
+
+
+def allowed_methods(request: Request) -> set[str]:
+    """Every method of every route at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match != Match.NONE:
+                methods |= route.methods
+    return methods
 
 
 def install_problems(api: FastAPI) -> None:
@@ -118,7 +132,7 @@ def install_problems(api: FastAPI) -> None:
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problems an operation may answer."""
-    described = {401: "No valid API token", 429: "Rate limited"}
+    described = {400: "Malformed request body", 401: "No valid API token", 429: "Rate limited"}
     described.update({status: title for _, status, title in STATUSES})
     ref = {"$ref": "#/components/schemas/Problem"}
     return {

@@ -14,6 +14,8 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
-router = APIRouter(responses=problem_responses(401, 429), generate_unique_id_function=operation_id)
+router = APIRouter(
+    responses=problem_responses(400, 401, 422, 429), generate_unique_id_function=operation_id
+)
 for _module in (orgs, mail, devices, audit, tokens):
     router.include_router(_module.router)
