@@ -1,0 +1,124 @@
+"""Personal API tokens: shown once, stored hashed, scoped, expiring, revocable,
+rate-limited, and every action through them audited with the person and the IP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import select
+
+from mailward.clock import FrozenClock
+from mailward.core.apitokens import TOKEN_PREFIX, ApiTokenService, InvalidApiToken
+from mailward.db.models import ApiToken, AuditEvent
+from mailward.web.api.limits import Limit, MemoryRateLimiter
+from tests.integration.test_api_support import ApiWorld, api_app, api_fixture  # noqa: F401
+from tests.support import World
+
+
+async def test_a_token_is_prefixed_random_and_stored_only_as_a_keyed_hash(world: World) -> None:
+    tokens = ApiTokenService(world.services.deps)
+    issued = await tokens.create(world.admin, world.org_id, "panel")
+    assert issued.secret.startswith(TOKEN_PREFIX) and len(issued.secret) >= len("mwt_") + 43
+    assert issued.secret not in repr(issued)
+    async with world.services.db.unit_of_work() as uow:
+        row = (await uow.session.scalars(select(ApiToken))).one()
+        stored = [str(v) for v in vars(row).values()]
+    assert not any(issued.secret in v or issued.secret[4:] in v for v in stored)
+    assert row.prefix == issued.secret[:10] and row.organization_id == world.org_id
+
+
+async def test_revoked_expired_unknown_and_departed_tokens_are_refused(
+    world: World, clock: FrozenClock
+) -> None:
+    tokens = ApiTokenService(world.services.deps)
+    kept = await tokens.create(world.admin, world.org_id, "kept")
+    grant = await tokens.authenticate(kept.secret)
+    assert (grant.account_id, grant.organization_id) == (world.admin.account_id, world.org_id)
+    short = await tokens.create(world.admin, world.org_id, "short", clock.now() + timedelta(1))
+    clock.advance(timedelta(days=2))
+    revoked = await tokens.create(world.admin, world.org_id, "revoked")
+    await tokens.revoke(world.admin, revoked.token.id)
+    await world.services.organizations.remove_member(world.legal, world.org_id, "admin@corp.test")
+    for secret in (short.secret, revoked.secret, kept.secret, "mwt_nope", "Bearer x"):
+        try:
+            await tokens.authenticate(secret)
+        except InvalidApiToken:
+            continue
+        raise AssertionError("a token that must be refused was accepted")
+
+
+async def test_use_is_recorded_at_most_once_a_minute(world: World, clock: FrozenClock) -> None:
+    tokens = ApiTokenService(world.services.deps)
+    issued = await tokens.create(world.admin, world.org_id, "panel")
+    await tokens.authenticate(issued.secret)
+    first = clock.now()
+    clock.advance(timedelta(seconds=20))
+    await tokens.authenticate(issued.secret)
+    [view] = await tokens.list(world.admin)
+    assert view.last_used_at == first
+
+
+async def test_api_actions_are_audited_as_the_person_with_the_client_ip(api: ApiWorld) -> None:
+    created = await api.call("admin", "POST", "/addresses/{addr}/devices", {"name": "CRM"})
+    assert created.status_code == 201
+    async with api.world.services.db.unit_of_work() as uow:
+        event = (
+            await uow.session.scalars(select(AuditEvent).where(AuditEvent.action == "device:add"))
+        ).all()[-1]
+    assert (event.actor, event.actor_ip) == ("admin@corp.test", "127.0.0.1")
+    assert created.json()["password"] not in str(event.details)
+
+
+async def test_a_password_is_in_its_creation_response_only(api: ApiWorld) -> None:
+    created = await api.call("admin", "POST", "/addresses/{addr}/devices", {"name": "CRM"})
+    password = created.json()["password"]
+    assert created.headers["cache-control"] == "no-store"
+    device_id = created.json()["device"]["id"]
+    changed = await api.call("admin", "POST", f"/addresses/{{addr}}/devices/{device_id}/password")
+    assert changed.status_code == 422  # a body is required, even an empty one
+    changed = await api.call(
+        "admin", "POST", f"/addresses/{{addr}}/devices/{device_id}/password", {}
+    )
+    assert changed.headers["cache-control"] == "no-store"
+    assert changed.json()["password"] != password
+    for path in ("/addresses/{addr}/devices", f"/addresses/{{addr}}/devices/{device_id}"):
+        text = (await api.call("admin", "GET", path)).text
+        assert password not in text and changed.json()["password"] not in text
+        assert '"password"' not in text
+
+
+async def test_tokens_are_managed_through_the_api_and_a_new_one_works(api: ApiWorld) -> None:
+    made = await api.call("user", "POST", "/api-tokens", {"name": "laptop"})
+    assert made.status_code == 201 and made.headers["cache-control"] == "no-store"
+    secret, token_id = made.json()["secret"], made.json()["token"]["id"]
+    listed = await api.call("user", "GET", "/api-tokens")
+    assert [t["name"] for t in listed.json()] == ["laptop", "user"]
+    assert secret not in listed.text
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert (await api.client.get("/api/v1/organizations", headers=headers)).status_code == 200
+    assert (await api.call("user", "DELETE", f"/api-tokens/{token_id}")).status_code == 204
+    assert (await api.call("user", "DELETE", f"/api-tokens/{token_id}")).status_code == 204
+    refused = await api.client.get("/api/v1/organizations", headers=headers)
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_requests_over_a_named_limit_get_429_with_retry_after(api: ApiWorld) -> None:
+    limiter = MemoryRateLimiter(
+        (Limit("api.ip", 100, 60), Limit("api.ip.bad_token", 2, 60), Limit("api.token", 3, 60))
+    )
+    transport = httpx.ASGITransport(app=api_app(api.world, limiter))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        good, bad = api.headers("admin"), api.headers("unknown")
+        statuses = [(await client.get("/api/v1/organizations", headers=good)).status_code]
+        statuses += [(await client.get("/api/v1/organizations", headers=good)).status_code]
+        statuses += [(await client.get("/api/v1/organizations", headers=good)).status_code]
+        limited = await client.get("/api/v1/organizations", headers=good)
+        bad_statuses = [
+            (await client.get("/api/v1/organizations", headers=bad)).status_code for _ in range(3)
+        ]
+    assert statuses == [200, 200, 200] and limited.status_code == 429
+    assert limited.json()["type"].endswith("/rate-limited") and "api.token" in limited.text
+    assert int(limited.headers["retry-after"]) >= 1
+    assert bad_statuses == [401, 401, 429]
