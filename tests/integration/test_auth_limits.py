@@ -116,3 +116,15 @@ async def test_a_hundred_concurrent_logins_of_several_devices_all_succeed(
         )
     )
     assert [device_id(r) for r in results] == [d for d, _ in logins[:100]]
+
+
+async def test_concurrent_logins_with_the_same_chosen_password_share_one_argon2(
+    auth: Authenticator, world: World
+) -> None:
+    laptop = await add_chosen(world, "Laptop", CHOSEN_PASSWORDS[0])
+    before = argon2_calls(world.services)
+    results = await asyncio.gather(
+        *(auth.authenticate(world.address, CHOSEN_PASSWORDS[0], "imap", "::1") for _ in range(10))
+    )
+    assert [device_id(r) for r in results] == [laptop] * 10
+    assert argon2_calls(world.services) == before + 1

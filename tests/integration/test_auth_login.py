@@ -50,7 +50,9 @@ async def test_a_generated_login_does_no_argon2_whatever_the_device_count(
     devices = [await add_generated(world, f"Device {i}") for i in range(25)]
     before = argon2_calls(world.services)
     for expected, password in devices:
-        assert device_id(await auth.authenticate(world.address, password, "smtp", "::1")) == expected
+        assert (
+            device_id(await auth.authenticate(world.address, password, "smtp", "::1")) == expected
+        )
     assert argon2_calls(world.services) == before
 
 

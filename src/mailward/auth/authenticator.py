@@ -10,7 +10,9 @@ timing does not tell whether an address exists.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from mailward.auth.cache import CredentialCache, DeviceGrant
 from mailward.auth.directory import AddressRecord, DeviceDirectory, DirectoryUnavailable
@@ -34,6 +36,8 @@ FINGERPRINT_PURPOSE = "auth-failure"
 WRONG = AuthFailure(FailureReason.WRONG_CREDENTIALS)
 UNAVAILABLE = AuthFailure(FailureReason.UNAVAILABLE)
 MAX_PASSWORD_LENGTH = 1024
+T = TypeVar("T")
+Found = tuple[AddressRecord | None, DeviceGrant | None]
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class Authenticator:
         self.refusals = refusals
         self.clock = clock
         self.db_timeout = db_timeout
+        self._in_flight: dict[bytes, tuple[int, asyncio.Future[Found]]] = {}
 
     async def authenticate(
         self,
@@ -116,9 +121,8 @@ class Authenticator:
             return await self._failed(attempt)
         epoch = self.cache.epoch
         try:
-            async with asyncio.timeout(self.db_timeout):
-                address_record, grant = await self._find(attempt)
-        except (DirectoryUnavailable, TimeoutError):
+            address_record, grant = await self._find_once(key, attempt)
+        except DirectoryUnavailable:
             return UNAVAILABLE
         if grant is None:
             address_id = address_record.address_id if address_record else None
@@ -129,9 +133,36 @@ class Authenticator:
     def note_client_name(self, device_id: int, client_name: str) -> None:
         self.last_used.note_client_name(device_id, client_name)
 
-    async def _find(self, attempt: Attempt) -> tuple[AddressRecord | None, DeviceGrant | None]:
+    async def _find_once(self, key: bytes, attempt: Attempt) -> Found:
+        """Concurrent attempts with the same credentials share one lookup (and so one
+        Argon2id check): a client opening ten connections at once costs one. A lookup
+        that started before a device change is never joined after it."""
+        epoch = self.cache.epoch
+        running = self._in_flight.get(key)
+        if running is not None and running[0] == epoch:
+            return await asyncio.shield(running[1])
+        task = asyncio.ensure_future(self._find(attempt))
+        entry = (epoch, task)
+        self._in_flight[key] = entry
+
+        def forget(_: object) -> None:
+            if self._in_flight.get(key) is entry:
+                del self._in_flight[key]
+
+        task.add_done_callback(forget)
+        return await asyncio.shield(task)
+
+    async def _read(self, read: Awaitable[T]) -> T:
+        """A database read, bounded in time (Argon2id work is not: it waits its turn)."""
+        try:
+            async with asyncio.timeout(self.db_timeout):
+                return await read
+        except TimeoutError:
+            raise DirectoryUnavailable("timeout") from None
+
+    async def _find(self, attempt: Attempt) -> Found:
         assert attempt.local is not None and attempt.domain is not None
-        address = await self.directory.find_address(attempt.local, attempt.domain)
+        address = await self._read(self.directory.find_address(attempt.local, attempt.domain))
         if address is None:
             await self.hasher.verify(None, attempt.password)
             return None, None
@@ -139,13 +170,13 @@ class Authenticator:
             lookup_hash(self.keys, address.address_id, attempt.password, key_id)
             for key_id in self.keys.keys
         ]
-        grant = await self.directory.find_generated(address, lookups)
+        grant = await self._read(self.directory.find_generated(address, lookups))
         if grant is not None:
             return address, grant
         return address, await self._verify_chosen(address, attempt.password)
 
     async def _verify_chosen(self, address: AddressRecord, password: str) -> DeviceGrant | None:
-        candidates = await self.directory.chosen_devices(address)
+        candidates = await self._read(self.directory.chosen_devices(address))
         if not candidates:
             await self.hasher.verify(None, password)
         for candidate in candidates:
