@@ -5,6 +5,7 @@ configuration, all on free ports of 127.0.0.1. Used by test_dovecot_* and test_p
 from __future__ import annotations
 
 import asyncio
+import imaplib
 import os
 import shutil
 import signal
@@ -171,7 +172,21 @@ class DataPlane:
         return "\n".join(parts)
 
 
-def plane_settings(root: Path, database_url: str) -> Settings:
+def private_redis(db: int) -> str:
+    """A Redis database of the two-node test's own, emptied of rate-limit counters left
+    by earlier runs (counters are keyed by address and IP, and every test is 127.0.0.1)."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=db)
+    try:
+        for key in client.scan_iter("mailward:rl:*"):
+            client.delete(key)
+    finally:
+        client.close()
+    return f"redis://127.0.0.1:6379/{db}"
+
+
+def plane_settings(root: Path, database_url: str, redis_url: str | None) -> Settings:
     ports = {
         name: free_port()
         for name in (
@@ -188,7 +203,7 @@ def plane_settings(root: Path, database_url: str) -> Settings:
     return Settings(
         data_dir=root / "data",
         database_url=database_url,
-        redis_url="redis://127.0.0.1:6379/0",
+        redis_url=redis_url,
         auth_http_secret=SECRET,  # type: ignore[arg-type]
         hostname="mail.example.test",
         **ports,  # type: ignore[arg-type]
@@ -211,6 +226,26 @@ def start_dovecot(plane: DataPlane) -> None:
     subprocess.run(["dovecot", "-c", str(plane.dovecot_conf)], check=True, timeout=30)
     wait_for_port(plane.settings.imaps_port)
     wait_for_port(plane.options.sasl_port)
+
+
+def wait_for_auth_chain(plane: DataPlane, timeout: float = 60.0) -> None:
+    """Dovecot -> Lua -> Mailward -> PostgreSQL answers a definite "no" (not a temporary
+    failure): connections are open and the first slow lookups are done, even on a
+    loaded machine."""
+    deadline = time.monotonic() + timeout
+    answer = b""
+    while time.monotonic() < deadline:
+        client = imaplib.IMAP4_SSL("127.0.0.1", plane.settings.imaps_port, ssl_context=client_tls())
+        try:
+            client.login("warm-up@example.test", "not-a-device-password-warm-up")
+        except imaplib.IMAP4.error as error:
+            answer = str(error).encode()
+            if b"AUTHENTICATIONFAILED" in answer:
+                return
+        finally:
+            client.shutdown()
+        time.sleep(0.5)
+    raise TimeoutError(f"the auth chain never answered: {answer!r}\n{plane.logs()}")
 
 
 def stop_dovecot(plane: DataPlane) -> None:
@@ -240,12 +275,13 @@ async def _populate(services: Services) -> None:
     del world
 
 
-def prepare_plane() -> DataPlane:
-    """Database, configuration files, world; nothing started yet."""
+def prepare_plane(redis_url: str | None = None) -> DataPlane:
+    """Database, configuration files, world; nothing started yet. Without ``redis_url``
+    each Mailward process counts failures in memory, so no run inherits another's."""
     database_url = asyncio.run(create_postgres_database())
     root = Path(tempfile.mkdtemp(prefix="mwdp", dir="/tmp"))
     root.chmod(0o755)
-    settings = plane_settings(root, database_url)
+    settings = plane_settings(root, database_url, redis_url)
     options = plane_options(root)
     dovecot_files = write_dovecot_config(settings, root / "dovecot", options)
     write_postfix_config(settings, root / "postfix", options)
@@ -271,6 +307,7 @@ def running_plane() -> Iterator[DataPlane]:
         )
         start_dovecot(plane)
         try:
+            wait_for_auth_chain(plane)
             start_postfix(plane)
             try:
                 yield plane
