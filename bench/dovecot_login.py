@@ -318,6 +318,13 @@ def ratios(results: list[Result]) -> str:
     )
 
 
+def load_average() -> str:
+    return " / ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+LOAD_AT_START = load_average()
+
+
 def plot(results: list[Result], path: Path) -> bool:
     try:
         import matplotlib
@@ -353,6 +360,10 @@ def write_docs(results: list[Result], seconds: float, command: str) -> None:
         table(results),
         "",
         ratios(results),
+        "",
+        "The load generator shares the cores with the servers, and the machine may be",
+        f"busy with other work (load average {LOAD_AT_START} at the start, "
+        f"{load_average()} at the end): compare ratios within one run, not across runs.",
         "",
     ]
     if has_plot:
