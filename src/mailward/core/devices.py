@@ -7,10 +7,6 @@ transaction, so every process drops cached credentials and ends the device's ses
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass, field
-from datetime import datetime
-
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +15,15 @@ from mailward.core.actors import Actor
 from mailward.core.addresses import get_address, is_address_user
 from mailward.core.audit import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps, DeviceChangeNotice
+from mailward.core.device_views import (
+    PROTOCOLS,
+    DeviceOptions,
+    DeviceView,
+    NewDevicePassword,
+    device_view,
+    parse_networks,
+    parse_protocols,
+)
 from mailward.core.names import clean_name
 from mailward.core.passwords import (
     check_chosen_password,
@@ -31,102 +36,16 @@ from mailward.db.engine import UnitOfWork
 from mailward.db.models import Account, Address, Device, DeviceChange, MailService
 from mailward.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 
-PROTOCOLS = ("imap", "pop3", "smtp")
 MAX_CHOSEN_PER_ADDRESS = 5
 
-
-@dataclass(frozen=True)
-class DeviceView:
-    """Everything about a device but its secret."""
-
-    id: int
-    address_id: int
-    address: str
-    name: str
-    user_email: str | None
-    password_kind: str
-    created_by: str
-    created_at: datetime
-    password_changed_at: datetime
-    last_used_at: datetime | None
-    last_used_ip: str | None
-    last_used_protocol: str | None
-    last_used_client: str | None
-    expires_at: datetime | None
-    allowed_protocols: list[str]
-    allowed_networks: list[str]
-    revoked_at: datetime | None
-    status: str
-
-
-@dataclass(frozen=True)
-class NewDevicePassword:
-    """The one response that carries the password in clear."""
-
-    device: DeviceView
-    password: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class DeviceOptions:
-    expires_at: datetime | None = None
-    protocols: tuple[str, ...] = PROTOCOLS
-    networks: tuple[str, ...] = ()
-
-
-def parse_protocols(values: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
-    if not values:
-        return PROTOCOLS
-    chosen = {v.strip().lower() for v in values if v.strip()}
-    unknown = chosen - set(PROTOCOLS)
-    if unknown or not chosen:
-        raise InvalidInput("protocols", f"choose among {', '.join(PROTOCOLS)}")
-    return tuple(p for p in PROTOCOLS if p in chosen)
-
-
-def parse_networks(values: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
-    networks = []
-    for value in values or ():
-        if not value.strip():
-            continue
-        try:
-            networks.append(str(ipaddress.ip_network(value.strip(), strict=False)))
-        except ValueError:
-            raise InvalidInput(
-                "networks", f"{value!r} is not a network (like 192.0.2.0/24)"
-            ) from None
-    return tuple(networks)
-
-
-def device_status(device: Device, now: datetime) -> str:
-    if device.revoked_at is not None:
-        return "revoked"
-    if device.expires_at is not None and device.expires_at <= now:
-        return "expired"
-    return "active"
-
-
-def device_view(device: Device, email: str, user_email: str | None, now: datetime) -> DeviceView:
-    return DeviceView(
-        id=device.id,
-        address_id=device.address_id,
-        address=email,
-        name=device.name,
-        user_email=user_email,
-        password_kind=device.password_kind,
-        created_by=device.created_by,
-        created_at=device.created_at,
-        password_changed_at=device.password_changed_at,
-        last_used_at=device.last_used_at,
-        last_used_ip=device.last_used_ip,
-        last_used_protocol=device.last_used_protocol,
-        last_used_client=device.last_used_client,
-        expires_at=device.expires_at,
-        allowed_protocols=[p for p in device.allowed_protocols.split(",") if p],
-        allowed_networks=[n for n in device.allowed_networks.split(",") if n],
-        revoked_at=device.revoked_at,
-        status=device_status(device, now),
-    )
+__all__ = [
+    "MAX_CHOSEN_PER_ADDRESS",
+    "PROTOCOLS",
+    "DeviceOptions",
+    "DeviceService",
+    "DeviceView",
+    "NewDevicePassword",
+]
 
 
 class DeviceService:
