@@ -121,6 +121,8 @@ class LiveMailward:
             submission_port=0,
             submissions_port=0,
             smtp_port=0,
+            pop3_port=0,
+            pop3s_port=0,
         )
         services = await open_services(settings, self.clock)
         self.world = await make_world(services)
