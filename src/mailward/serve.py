@@ -74,7 +74,8 @@ def ready_line(ports: MailPorts, web: WebListener | None, auth_port: int) -> str
     return (
         f"mailward ready: {web_part}, auth {auth_port}, imap {ports.imap}, "
         f"imaps {ports.imaps}, submission {ports.submission}, "
-        f"submissions {ports.submissions}, smtp {ports.smtp}"
+        f"submissions {ports.submissions}, smtp {ports.smtp}, "
+        f"pop3 {ports.pop3}, pop3s {ports.pop3s}"
     )
 
 

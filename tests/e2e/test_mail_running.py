@@ -18,7 +18,17 @@ from mailward.core.actors import Actor
 from tests.support import World, free_port, make_settings, make_world, open_services
 
 OTHER = "bob@example.test"
-PORT_NAMES = ("http", "imap", "imaps", "submission", "submissions", "smtp", "auth_http")
+PORT_NAMES = (
+    "http",
+    "imap",
+    "imaps",
+    "submission",
+    "submissions",
+    "smtp",
+    "pop3",
+    "pop3s",
+    "auth_http",
+)
 
 
 @dataclass

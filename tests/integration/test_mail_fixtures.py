@@ -82,6 +82,8 @@ async def running_mail(world: World) -> AsyncIterator[MailWorld]:
             "submission_port": 0,
             "submissions_port": 0,
             "smtp_port": 0,
+            "pop3_port": 0,
+            "pop3s_port": 0,
         }
     )
     auth = RecordingAuthenticator(build_authenticator(services))

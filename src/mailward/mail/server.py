@@ -1,4 +1,4 @@
-"""The embedded mail service: IMAP (STARTTLS + implicit TLS), submission (STARTTLS +
+"""The embedded mail service: IMAP and POP3 (STARTTLS + implicit TLS), submission (STARTTLS +
 implicit TLS), inbound SMTP, the outbound spool and the live-session registry, started
 and stopped together."""
 
@@ -17,6 +17,7 @@ from mailward.mail.imap import ImapListener
 from mailward.mail.imap_backend import DeviceLogin, ImapConfig
 from mailward.mail.maildir import MailStore
 from mailward.mail.outbound import OutboundWorker, Smarthost
+from mailward.mail.pop3 import Pop3Context, Pop3Listener
 from mailward.mail.sessions import SessionRegistry
 from mailward.mail.smtp_handlers import Delivery, InboundHandler, SubmissionHandler
 from mailward.mail.smtp_protocol import DeviceSMTP, SmtpAuthContext
@@ -36,6 +37,8 @@ class MailPorts:
     submission: int
     submissions: int
     smtp: int
+    pop3: int
+    pop3s: int
 
 
 def smarthost_of(settings: Settings) -> Smarthost | None:
@@ -65,6 +68,9 @@ class MailServer:
             settings.tls_dir, settings.hostname, settings.tls_cert_file, settings.tls_key_file
         )
         self.imap_connections = ConnectionTracker()
+        self.pop3 = Pop3Context(
+            authenticator, self.store, self.registry, services.clock, ConnectionTracker(), set()
+        )
         self.smtp_connections: set[DeviceSMTP] = set()
         self.spool: Spool | None = None
         self.outbound: OutboundWorker | None = None
@@ -89,6 +95,8 @@ class MailServer:
             submission=await self._smtp(s.submission_port, self._submission(), implicit=False),
             submissions=await self._smtp(s.submissions_port, self._submission(), implicit=True),
             smtp=await self._smtp(s.smtp_port, self._inbound(), implicit=False),
+            pop3=await self._pop3(s.pop3_port, starttls=True),
+            pop3s=await self._pop3(s.pop3s_port, starttls=False),
         )
         if self.outbound is not None:
             self._tasks.append(asyncio.create_task(self.outbound.run()))
@@ -103,6 +111,7 @@ class MailServer:
         for protocol in list(self.smtp_connections):
             protocol.end_session()
         await self.imap_connections.close_all(grace)
+        await self.pop3.tracker.close_all(grace)
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
@@ -130,6 +139,12 @@ class MailServer:
         listener = ImapListener(login, config, self.imap_connections)
         ssl = None if starttls else self.tls.context
         return await self._bind(await asyncio.start_server(listener, s.bind, port, ssl=ssl))
+
+    async def _pop3(self, port: int, starttls: bool) -> int:
+        listener = Pop3Listener(self.pop3, self.tls.context, starttls)
+        ssl = None if starttls else self.tls.context
+        server = await asyncio.start_server(listener, self.settings.bind, port, ssl=ssl)
+        return await self._bind(server)
 
     def _delivery(self) -> Delivery:
         return Delivery(self.directory, self.store, self.settings.hostname, self.services.clock)
