@@ -13,6 +13,7 @@ from mailward.core.invitations import InvitationView, NewInvitation, invitation_
 from mailward.core.notifications import invitation_message
 from mailward.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from mailward.web.assistant.state import assistant_state
+from mailward.web.paths import devices_path
 from mailward.web.routes.addresses import address_context
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer, require_sudo
@@ -21,10 +22,6 @@ router = APIRouter()
 
 Text = Annotated[str, Form()]
 UserError = (InvalidInput, AlreadyExists, Conflict)
-
-
-def _devices_path(address_id: int) -> str:
-    return f"/addresses/{address_id}/devices"
 
 
 async def pending_invitations(
@@ -67,7 +64,7 @@ async def send_assistant(
     request: Request, viewer: SignedIn, address_id: int, user: Text = "", name: Text = ""
 ) -> Response:
     context = await _manager_context(request, viewer, address_id)
-    require_sudo(request, viewer, f"{_devices_path(address_id)}/new")
+    require_sudo(request, viewer, f"{devices_path(address_id)}/new")
     if not user:
         context["error"] = (
             "Choose the user who will receive the setup assistant: “Without user” devices "
@@ -116,7 +113,7 @@ async def cancel(
     request: Request, viewer: SignedIn, address_id: int, invitation_id: int
 ) -> Response:
     await assistant_state(request).invitations.cancel(viewer.actor, address_id, invitation_id)
-    return RedirectResponse(_devices_path(address_id), status_code=303)
+    return RedirectResponse(devices_path(address_id), status_code=303)
 
 
 @router.post("/addresses/{address_id}/invitations/{invitation_id}/resend")

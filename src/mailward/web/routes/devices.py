@@ -12,6 +12,7 @@ from mailward.core.devices import PROTOCOLS, DeviceOptions, DeviceView, NewDevic
 from mailward.core.passwords import MIN_LENGTH, suggest_password
 from mailward.errors import AlreadyExists, Conflict, InvalidInput
 from mailward.web.assistant import pending_invitations
+from mailward.web.paths import devices_path
 from mailward.web.routes.addresses import address_context
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer, require_sudo
@@ -24,12 +25,8 @@ UserError = (InvalidInput, AlreadyExists, Conflict)
 REGENERATE = "regenerate"
 
 
-def _go(path: str) -> RedirectResponse:
+def go_to(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
-
-
-def _devices_path(address_id: int) -> str:
-    return f"/addresses/{address_id}/devices"
 
 
 @router.get("/addresses/{address_id}/devices")
@@ -43,7 +40,7 @@ async def devices_tab(request: Request, viewer: SignedIn, address_id: int) -> Re
     return render(request, "address_devices.html", context)
 
 
-def _parse_expiry(value: str) -> datetime | None:
+def parse_expiry(value: str) -> datetime | None:
     """A date typed in the form: the device works until the end of that day (UTC)."""
     if not value.strip():
         return None
@@ -64,7 +61,7 @@ async def _prepare_add(request: Request, viewer: Viewer, address_id: int) -> dic
     await web_state(request).rights.require_manager(
         viewer.actor, context["organization"].id, "add devices"
     )
-    require_sudo(request, viewer, f"{_devices_path(address_id)}/new")
+    require_sudo(request, viewer, f"{devices_path(address_id)}/new")
     users = await web_state(request).services.addresses.users(viewer.actor, address_id)
     context.update(tab="devices", users=users, protocols=PROTOCOLS, min_length=MIN_LENGTH)
     return context
@@ -98,7 +95,7 @@ async def add_device(
         context.update(_suggestion_fields(request))
         return render(request, "device_new.html", context)
     try:
-        options = DeviceOptions(_parse_expiry(expires), tuple(protocols or ()))
+        options = DeviceOptions(parse_expiry(expires), tuple(protocols or ()))
         created = await web_state(request).services.devices.add(
             viewer.actor, address_id, name, user or None, password, proof, options
         )
@@ -127,7 +124,7 @@ def _secret_page(
     return render(request, "device_secret.html", context)
 
 
-async def _device_context(
+async def device_context(
     request: Request, viewer: Viewer, address_id: int, device_id: int, action: str
 ) -> tuple[dict[str, Any], DeviceView]:
     context = await address_context(request, viewer, address_id)
@@ -142,14 +139,14 @@ async def _device_context(
 
 
 def _action_path(address_id: int, device_id: int, action: str) -> str:
-    return f"{_devices_path(address_id)}/{device_id}/{action}"
+    return f"{devices_path(address_id)}/{device_id}/{action}"
 
 
 @router.get("/addresses/{address_id}/devices/{device_id}/password")
 async def password_form(
     request: Request, viewer: SignedIn, address_id: int, device_id: int
 ) -> Response:
-    context, _ = await _device_context(
+    context, _ = await device_context(
         request, viewer, address_id, device_id, "modify device passwords"
     )
     require_sudo(request, viewer, _action_path(address_id, device_id, "password"))
@@ -167,7 +164,7 @@ async def change_password(
     proof: Text = "",
     action: Text = "",
 ) -> Response:
-    context, _ = await _device_context(
+    context, _ = await device_context(
         request, viewer, address_id, device_id, "modify device passwords"
     )
     require_sudo(request, viewer, _action_path(address_id, device_id, "password"))
@@ -189,9 +186,7 @@ async def change_password(
 async def rename_form(
     request: Request, viewer: SignedIn, address_id: int, device_id: int
 ) -> Response:
-    context, device = await _device_context(
-        request, viewer, address_id, device_id, "rename devices"
-    )
+    context, device = await device_context(request, viewer, address_id, device_id, "rename devices")
     context["name"] = device.name
     return render(request, "device_rename.html", context)
 
@@ -200,24 +195,24 @@ async def rename_form(
 async def rename(
     request: Request, viewer: SignedIn, address_id: int, device_id: int, name: Text = ""
 ) -> Response:
-    context, _ = await _device_context(request, viewer, address_id, device_id, "rename devices")
+    context, _ = await device_context(request, viewer, address_id, device_id, "rename devices")
     try:
         await web_state(request).services.devices.rename(viewer.actor, address_id, device_id, name)
     except UserError as exc:
         context.update(name=name, error=str(exc).capitalize())
         return render(request, "device_rename.html", context, 400)
-    return _go(f"{_devices_path(address_id)}?done=renamed")
+    return go_to(f"{devices_path(address_id)}?done=renamed")
 
 
 @router.get("/addresses/{address_id}/devices/{device_id}/revoke")
 async def revoke_form(
     request: Request, viewer: SignedIn, address_id: int, device_id: int
 ) -> Response:
-    context, _ = await _device_context(request, viewer, address_id, device_id, "revoke devices")
+    context, _ = await device_context(request, viewer, address_id, device_id, "revoke devices")
     return render(request, "device_revoke.html", context)
 
 
 @router.post("/addresses/{address_id}/devices/{device_id}/revoke")
 async def revoke(request: Request, viewer: SignedIn, address_id: int, device_id: int) -> Response:
     await web_state(request).services.devices.revoke(viewer.actor, address_id, device_id)
-    return _go(f"{_devices_path(address_id)}?done=revoked")
+    return go_to(f"{devices_path(address_id)}?done=revoked")
