@@ -11,7 +11,7 @@ from mailward.bootstrap import Services
 from mailward.web.api import install_api
 from mailward.web.assistant import install_assistant
 from mailward.web.errors import install_error_pages
-from mailward.web.routes import accounts, addresses, device_access, orgs, signin
+from mailward.web.routes import accounts, addresses, api_tokens, device_access, orgs, signin
 from mailward.web.routes import devices as device_routes
 from mailward.web.security import security_middleware
 from mailward.web.state import WebState
@@ -34,7 +34,7 @@ def create_app(services: Services) -> FastAPI:
     app.middleware("http")(security_middleware(state.secure_cookies))
     install_error_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (signin, accounts, orgs, addresses, device_routes, device_access):
+    for module in (signin, accounts, api_tokens, orgs, addresses, device_routes, device_access):
         app.include_router(module.router)
     install_api(app, services)
     install_assistant(app, services)

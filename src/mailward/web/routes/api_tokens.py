@@ -1,0 +1,73 @@
+"""Personal API tokens in the manager: list, create (shown once), revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from mailward.core.apitokens import ApiTokenService
+from mailward.errors import MailwardError
+from mailward.web.routes.devices import parse_expiry
+from mailward.web.state import render, web_state
+from mailward.web.viewer import SignedIn, Viewer, require_sudo
+
+router = APIRouter()
+PAGE = "/account/api-tokens"
+Text = Annotated[str, Form()]
+
+
+def _tokens(request: Request) -> ApiTokenService:
+    return ApiTokenService(web_state(request).services.deps)
+
+
+async def _page_context(request: Request, viewer: Viewer) -> dict[str, Any]:
+    services = web_state(request).services
+    organizations = await services.organizations.list_for(viewer.actor)
+    names = {o.id: o.name for o in organizations}
+    tokens = await _tokens(request).list(viewer.actor)
+    return {
+        "viewer": viewer.session,
+        "organizations": organizations,
+        "names": names,
+        "tokens": tokens,
+        "form": {"name": "", "organization": "", "expires": ""},
+    }
+
+
+@router.get(PAGE)
+async def api_tokens(request: Request, viewer: SignedIn) -> Response:
+    context = await _page_context(request, viewer)
+    context["notice"] = "The token was revoked." if request.query_params.get("done") else None
+    return render(request, "api_tokens.html", context)
+
+
+@router.post(PAGE)
+async def create_api_token(
+    request: Request,
+    viewer: SignedIn,
+    name: Text = "",
+    organization: Text = "",
+    expires: Text = "",
+) -> Response:
+    require_sudo(request, viewer, PAGE)
+    context = await _page_context(request, viewer)
+    context["form"] = {"name": name, "organization": organization, "expires": expires}
+    try:
+        if not organization.isdigit():
+            raise MailwardError("choose the organization the token may act in")
+        issued = await _tokens(request).create(
+            viewer.actor, int(organization), name, parse_expiry(expires)
+        )
+    except MailwardError as exc:
+        context["error"] = str(exc).capitalize()
+        return render(request, "api_tokens.html", context, 400)
+    context.update(issued=issued.token, secret=issued.secret)
+    return render(request, "api_token_created.html", context)
+
+
+@router.post(PAGE + "/{token_id}/revoke")
+async def revoke_api_token(request: Request, viewer: SignedIn, token_id: int) -> Response:
+    await _tokens(request).revoke(viewer.actor, token_id)
+    return RedirectResponse(PAGE + "?done=revoked", status_code=303)
