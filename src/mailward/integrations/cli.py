@@ -39,7 +39,7 @@ def _options(
     socketmap_port: int,
     mail_user: str | None = None,
     mail_root: Path | None = None,
-    auth_workers: int = 32,
+    auth_workers: int = 16,
 ) -> DataPlaneOptions:
     base = DataPlaneOptions()
     return DataPlaneOptions(
@@ -64,7 +64,7 @@ def dovecot(
     sasl_port: SaslPort = DEFAULT_SASL_PORT,
     mail_user: MailUser = None,
     mail_root: MailRoot = None,
-    auth_workers: AuthWorkers = 32,
+    auth_workers: AuthWorkers = 16,
 ) -> None:
     """Write dovecot.conf (the entry file, printed first) and the Lua passdb."""
     options = _options(

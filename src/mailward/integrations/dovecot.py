@@ -94,7 +94,7 @@ def _template_values(
         "login_processes": options.login_processes,
         "mail_processes": options.mail_processes,
         "auth_workers": options.auth_workers,
-        "auth_workers_warm": min(options.auth_workers, options.login_processes * 2),
+        "auth_workers_warm": options.auth_workers,
     }
 
 

@@ -38,7 +38,9 @@ class DataPlaneOptions:
     mail_root: Path | None = None
     login_processes: int = field(default_factory=_cores)
     mail_processes: int = 2
-    auth_workers: int = 32
+    # Measured (bench/dovecot_login.py, 16 clients, 2 cores): 16 warm workers beat 32
+    # (about 0.85 vs 0.65 of plain SHA256); fewer workers than concurrent logins stall.
+    auth_workers: int = 16
     auth_timeout_msecs: int = 5000
     max_userip_connections: int = 20
     instance_name: str = "mailward"
