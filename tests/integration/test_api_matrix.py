@@ -15,6 +15,7 @@ from tests.integration.test_api_support import (  # noqa: F401
     UNAUTHENTICATED,
     ApiWorld,
     api_fixture,
+    invitations_of,
 )
 
 # method, path, body, expected status for (legal, admin, user, other organization)
@@ -22,6 +23,7 @@ Row = tuple[str, str, dict[str, object] | None, tuple[int, int, int, int]]
 NEWBIE = "/organizations/{org}/members/newbie@corp.test"
 DEVICE = "/addresses/{addr}/devices/{dev}"
 OWN_DEVICE = "/addresses/{addr}/devices/{udev}"
+INVITATION = "/addresses/{addr}/invitations/{inv}"
 MATRIX: list[Row] = [
     ("GET", "/organizations", None, (200, 200, 200, 200)),
     ("GET", "/organizations/{org}", None, (200, 200, 200, 404)),
@@ -49,6 +51,18 @@ MATRIX: list[Row] = [
     ("GET", DEVICE, None, (200, 200, 404, 404)),
     ("GET", OWN_DEVICE, None, (200, 200, 200, 404)),
     ("POST", DEVICE + "/password", {}, (200, 200, 403, 404)),
+    ("PUT", DEVICE + "/access", {"protocols": ["imap", "smtp"]}, (200, 200, 403, 404)),
+    ("GET", "/addresses/{addr}/invitations", None, (200, 200, 403, 404)),
+    (
+        "POST",
+        "/addresses/{addr}/invitations",
+        {"user_email": "user@corp.test", "device_name": "Laptop"},
+        (201, 201, 403, 404),
+    ),
+    ("POST", INVITATION + "/resend", None, (200, 200, 403, 404)),
+    ("DELETE", INVITATION, None, (204, 204, 403, 404)),
+    ("DELETE", INVITATION, None, (204, 204, 403, 404)),
+    ("POST", INVITATION + "/resend", None, (409, 409, 403, 404)),
     ("DELETE", DEVICE, None, (204, 204, 403, 404)),
     ("DELETE", DEVICE, None, (204, 204, 403, 404)),
     ("DELETE", OWN_DEVICE, None, (204, 204, 204, 404)),
@@ -83,6 +97,7 @@ def _template(path: str) -> str:
         "{addr}": "{address_id}",
         "{dev}": "{device_id}",
         "{udev}": "{device_id}",
+        "{inv}": "{invitation_id}",
         "{legal_spare_token}": "{token_id}",
         "newbie@corp.test": "{email}",
         "temp@corp.test": "{email}",
@@ -111,7 +126,13 @@ async def test_every_endpoint_answers_each_caller_as_the_matrix_says(
     assert answers == [(m, p, expected(r, caller)) for r in MATRIX for m, p in [r[:2]]]
 
 
-OTHER_IDS = {"org": "other_org", "ms": "other_ms", "addr": "other_addr", "dev": "other_dev"}
+OTHER_IDS = {
+    "org": "other_org",
+    "ms": "other_ms",
+    "addr": "other_addr",
+    "dev": "other_dev",
+    "inv": "other_inv",
+}
 
 
 async def test_no_object_of_another_organization_is_reachable_through_any_id(
@@ -132,6 +153,8 @@ async def test_no_object_of_another_organization_is_reachable_through_any_id(
     )
     assert device.status == "active"
     assert device.password_changed_at == device.created_at
+    pending = await invitations_of(api.world).list_pending(owner, api.ids["other_addr"])
+    assert [(i.id, i.status) for i in pending] == [(api.ids["other_inv"], "pending")]
     members = await api.world.services.organizations.members(owner, api.ids["other_org"])
     assert [m.email for m in members] == ["owner@other.test"]
 

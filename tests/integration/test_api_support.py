@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from mailward.clock import FrozenClock
 from mailward.core.actors import Actor
 from mailward.core.apitokens import ApiTokenService
+from mailward.core.invitations import InvitationService
 from mailward.web.api import install_api
 from mailward.web.api.limits import Limit, MemoryRateLimiter
 from tests.support import ADMIN_PASSWORD, World
@@ -55,6 +56,10 @@ def api_app(world: World, limiter: MemoryRateLimiter | None = None) -> FastAPI:
     return app
 
 
+def invitations_of(world: World) -> InvitationService:
+    return InvitationService(world.services.deps, world.services.devices)
+
+
 async def _other_organization(world: World, ids: dict[str, int]) -> Actor:
     services, op = world.services, Actor.operator()
     owner = await services.accounts.create(op, "owner@other.test", ADMIN_PASSWORD, "Otto")
@@ -62,7 +67,10 @@ async def _other_organization(world: World, ids: dict[str, int]) -> Actor:
     ms = await services.mail_services.create(op, org.id, "other.test")
     address = await services.addresses.create(op, ms.id, "info")
     device = await services.devices.add(op, address.id, "Other phone")
+    await services.addresses.add_user(op, address.id, owner.email)
+    invitation = await invitations_of(world).create(op, address.id, owner.email, "Otto laptop")
     ids.update(other_org=org.id, other_ms=ms.id, other_addr=address.id, other_dev=device.device.id)
+    ids["other_inv"] = invitation.invitation.id
     return Actor(owner.id, owner.email, "192.0.2.9")
 
 
@@ -73,6 +81,8 @@ async def _corp_objects(world: World, ids: dict[str, int]) -> None:
     await services.addresses.add_user(op, address.id, "user@corp.test")
     device = await services.devices.add(op, address.id, "Front desk")
     own = await services.devices.add(op, address.id, "Ursula phone", user_email="user@corp.test")
+    invitation = await invitations_of(world).create(op, address.id, "user@corp.test", "Tablet")
+    ids["inv"] = invitation.invitation.id
     ids.update(
         org=world.org_id,
         ms=address.mail_service_id,

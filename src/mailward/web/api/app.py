@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from mailward.bootstrap import Services
 from mailward.core.apitokens import ApiTokenService
 from mailward.web.api.context import ApiState
-from mailward.web.api.limits import MemoryRateLimiter
+from mailward.web.api.limits import MemoryRateLimiter, api_limits
 from mailward.web.api.problems import Problem, install_problems
 from mailward.web.api.routes import router
 
@@ -56,7 +56,9 @@ async def _no_store(
 def build_api(services: Services, limiter: MemoryRateLimiter | None = None) -> FastAPI:
     api = FastAPI(title=TITLE, version=VERSION, docs_url=None, redoc_url=None, openapi_url=None)
     api.state.api = ApiState(
-        services, ApiTokenService(services.deps), limiter or MemoryRateLimiter()
+        services,
+        ApiTokenService(services.deps),
+        limiter or MemoryRateLimiter(api_limits(services.settings.api_requests_per_minute)),
     )
     install_problems(api)
     api.middleware("http")(_no_store)

@@ -33,11 +33,16 @@ class Limit:
     per_seconds: float
 
 
-DEFAULT_LIMITS = (
-    Limit("api.ip", 1200, 60.0),
-    Limit("api.ip.bad_token", 20, 60.0),
-    Limit("api.token", 600, 60.0),
-)
+def api_limits(requests_per_minute: int = 1200) -> tuple[Limit, ...]:
+    """Per client IP, per token (half of it), and refused tokens per IP (fixed: 20)."""
+    return (
+        Limit("api.ip", requests_per_minute, 60.0),
+        Limit("api.ip.bad_token", 20, 60.0),
+        Limit("api.token", max(1, requests_per_minute // 2), 60.0),
+    )
+
+
+DEFAULT_LIMITS = api_limits()
 
 
 class MemoryRateLimiter:

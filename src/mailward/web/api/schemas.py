@@ -181,3 +181,38 @@ class NewApiToken(View):
 
     token: ApiToken
     secret: str
+
+
+class DeviceAccessIn(BaseModel):
+    """A device's access options; omitted protocols = all, omitted networks = any."""
+
+    expires_at: datetime | None = None
+    protocols: list[Protocol] | None = Field(None, min_length=1)
+    networks: list[Annotated[str, text(64, 1)]] | None = Field(None, max_length=50)
+
+
+class InvitationIn(BaseModel):
+    user_email: Email = Field(description="a user of the address, who obtains the password")
+    device_name: Name
+
+
+class Invitation(View):
+    id: int
+    address_id: int
+    address: str
+    email: str
+    device_name: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    cancelled_at: datetime | None
+    device_id: int | None
+    status: Literal["pending", "used", "cancelled", "expired"]
+
+
+class NewInvitation(BaseModel):
+    """The setup-assistant link, in this response only (``Cache-Control: no-store``)."""
+
+    invitation: Invitation
+    link: str

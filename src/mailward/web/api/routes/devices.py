@@ -91,3 +91,21 @@ async def change_device_password(
 async def revoke_device(address_id: ObjectId, device_id: ObjectId, api: Api) -> None:
     """Revoke the device (idempotent); every other device keeps working."""
     await api.services.devices.revoke(api.actor, address_id, device_id)
+
+
+@router.put(
+    "/addresses/{address_id}/devices/{device_id}/access",
+    responses=problem_responses(403, 404, 409, 422),
+)
+async def set_device_access(
+    address_id: ObjectId, device_id: ObjectId, body: s.DeviceAccessIn, api: Api
+) -> s.Device:
+    """Expiry, allowed protocols and networks. A login outside them fails like a wrong
+    password; the device's open sessions end."""
+    options = DeviceOptions(
+        expires_at=body.expires_at,
+        protocols=tuple(body.protocols or PROTOCOLS),
+        networks=tuple(body.networks or ()),
+    )
+    view = await api.services.devices.set_options(api.actor, address_id, device_id, options)
+    return s.Device.model_validate(view)

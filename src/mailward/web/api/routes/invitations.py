@@ -1,0 +1,70 @@
+"""Setup-assistant invitations of an address. The link appears only in the response
+that made it (creation or re-send)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from mailward.core.invitations import InvitationService
+from mailward.core.invitations import NewInvitation as MadeInvitation
+from mailward.web.api import schemas as s
+from mailward.web.api.context import Api
+from mailward.web.api.problems import problem_responses
+
+router = APIRouter(tags=["invitations"])
+ObjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _invitations(api: Api) -> InvitationService:
+    return InvitationService(api.services.deps, api.services.devices)
+
+
+def _link(api: Api, made: MadeInvitation, response: Response) -> s.NewInvitation:
+    response.headers["Cache-Control"] = "no-store"
+    link = made.link(api.services.settings.effective_public_url)
+    return s.NewInvitation(invitation=s.Invitation.model_validate(made.invitation), link=link)
+
+
+@router.get("/addresses/{address_id}/invitations", responses=problem_responses(403, 404))
+async def list_invitations(address_id: ObjectId, api: Api) -> list[s.Invitation]:
+    """Pending setup assistants (not used, cancelled or expired)."""
+    views = await _invitations(api).list_pending(api.actor, address_id)
+    return [s.Invitation.model_validate(v) for v in views]
+
+
+@router.post(
+    "/addresses/{address_id}/invitations",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(403, 404, 409, 422),
+)
+async def create_invitation(
+    address_id: ObjectId, body: s.InvitationIn, api: Api, response: Response
+) -> s.NewInvitation:
+    """A setup-assistant link for a user of the address, valid 30 days, single use."""
+    made = await _invitations(api).create(api.actor, address_id, body.user_email, body.device_name)
+    return _link(api, made, response)
+
+
+@router.post(
+    "/addresses/{address_id}/invitations/{invitation_id}/resend",
+    responses=problem_responses(403, 404, 409),
+)
+async def resend_invitation(
+    address_id: ObjectId, invitation_id: ObjectId, api: Api, response: Response
+) -> s.NewInvitation:
+    """A new link valid 30 days from now; the previous link stops working."""
+    made = await _invitations(api).resend(api.actor, address_id, invitation_id)
+    return _link(api, made, response)
+
+
+@router.delete(
+    "/addresses/{address_id}/invitations/{invitation_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(403, 404),
+)
+async def cancel_invitation(address_id: ObjectId, invitation_id: ObjectId, api: Api) -> None:
+    """Cancel the link (idempotent)."""
+    await _invitations(api).cancel(api.actor, address_id, invitation_id)
