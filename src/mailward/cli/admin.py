@@ -7,7 +7,7 @@ import asyncio
 import typer
 
 from mailward.bootstrap import Services, prepare_data_dir
-from mailward.cli.runtime import OPERATOR, options, print_json, run_with_services
+from mailward.cli.runtime import OPERATOR, options, print_rows, run_with_services
 from mailward.core.audit import AuditFilter
 from mailward.db.engine import Database
 from mailward.db.migrate import current_revision, upgrade
@@ -65,14 +65,11 @@ def audit_list(
         events = await services.audit.list(
             OPERATOR, AuditFilter(organization_id=org_id, action=action, limit=limit)
         )
-        if json_:
-            print_json(events)
-            return
-        for event in events:
-            typer.echo(
-                f"{event.at.isoformat(timespec='seconds')}\t{event.actor}\t"
-                f"{event.action}\t{event.target}"
-            )
+        print_rows(
+            events,
+            json_,
+            lambda e: f"{e.at.isoformat(timespec='seconds')}\t{e.actor}\t{e.action}\t{e.target}",
+        )
 
     run_with_services(ctx, use)
 

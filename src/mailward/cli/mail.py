@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mailward.bootstrap import Services
-from mailward.cli.runtime import OPERATOR, print_json, run_with_services
+from mailward.cli.runtime import OPERATOR, print_rows, run_with_services
 
 mailservice_app = typer.Typer(help="Mail Services: one per domain.", no_args_is_help=True)
 address_app = typer.Typer(help="Email addresses of a Mail Service.", no_args_is_help=True)
@@ -38,11 +38,7 @@ def mailservice_list(
     async def use(services: Services) -> None:
         organization = await services.organizations.resolve(OPERATOR, org)
         views = await services.mail_services.list(OPERATOR, organization.id)
-        if json_:
-            print_json(views)
-            return
-        for view in views:
-            typer.echo(f"{view.domain}\t{view.address_count} addresses")
+        print_rows(views, json_, lambda v: f"{v.domain}\t{v.address_count} addresses")
 
     run_with_services(ctx, use)
 
@@ -72,11 +68,7 @@ def address_list(
 
     async def use(services: Services) -> None:
         result = await services.addresses.page(OPERATOR, domain, search, page)
-        if json_:
-            print_json(result.items)
-            return
-        for view in result.items:
-            typer.echo(view.email)
+        print_rows(result.items, json_, lambda v: v.email)
 
     run_with_services(ctx, use)
 

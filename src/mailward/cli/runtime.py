@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
@@ -124,3 +124,12 @@ def _plain(value: Any) -> Any:
 
 def print_json(value: Any) -> None:
     typer.echo(json.dumps(_plain(value), indent=2, ensure_ascii=False))
+
+
+def print_rows(items: Sequence[T], as_json: bool, line: Callable[[T], str]) -> None:
+    """A listing: the items as a JSON array, or one tab-separated line each."""
+    if as_json:
+        print_json(list(items))
+        return
+    for item in items:
+        typer.echo(line(item))

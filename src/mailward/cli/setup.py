@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mailward.bootstrap import Services
-from mailward.cli.runtime import OPERATOR, print_json, read_password, run_with_services
+from mailward.cli.runtime import OPERATOR, print_rows, read_password, run_with_services
 from mailward.core.passwords import generate_password
 
 account_app = typer.Typer(
@@ -78,10 +78,7 @@ def org_list(ctx: typer.Context, json_: bool = typer.Option(False, "--json")) ->
 
     async def use(services: Services) -> None:
         views = await services.organizations.list_for(OPERATOR)
-        if json_:
-            print_json(views)
-        for view in [] if json_ else views:
-            typer.echo(f"{view.id}\t{view.name}")
+        print_rows(views, json_, lambda v: f"{v.id}\t{v.name}")
 
     run_with_services(ctx, use)
 
@@ -114,11 +111,7 @@ def member_list(
     async def use(services: Services) -> None:
         organization = await services.organizations.resolve(OPERATOR, org)
         members = await services.organizations.members(OPERATOR, organization.id)
-        if json_:
-            print_json(members)
-            return
-        for member in members:
-            typer.echo(f"{member.email}\t{member.role}")
+        print_rows(members, json_, lambda m: f"{m.email}\t{m.role}")
 
     run_with_services(ctx, use)
 
