@@ -17,11 +17,11 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from mailward.core.actors import Actor
 from mailward.core.invitations import InvitationService
-from tests.e2e.web_browser import _tls, chromium, enrol_and_sign_in, fresh_code, imap_login_works
+from tests.e2e.web_browser import _tls, enrol_and_sign_in, fresh_code, imap_login_works
 from tests.e2e.web_harness import LiveMailward, live_mailward
 from tests.integration.test_discovery_documents import (
     check_apple,
@@ -37,23 +37,9 @@ ACCOUNT_PASSWORD = "Juniper-Falcon-Meadow-42"
 _LINK = re.compile(r"http://127\.0\.0\.1:\d+/invite/[A-Za-z0-9_-]+")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from chromium()
-
-
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[LiveMailward]:
     yield from live_mailward("sqlite", tmp_path)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def reader_password(live: LiveMailward) -> str:

@@ -9,33 +9,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from mailward.core.actors import Actor
-from tests.e2e.web_browser import chromium, enrol_and_sign_in, screenshot
+from tests.e2e.web_browser import enrol_and_sign_in, screenshot
 from tests.e2e.web_harness import LiveMailward, live_mailward
 from tests.support import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from chromium()
-
-
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[LiveMailward]:
     yield from live_mailward("sqlite", tmp_path)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def info_address_id(live: LiveMailward) -> int:

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.e2e.web_browser import (
-    chromium,
     crawl,
     device_action,
     enrol_and_sign_in,
@@ -30,23 +29,9 @@ SECOND = "Intern, one week"
 CHOSEN = "Harbor-Lantern-Quartz-1987!"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from chromium()
-
-
 @pytest.fixture(params=DB_KINDS)
 def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveMailward]:
     yield from live_mailward(request.param, tmp_path)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def go_to_devices(page: Page) -> None:
