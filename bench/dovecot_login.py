@@ -31,9 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.integration.dataplane import (  # noqa: E402
-    Agent,
     settings_env,
-    start_agent,
+    start_node,
     wait_for_port,
 )
 from tests.support import (  # noqa: E402
@@ -229,6 +228,7 @@ def bench_settings(root: Path, database_url: str) -> Settings:
     make_self_signed("mail.bench.test", cert, key)
     ports = ("auth_http_port", "imap_port", "imaps_port", "pop3_port", "pop3s_port")
     mail_ports = ("http_port", "submission_port", "submissions_port", "smtp_port")
+    mail_ports += ("socketmap_port",)
     return Settings(
         data_dir=root / "data",
         database_url=database_url,
@@ -249,7 +249,7 @@ def run_dovecot_targets(
     )
     conf = write_dovecot_config(settings, root / "dovecot", options)[0]
     results = []
-    agent: Agent = start_agent(settings, free_port(), None)
+    agent = start_node(settings, "integrate", "agent")
     try:
         run_dovecot(conf, settings.imaps_port)
         try:

@@ -1,9 +1,13 @@
-"""``mailward serve``: the web manager, the internal auth endpoint and the embedded mail
-servers in one asyncio process, on one settings object, started and stopped together.
+"""``mailward serve``: the web manager, the internal auth endpoint and a mail data plane in
+one asyncio process, on one settings object, started and stopped together.
+
+The data plane is the embedded IMAP, POP3 and SMTP servers (``data_plane = "embedded"``)
+or, when Dovecot and Postfix serve mail (``data_plane = "dovecot"``), what they need of
+Mailward besides the auth endpoint: the socketmap tables and the Dovecot kick hook.
 
 Prints one line containing ``ready`` once every listener accepts connections; SIGTERM
 or SIGINT stops accepting, ends the sessions, flushes last-used data and exits 0;
-SIGHUP reloads the TLS certificate.
+SIGHUP reloads the embedded servers' TLS certificate.
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ import signal
 import socket
 import sys
 from collections.abc import Generator
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 
+from mailward.auth.interfaces import DeviceAuthenticator
 from mailward.auth.runtime import AuthRuntime
 from mailward.bootstrap import Services, build_services
-from mailward.mail.server import MailPorts, MailServer
+from mailward.integrations.runtime import DataPlaneRuntime
+from mailward.mail.server import MailServer
 from mailward.settings import Settings
 
 log = logging.getLogger("mailward.serve")
@@ -69,36 +75,92 @@ async def start_web(services: Services, settings: Settings) -> WebListener | Non
     return WebListener(server, task, sock)
 
 
-def ready_line(ports: MailPorts, web: WebListener | None, auth_port: int) -> str:
+class MailPlane(Protocol):
+    """Whatever serves mail beside the web manager and the auth endpoint."""
+
+    async def start(self) -> str:
+        """Start; return the listeners for the ready line."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    def reload_tls(self) -> None: ...
+
+
+class EmbeddedMail:
+    """Mailward's own IMAP, POP3 and SMTP servers."""
+
+    def __init__(
+        self, settings: Settings, services: Services, authenticator: DeviceAuthenticator
+    ) -> None:
+        self.server = MailServer(settings, services, authenticator)
+
+    async def start(self) -> str:
+        ports = await self.server.start()
+        return (
+            f"imap {ports.imap}, imaps {ports.imaps}, submission {ports.submission}, "
+            f"submissions {ports.submissions}, smtp {ports.smtp}, "
+            f"pop3 {ports.pop3}, pop3s {ports.pop3s}"
+        )
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+    def reload_tls(self) -> None:
+        self.server.reload_tls()
+
+
+class DovecotMail:
+    """Dovecot and Postfix serve mail: this node answers Postfix's lookups and ends
+    Dovecot sessions of changed devices. Their certificates are theirs to reload."""
+
+    def __init__(self, services: Services) -> None:
+        self.runtime = DataPlaneRuntime(services)
+        self.dovecot_config = services.settings.dovecot_config
+
+    async def start(self) -> str:
+        await self.runtime.start()
+        kicks = f"kicks {self.dovecot_config}" if self.dovecot_config else "kicks nothing"
+        return f"socketmap {self.runtime.socketmap_port}, dovecot {kicks}"
+
+    async def stop(self) -> None:
+        await self.runtime.stop()
+
+    def reload_tls(self) -> None:
+        log.info("SIGHUP: Dovecot and Postfix hold the mail certificates here")
+
+
+def mail_plane(settings: Settings, services: Services, auth: AuthRuntime) -> MailPlane:
+    if settings.data_plane == "dovecot":
+        return DovecotMail(services)
+    return EmbeddedMail(settings, services, auth.authenticator)
+
+
+def ready_line(mail: str, web: WebListener | None, auth_port: int) -> str:
     web_part = f"http {web.sock.getsockname()[1]}" if web else "http off"
-    return (
-        f"mailward ready: {web_part}, auth {auth_port}, imap {ports.imap}, "
-        f"imaps {ports.imaps}, submission {ports.submission}, "
-        f"submissions {ports.submissions}, smtp {ports.smtp}, "
-        f"pop3 {ports.pop3}, pop3s {ports.pop3s}"
-    )
+    return f"mailward ready: {web_part}, auth {auth_port}, {mail}"
 
 
-def install_signals(stop: asyncio.Event, mail: MailServer) -> None:
+def install_signals(stop: asyncio.Event, mail: MailPlane) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, mail.reload_tls)
 
 
-async def serve(settings: Settings, started: asyncio.Future[MailPorts] | None = None) -> int:
+async def serve(settings: Settings, with_web: bool = True) -> int:
+    """Run until SIGTERM or SIGINT. ``with_web=False``: a node without the web manager
+    (``mailward integrate agent``)."""
     services = await build_services(settings)
     stop = asyncio.Event()
     try:
         async with AuthRuntime(services) as auth:
             auth_http = await auth.serve_http()
-            mail = MailServer(settings, services, auth.authenticator)
-            ports = await mail.start()
-            web = await start_web(services, settings)
+            mail = mail_plane(settings, services, auth)
+            listeners = await mail.start()
+            web = await start_web(services, settings) if with_web else None
             install_signals(stop, mail)
-            print(ready_line(ports, web, auth_http.port), flush=True)
-            if started is not None:
-                started.set_result(ports)
+            print(ready_line(listeners, web, auth_http.port), flush=True)
             await stop.wait()
             log.info("stopping")
             if web is not None:
@@ -120,10 +182,10 @@ def configure_logging() -> None:
     logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, with_web: bool = True) -> int:
     """Blocking entry point for ``mailward serve``."""
     configure_logging()
-    return asyncio.run(serve(settings))
+    return asyncio.run(serve(settings, with_web))
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -18,6 +18,7 @@ from pydantic_settings import (
 )
 
 Mode = Literal["development", "production"]
+DataPlane = Literal["embedded", "dovecot"]
 
 
 class Settings(BaseSettings):
@@ -47,6 +48,16 @@ class Settings(BaseSettings):
     auth_http_bind: str = "127.0.0.1"
     auth_http_port: int = Field(default=8081, ge=0, le=65535)
     auth_http_secret: SecretStr | None = None
+
+    data_plane: DataPlane = Field(
+        default="embedded",
+        description="who serves IMAP/POP3/SMTP: Mailward itself, or Dovecot and Postfix",
+    )
+    dovecot_config: Path | None = Field(
+        default=None, description="dovecot.conf whose sessions device changes end (doveadm)"
+    )
+    socketmap_bind: str = "127.0.0.1"
+    socketmap_port: int = Field(default=2426, ge=0, le=65535)
 
     server_key_file: Path | None = None
     tls_cert_file: Path | None = None

@@ -1,6 +1,7 @@
-"""The production data plane, started for tests: a Mailward agent process on PostgreSQL
-(auth endpoint, socketmap, kick hook), Dovecot and Postfix from the generated
-configuration, all on free ports of 127.0.0.1. Used by test_dovecot_* and test_postfix_*."""
+"""The production data plane, started for tests: ``mailward serve`` with
+``data_plane = "dovecot"`` on PostgreSQL (web manager, auth endpoint, socketmap, kick
+hook), Dovecot and Postfix from the generated configuration, all on free ports of
+127.0.0.1. Used by test_dovecot_* and test_postfix_*."""
 
 from __future__ import annotations
 
@@ -69,12 +70,16 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
 
 
 @dataclass
-class Agent:
-    """A ``mailward integrate agent`` process."""
+class Node:
+    """A Mailward process (``mailward serve``, or ``mailward integrate agent``)."""
 
     process: subprocess.Popen[str]
-    auth_port: int
+    settings: Settings
     lines: list[str] = field(default_factory=list)
+
+    @property
+    def auth_port(self) -> int:
+        return self.settings.auth_http_port
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -97,33 +102,32 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_agent(settings: Settings, socketmap_port: int, dovecot_conf: Path | None) -> Agent:
-    command = [sys.executable, "-m", "mailward.integrations.cli", "agent"]
-    command += ["--socketmap-port", str(socketmap_port)]
-    if dovecot_conf is not None:
-        command += ["--dovecot-config", str(dovecot_conf)]
+def start_node(settings: Settings, *command: str) -> Node:
+    """``mailward COMMAND`` (``serve`` by default) on these settings, once it printed its
+    ready line; its output is kept in ``lines``."""
+    arguments = [sys.executable, "-m", "mailward.cli", *(command or ("serve",))]
     process = subprocess.Popen(
-        command,
+        arguments,
         env=settings_env(settings),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    agent = Agent(process, settings.auth_http_port)
+    node = Node(process, settings)
     ready = threading.Event()
 
     def read() -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            agent.lines.append(line)
+            node.lines.append(line)
             if "ready" in line:
                 ready.set()
 
     threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(30):
-        agent.stop()
-        raise RuntimeError("agent did not start:\n" + "".join(agent.lines))
-    return agent
+    if not ready.wait(60):
+        node.stop()
+        raise RuntimeError(f"mailward {' '.join(command)} did not start:\n" + "".join(node.lines))
+    return node
 
 
 @dataclass
@@ -133,7 +137,7 @@ class DataPlane:
     options: DataPlaneOptions
     dovecot_conf: Path
     postfix_dir: Path
-    agents: list[Agent] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
 
     def run(self, work: Callable[[Services], Awaitable[T]]) -> T:
         """Run ``work`` with Mailward's services, as the operator's CLI would: another
@@ -165,7 +169,7 @@ class DataPlane:
         return subprocess.run(command, capture_output=True, text=True, timeout=30)
 
     def logs(self) -> str:
-        parts = [f"--- agent\n{''.join(a.lines)}" for a in self.agents]
+        parts = [f"--- mailward\n{''.join(n.lines)}" for n in self.nodes]
         for path in (self.dovecot_conf.parent / "dovecot.log", self.postfix_dir / "postfix.log"):
             if path.exists():
                 parts.append(f"--- {path.name}\n{path.read_text()[-4000:]}")
@@ -190,6 +194,8 @@ def plane_settings(root: Path, database_url: str, redis_url: str | None) -> Sett
     ports = {
         name: free_port()
         for name in (
+            "http_port",
+            "socketmap_port",
             "auth_http_port",
             "imap_port",
             "imaps_port",
@@ -206,6 +212,8 @@ def plane_settings(root: Path, database_url: str, redis_url: str | None) -> Sett
         redis_url=redis_url,
         auth_http_secret=SECRET,  # type: ignore[arg-type]
         hostname="mail.example.test",
+        data_plane="dovecot",
+        dovecot_config=root / "dovecot" / "dovecot.conf",
         **ports,  # type: ignore[arg-type]
     )
 
@@ -214,7 +222,6 @@ def plane_options(root: Path) -> DataPlaneOptions:
     return DataPlaneOptions(
         lmtp_port=free_port(),
         sasl_port=free_port(),
-        socketmap_port=free_port(),
         mail_root=root / "mail",
         login_processes=2,
         auth_workers=8,
@@ -284,6 +291,7 @@ def prepare_plane(redis_url: str | None = None) -> DataPlane:
     settings = plane_settings(root, database_url, redis_url)
     options = plane_options(root)
     dovecot_files = write_dovecot_config(settings, root / "dovecot", options)
+    assert dovecot_files[0] == settings.dovecot_config
     write_postfix_config(settings, root / "postfix", options)
     plane = DataPlane(root, settings, options, dovecot_files[0], root / "postfix")
     plane.run(_populate)
@@ -291,20 +299,18 @@ def prepare_plane(redis_url: str | None = None) -> DataPlane:
 
 
 def destroy_plane(plane: DataPlane) -> None:
-    for agent in plane.agents:
-        agent.stop()
+    for node in plane.nodes:
+        node.stop()
     asyncio.run(drop_postgres_database(plane.settings.effective_database_url))
     shutil.rmtree(plane.root, ignore_errors=True)
 
 
 def running_plane() -> Iterator[DataPlane]:
-    """Everything up: agent, Dovecot, Postfix. Stopped and removed afterwards."""
+    """Everything up: ``mailward serve``, Dovecot, Postfix. Stopped and removed afterwards."""
     require_binaries()
     plane = prepare_plane()
     try:
-        plane.agents.append(
-            start_agent(plane.settings, plane.options.socketmap_port, plane.dovecot_conf)
-        )
+        plane.nodes.append(start_node(plane.settings))
         start_dovecot(plane)
         try:
             wait_for_auth_chain(plane)

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import imaplib
 import json
-import subprocess
-import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -21,52 +18,32 @@ from mailward.bootstrap import Services
 from mailward.core.actors import Actor
 from mailward.core.apitokens import ApiTokenService, IssuedApiToken
 from mailward.db.models import Account, Organization
+from mailward.settings import Settings
 from tests.integration.dataplane import (
     INFO,
     SECRET,
-    Agent,
     DataPlane,
+    Node,
     client_tls,
     destroy_plane,
     prepare_plane,
     private_redis,
-    settings_env,
+    start_node,
 )
 from tests.support import free_port, skip_or_fail
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
-def start_serve(plane: DataPlane) -> tuple[Agent, int, int]:
-    ports = {n: free_port() for n in ("http_port", "auth_http_port", "imap_port", "imaps_port")}
-    ports |= {n: free_port() for n in ("submission_port", "submissions_port", "smtp_port")}
-    ports |= {n: free_port() for n in ("pop3_port", "pop3s_port")}
-    settings = plane.settings.model_copy(update=ports)
-    env = settings_env(settings)
-    for name, value in ports.items():
-        env[f"MAILWARD_{name.upper()}"] = str(value)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mailward.cli", "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    node = Agent(process, ports["auth_http_port"])
-    ready = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            node.lines.append(line)
-            if "ready" in line:
-                ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(60):
-        node.stop()
-        raise RuntimeError("mailward serve did not start:\n" + "".join(node.lines))
-    return node, ports["http_port"], ports["imaps_port"]
+def start_serve(plane: DataPlane) -> tuple[Node, int, int]:
+    """A node with its own ports and the embedded servers (so it has live sessions of
+    its own to end), on the plane's PostgreSQL and Redis."""
+    names = ("http_port", "auth_http_port", "imap_port", "imaps_port", "pop3_port")
+    names += ("pop3s_port", "submission_port", "submissions_port", "smtp_port")
+    update: dict[str, object] = {name: free_port() for name in names}
+    settings = Settings(**(plane.settings.model_dump() | update | {"data_plane": "embedded"}))
+    node = start_node(settings)
+    return node, settings.http_port, settings.imaps_port
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +83,9 @@ def revoke_through_api(http_port: int, token: str, device: Any) -> None:
 
 def test_a_revocation_through_node_a_reaches_node_b_within_a_second(plane: DataPlane) -> None:
     node_a, http_a, _ = start_serve(plane)
-    plane.agents.append(node_a)
+    plane.nodes.append(node_a)
     node_b, _, imaps_b = start_serve(plane)
-    plane.agents.append(node_b)
+    plane.nodes.append(node_b)
     device = plane.add_device(INFO, "Two-node phone")
 
     async def token(services: Services) -> IssuedApiToken:

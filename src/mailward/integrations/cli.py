@@ -1,7 +1,8 @@
 """``mailward integrate ...``: configuration for Dovecot and Postfix, and the agent.
 
-Mounted by the ``mailward`` command as ``integrate``. Ports, data directory, TLS files
-and the auth endpoint come from the usual settings (``MAILWARD_*``, ``MAILWARD_CONFIG``).
+Mounted by the ``mailward`` command as ``integrate``. Ports (the client-facing ones and
+the socketmap's), data directory, TLS files and the auth endpoint come from the usual
+settings (``MAILWARD_*``, ``MAILWARD_CONFIG``).
 """
 
 from __future__ import annotations
@@ -13,12 +14,7 @@ import typer
 
 from mailward.integrations.agent import run_agent
 from mailward.integrations.dovecot import write_dovecot_config
-from mailward.integrations.options import (
-    DEFAULT_LMTP_PORT,
-    DEFAULT_SASL_PORT,
-    DEFAULT_SOCKETMAP_PORT,
-    DataPlaneOptions,
-)
+from mailward.integrations.options import DEFAULT_LMTP_PORT, DEFAULT_SASL_PORT, DataPlaneOptions
 from mailward.integrations.postfix import write_postfix_config
 from mailward.settings import Settings
 
@@ -27,7 +23,6 @@ app = typer.Typer(no_args_is_help=True, help="Configuration for Dovecot and Post
 Output = Annotated[Path, typer.Option("--output", "-o", help="directory to write into")]
 LmtpPort = Annotated[int, typer.Option(help="Dovecot LMTP port (Postfix delivers here)")]
 SaslPort = Annotated[int, typer.Option(help="Dovecot auth port (Postfix SMTP AUTH)")]
-SocketmapPort = Annotated[int, typer.Option(help="Mailward's socketmap port (Postfix lookups)")]
 MailUser = Annotated[str | None, typer.Option(help="system user owning the mail")]
 MailRoot = Annotated[Path | None, typer.Option(help="Maildirs: ROOT/domain/local/Maildir")]
 AuthWorkers = Annotated[int, typer.Option(help="Dovecot auth workers (parallel logins)")]
@@ -36,7 +31,6 @@ AuthWorkers = Annotated[int, typer.Option(help="Dovecot auth workers (parallel l
 def _options(
     lmtp_port: int,
     sasl_port: int,
-    socketmap_port: int,
     mail_user: str | None = None,
     mail_root: Path | None = None,
     auth_workers: int = 16,
@@ -45,7 +39,6 @@ def _options(
     return DataPlaneOptions(
         lmtp_port=lmtp_port,
         sasl_port=sasl_port,
-        socketmap_port=socketmap_port,
         mail_user=mail_user or base.mail_user,
         mail_root=mail_root,
         auth_workers=auth_workers,
@@ -67,9 +60,7 @@ def dovecot(
     auth_workers: AuthWorkers = 16,
 ) -> None:
     """Write dovecot.conf (the entry file, printed first) and the Lua passdb."""
-    options = _options(
-        lmtp_port, sasl_port, DEFAULT_SOCKETMAP_PORT, mail_user, mail_root, auth_workers
-    )
+    options = _options(lmtp_port, sasl_port, mail_user, mail_root, auth_workers)
     _report(write_dovecot_config(Settings(), output, options))
 
 
@@ -78,23 +69,25 @@ def postfix(
     output: Output,
     lmtp_port: LmtpPort = DEFAULT_LMTP_PORT,
     sasl_port: SaslPort = DEFAULT_SASL_PORT,
-    socketmap_port: SocketmapPort = DEFAULT_SOCKETMAP_PORT,
 ) -> None:
-    """Write main.cf and master.cf for `postfix -c DIR start`."""
-    options = _options(lmtp_port, sasl_port, socketmap_port)
+    """Write main.cf and master.cf for `postfix -c DIR start` (lookups go to the
+    socketmap at MAILWARD_SOCKETMAP_BIND:MAILWARD_SOCKETMAP_PORT)."""
+    options = _options(lmtp_port, sasl_port)
     _report(write_postfix_config(Settings(), output, options))
 
 
 @app.command()
 def agent(
     dovecot_config: Annotated[
-        Path | None, typer.Option(help="dovecot.conf whose sessions revocations end")
+        Path | None,
+        typer.Option(
+            help="dovecot.conf whose sessions device changes end (or set MAILWARD_DOVECOT_CONFIG)"
+        ),
     ] = None,
-    socketmap_port: SocketmapPort = DEFAULT_SOCKETMAP_PORT,
 ) -> None:
-    """Serve the auth endpoint and the Postfix tables; end revoked devices' sessions."""
-    options = _options(DEFAULT_LMTP_PORT, DEFAULT_SASL_PORT, socketmap_port)
-    raise typer.Exit(run_agent(Settings(), options, dovecot_config))
+    """`mailward serve` for Dovecot and Postfix, without the web manager: the auth
+    endpoint, the Postfix tables, and the end of changed devices' Dovecot sessions."""
+    raise typer.Exit(run_agent(Settings(), dovecot_config))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailward.auth.secret import auth_http_secret
-from mailward.integrations.options import DataPlaneOptions
+from mailward.integrations.options import DataPlaneOptions, connect_host
 from mailward.integrations.render import render, write_text
 from mailward.integrations.tls import certificate_paths
 from mailward.settings import Settings
@@ -49,9 +49,7 @@ class DovecotFiles:
 
 
 def auth_endpoint_url(settings: Settings) -> str:
-    host = settings.auth_http_bind
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
+    host = connect_host(settings.auth_http_bind)
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{settings.auth_http_port}/auth/dovecot"

@@ -9,13 +9,18 @@ from pathlib import Path
 
 DEFAULT_LMTP_PORT = 2424
 DEFAULT_SASL_PORT = 2425
-DEFAULT_SOCKETMAP_PORT = 2426
 
 
 def _default_mail_user() -> str:
     """Dovecot never accesses mail as root: root's runs default to Debian's ``mail``."""
     name = getpass.getuser()
     return "mail" if name == "root" else name
+
+
+def connect_host(bind: str) -> str:
+    """Where a local client reaches a listener bound to ``bind`` (a wildcard bind is
+    reached on the loopback address)."""
+    return "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
 
 
 def _cores() -> int:
@@ -27,13 +32,11 @@ class DataPlaneOptions:
     """Ports of the links between Dovecot, Postfix and Mailward, who owns the mail, and
     the process counts measured to give the best login throughput (docs/BENCHMARKS.md).
 
-    ``smtp_port``/``submission_port``/... come from the settings; these do not, because
-    only the production data plane has them."""
+    ``smtp_port``/``submission_port``/``socketmap_port``... come from the settings,
+    because Mailward itself uses them; these are links between Dovecot and Postfix."""
 
     lmtp_port: int = DEFAULT_LMTP_PORT
     sasl_port: int = DEFAULT_SASL_PORT
-    socketmap_host: str = "127.0.0.1"
-    socketmap_port: int = DEFAULT_SOCKETMAP_PORT
     mail_user: str = field(default_factory=_default_mail_user)
     mail_root: Path | None = None
     login_processes: int = field(default_factory=_cores)

@@ -9,7 +9,7 @@ import os
 import pwd
 from pathlib import Path
 
-from mailward.integrations.options import DataPlaneOptions
+from mailward.integrations.options import DataPlaneOptions, connect_host
 from mailward.integrations.render import render, write_text
 from mailward.integrations.tls import certificate_paths
 from mailward.settings import Settings
@@ -63,7 +63,7 @@ def write_postfix_config(
         "inet_protocols": protocols,
         "mynetworks": networks,
         "max_message_bytes": settings.max_message_bytes,
-        "socketmap": _host_port(options.socketmap_host, options.socketmap_port),
+        "socketmap": _host_port(connect_host(settings.socketmap_bind), settings.socketmap_port),
         "lmtp": _host_port(settings.bind, options.lmtp_port),
         "sasl": _host_port(settings.bind, options.sasl_port),
         "relayhost": _relayhost(settings),

@@ -1,52 +1,54 @@
-"""What a Mailward node runs for the production data plane, beside the auth endpoint:
-the socketmap tables for Postfix and the Dovecot kick hook.
+"""What a Mailward node runs for the production data plane (``data_plane = "dovecot"``),
+beside the auth endpoint: the socketmap tables for Postfix and the Dovecot kick hook.
 
-How ``mailward serve`` (production mode) uses it::
+How ``mailward serve`` uses it::
 
-    async with DataPlaneRuntime(services, options, dovecot_config=path):
-        ...   # Postfix can look up addresses; revocations end Dovecot sessions
+    async with DataPlaneRuntime(services):
+        ...   # Postfix can look up addresses; device changes end Dovecot sessions
 
 Changes made on other nodes reach the hook through the device change feed (the
-:class:`~mailward.auth.runtime.AuthRuntime` runs it), within its poll interval.
+:class:`~mailward.auth.runtime.AuthRuntime` runs it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from types import TracebackType
 
 from mailward.bootstrap import Services
 from mailward.integrations.kick import dovecot_kick_subscriber
-from mailward.integrations.options import DataPlaneOptions
 from mailward.integrations.socketmap import DatabaseMailDirectory, SocketmapServer
 
 log = logging.getLogger(__name__)
 
 
 class DataPlaneRuntime:
-    def __init__(
-        self,
-        services: Services,
-        options: DataPlaneOptions | None = None,
-        dovecot_config: Path | None = None,
-    ) -> None:
+    """Socketmap on ``settings.socketmap_bind:socketmap_port``; the kick hook when
+    ``settings.dovecot_config`` names the local Dovecot's configuration."""
+
+    def __init__(self, services: Services) -> None:
         self.services = services
-        self.options = options or DataPlaneOptions()
-        self.dovecot_config = dovecot_config
         self._socketmap: asyncio.Server | None = None
 
+    @property
+    def socketmap_port(self) -> int:
+        """The bound port (useful when the setting is 0)."""
+        assert self._socketmap is not None, "not started"
+        return int(self._socketmap.sockets[0].getsockname()[1])
+
     async def start(self) -> None:
-        if self.dovecot_config is not None:
-            self.services.events.subscribe(dovecot_kick_subscriber(self.dovecot_config))
+        settings = self.services.settings
+        if settings.dovecot_config is not None:
+            self.services.events.subscribe(dovecot_kick_subscriber(settings.dovecot_config))
+        else:
+            log.warning(
+                "no dovecot_config: device changes will not end live Dovecot sessions "
+                "(set MAILWARD_DOVECOT_CONFIG on the nodes beside Dovecot)"
+            )
         server = SocketmapServer(DatabaseMailDirectory(self.services.db))
-        self._socketmap = await server.start(
-            self.options.socketmap_host, self.options.socketmap_port
-        )
-        log.info(
-            "socketmap tables on %s:%s", self.options.socketmap_host, self.options.socketmap_port
-        )
+        self._socketmap = await server.start(settings.socketmap_bind, settings.socketmap_port)
+        log.info("socketmap tables on %s:%s", settings.socketmap_bind, self.socketmap_port)
 
     async def stop(self) -> None:
         if self._socketmap is not None:
