@@ -7,6 +7,7 @@ import imaplib
 import poplib
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -126,3 +127,16 @@ def test_a_password_change_ends_the_old_sessions(plane: DataPlane) -> None:
     replaced = plane.run(change)
     wait_until_closed(session, timeout=3.0)
     imaps_login(plane, INFO, replaced.password).logout()
+
+
+def test_mailward_serve_runs_the_dovecot_plane_beside_its_web_manager(plane: DataPlane) -> None:
+    """Dovecot holds the IMAP/POP3 ports (it could not have started had Mailward bound
+    them first); Mailward's node serves the manager, the socketmap and the kick hook."""
+    ready = next(line for line in plane.nodes[0].lines if "ready" in line)
+    assert f"socketmap {plane.settings.socketmap_port}" in ready
+    assert f"kicks {plane.dovecot_conf}" in ready
+    assert "imaps" not in ready
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{plane.settings.http_port}/login", timeout=10
+    ) as page:
+        assert page.status == 200
