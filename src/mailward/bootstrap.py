@@ -10,12 +10,13 @@ from mailward.core.addresses import AddressService
 from mailward.core.auditlog import AuditLogService
 from mailward.core.deps import CoreDeps
 from mailward.core.devices import DeviceService
-from mailward.core.events import DeviceChangeFeed, DeviceEventHub
+from mailward.core.events import DEVICE_CHANGES_CHANNEL, DeviceChangeFeed, DeviceEventHub
 from mailward.core.mailservices import MailServiceService
 from mailward.core.organizations import OrganizationService
 from mailward.core.passwords import PasswordHasher
 from mailward.db.engine import Database
 from mailward.db.migrate import upgrade
+from mailward.db.notify import change_signal_for
 from mailward.keys import ServerKeys, load_key_file
 from mailward.settings import Settings
 
@@ -55,7 +56,12 @@ class Services:
         return self.deps.clock
 
     def change_feed(self) -> DeviceChangeFeed:
-        return DeviceChangeFeed(self.db, self.events, self.settings.device_change_poll_seconds)
+        return DeviceChangeFeed(
+            self.db,
+            self.events,
+            self.settings.device_change_poll_seconds,
+            self.deps.device_change_signal,
+        )
 
     async def close(self) -> None:
         self.deps.hasher.close()
@@ -85,5 +91,6 @@ async def build_services(
         hasher=hasher or PasswordHasher(workers=settings.argon2_workers),
         clock=clock or SystemClock(),
         device_events=events,
+        device_change_signal=change_signal_for(db, DEVICE_CHANGES_CHANNEL),
     )
     return Services(settings=settings, deps=deps, events=events)

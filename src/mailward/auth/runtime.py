@@ -60,9 +60,10 @@ def build_authenticator(
 
 
 async def start_change_feed(services: Services) -> asyncio.Task[None]:
-    """Start polling ``device_changes`` (changes made by other processes) as a task,
-    every ``settings.device_change_poll_seconds``. Its position is taken before this
-    returns: any change committed afterwards is delivered. Cancel the task to stop."""
+    """Start reading ``device_changes`` (changes made by other processes) as a task: at
+    once when the database signals a commit (PostgreSQL), and every
+    ``settings.device_change_poll_seconds`` in any case. Its position is taken before
+    this returns: any change committed afterwards is delivered. Cancel the task to stop."""
     feed = services.change_feed()
     with contextlib.suppress(Exception):  # a database outage: run() retries
         await feed.start_position()

@@ -9,6 +9,7 @@ from typing import Protocol
 from mailward.clock import Clock
 from mailward.core.passwords import PasswordHasher
 from mailward.db.engine import Database
+from mailward.db.notify import ChangeSignal, NullChangeSignal
 from mailward.keys import ServerKeys
 
 
@@ -45,3 +46,4 @@ class CoreDeps:
     hasher: PasswordHasher
     clock: Clock
     device_events: DeviceEventSink = field(default_factory=NullDeviceEvents)
+    device_change_signal: ChangeSignal = field(default_factory=NullChangeSignal)

@@ -144,7 +144,7 @@ class DeviceService:
         uow.session.add(device)
         await uow.session.flush()
         email = f"{address.local_part}@{mail_service.domain}"
-        self._changed(uow, device, "add")
+        await self._changed(uow, device, "add")
         target = AuditTarget(
             mail_service.organization_id, address.id, device.id, f"{name} ({email})"
         )
@@ -177,7 +177,7 @@ class DeviceService:
             self._require_active(device)
             plaintext = await self._set_password(uow.session, device, password, suggestion_proof)
             device.password_changed_at = self.deps.clock.now()
-            self._changed(uow, device, "password")
+            await self._changed(uow, device, "password")
             self._audit(
                 uow.session,
                 actor,
@@ -218,7 +218,7 @@ class DeviceService:
             device.expires_at = options.expires_at
             device.allowed_protocols = ",".join(options.protocols)
             device.allowed_networks = ",".join(options.networks)
-            self._changed(uow, device, "options")
+            await self._changed(uow, device, "options")
             self._audit(
                 uow.session,
                 actor,
@@ -249,7 +249,7 @@ class DeviceService:
             if device.revoked_at is None:
                 device.revoked_at = self.deps.clock.now()
                 device.revoked_by = actor.label
-                self._changed(uow, device, "revoke")
+                await self._changed(uow, device, "revoke")
                 self._audit(
                     uow.session,
                     actor,
@@ -383,11 +383,14 @@ class DeviceService:
         user_email = await self._email_of(session, device.user_account_id)
         return device_view(device, email, user_email, self.deps.clock.now())
 
-    def _changed(self, uow: UnitOfWork, device: Device, kind: str) -> None:
+    async def _changed(self, uow: UnitOfWork, device: Device, kind: str) -> None:
+        """Write the change to the feed and signal other processes, both in ``uow``'s
+        transaction; publish it here once committed."""
         change = DeviceChange(
             device_id=device.id, address_id=device.address_id, kind=kind, at=self.deps.clock.now()
         )
         uow.session.add(change)
+        await self.deps.device_change_signal.announce(uow.session)
 
         async def publish() -> None:
             notice = DeviceChangeNotice(

@@ -1,0 +1,158 @@
+"""Wake-ups between processes when a change commits: PostgreSQL's LISTEN/NOTIFY, or
+nothing on SQLite, where readers rely on their periodic poll alone.
+
+A notification carries no data, only "look again": readers still read the committed
+rows, so a lost or duplicated notification costs latency, never a change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mailward.db.engine import Database
+
+log = logging.getLogger(__name__)
+
+Wake = Callable[[], None]
+
+LISTENER_NAME = "mailward change listener"  # application_name in pg_stat_activity
+
+
+class ChangeSignal(Protocol):
+    """Tells other processes that a change committed, and hears them tell it."""
+
+    async def announce(self, session: AsyncSession) -> None:
+        """Signal within ``session``'s transaction: sent only if it commits. Raises what
+        the session raises."""
+        ...
+
+    async def listen(self, wake: Wake) -> None:
+        """Call ``wake`` at each signal and after each (re)connection, until cancelled.
+        Never raises otherwise: a lost connection is logged once and retried."""
+        ...
+
+
+class NullChangeSignal:
+    """No signal (SQLite): readers poll."""
+
+    async def announce(self, session: AsyncSession) -> None:
+        return None
+
+    async def listen(self, wake: Wake) -> None:
+        await asyncio.Event().wait()
+
+
+class ListenerLost(ConnectionError):
+    """The listening connection closed or stopped answering."""
+
+
+class PostgresChangeSignal:
+    """``pg_notify`` on one channel, heard through one dedicated asyncpg connection that
+    reconnects by itself with a doubling backoff, and checks every ``check_seconds``
+    that the server still answers (a half-open connection would hear nothing)."""
+
+    def __init__(
+        self,
+        dsn: str,
+        channel: str,
+        first_retry: float = 0.5,
+        last_retry: float = 30.0,
+        check_seconds: float = 30.0,
+    ) -> None:
+        self.dsn = dsn
+        self.channel = channel
+        self.first_retry = first_retry
+        self.last_retry = last_retry
+        self.check_seconds = check_seconds
+        self._retry = first_retry
+        self._lost = False
+
+    async def announce(self, session: AsyncSession) -> None:
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+
+    async def listen(self, wake: Wake) -> None:
+        while True:
+            try:
+                await self._listen_until_lost(wake)
+            except Exception as exc:  # any failure: the contract is to keep trying
+                self._note_lost(exc)
+            await asyncio.sleep(self._retry)
+            self._retry = min(self._retry * 2, self.last_retry)
+
+    async def _listen_until_lost(self, wake: Wake) -> None:
+        conn = await asyncpg.connect(
+            self.dsn, timeout=10, server_settings={"application_name": LISTENER_NAME}
+        )
+        try:
+            lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            conn.add_termination_listener(lambda _conn: _settle(lost))
+            await conn.add_listener(self.channel, lambda *_notification: wake())
+            self._note_listening()
+            wake()  # for the changes committed while nobody listened
+            await self._watch(conn, lost)
+        finally:
+            await _close(conn)
+
+    async def _watch(self, conn: asyncpg.Connection, lost: asyncio.Future[None]) -> None:
+        """Return never; raise :class:`ListenerLost` once the connection is gone."""
+        while True:
+            done, _ = await asyncio.wait({lost}, timeout=self.check_seconds)
+            if done or conn.is_closed():
+                raise ListenerLost("the listening connection closed")
+            await conn.execute("SELECT 1", timeout=10)
+
+    def _note_lost(self, exc: Exception) -> None:
+        if not self._lost:
+            log.warning(
+                "change listener on %s lost (%s); polling alone until it is back",
+                self.channel,
+                exc.__class__.__name__,
+            )
+        self._lost = True
+
+    def _note_listening(self) -> None:
+        if self._lost:
+            log.info("change listener on %s is back", self.channel)
+        self._lost = False
+        self._retry = self.first_retry
+
+
+def _settle(lost: asyncio.Future[None]) -> None:
+    if not lost.done():
+        lost.set_result(None)
+
+
+async def _close(conn: asyncpg.Connection) -> None:
+    """Close politely if the server answers in time, else drop the socket."""
+    try:
+        await conn.close(timeout=5)
+    except Exception:
+        conn.terminate()
+
+
+SQLALCHEMY_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func")
+
+
+def asyncpg_dsn(url: URL) -> str:
+    """asyncpg's DSN for a ``postgresql+asyncpg://`` SQLAlchemy URL, password included.
+    The dialect's ``ssl=`` option is asyncpg's ``sslmode=`` in a DSN (any other unknown
+    DSN option would be sent to the server as a setting and refused)."""
+    query = {key: value for key, value in url.query.items() if key not in SQLALCHEMY_ONLY}
+    if "ssl" in query:
+        query.setdefault("sslmode", query.pop("ssl"))
+    return url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
+
+
+def change_signal_for(db: Database, channel: str) -> ChangeSignal:
+    """LISTEN/NOTIFY on PostgreSQL; nothing elsewhere."""
+    if db.engine.dialect.name == "postgresql":
+        return PostgresChangeSignal(asyncpg_dsn(db.engine.url), channel)
+    return NullChangeSignal()
