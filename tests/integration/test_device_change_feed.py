@@ -286,3 +286,17 @@ async def test_a_listener_without_a_server_logs_once_and_keeps_trying(
     assert len(caplog.records) == 1
     assert "polling alone" in caplog.text
     assert woken == []
+
+
+async def test_a_database_outage_is_logged_once_not_at_every_poll(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="mailward.core.events")
+    dead = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing")
+    feed = DeviceChangeFeed(dead, DeviceEventHub(), interval=0.01)
+    try:
+        for _ in range(5):
+            assert await feed._poll_logged() == 0
+    finally:
+        await dead.dispose()
+    assert [record.levelname for record in caplog.records] == ["WARNING"]

@@ -84,6 +84,7 @@ class DeviceChangeFeed:
         self._last_id: int | None = None
         self._holes: dict[int, float] = {}  # missing id -> when first missed, oldest first
         self._wake = asyncio.Event()
+        self._failing = False
 
     @property
     def holes(self) -> frozenset[int]:
@@ -161,11 +162,19 @@ class DeviceChangeFeed:
                 await listening
 
     async def _poll_logged(self) -> int:
+        """One poll; an outage is logged when it starts and when it ends, not at every
+        poll (four a second)."""
         try:
-            return await self.poll_once()
+            delivered = await self.poll_once()
         except Exception as exc:
-            log.warning("device change feed: %s", exc.__class__.__name__)
+            if not self._failing:
+                log.warning("device change feed: %s; retrying", exc.__class__.__name__)
+            self._failing = True
             return 0
+        if self._failing:
+            log.info("device change feed: reading again")
+        self._failing = False
+        return delivered
 
     async def _next_wake(self) -> None:
         """Wait for a signal (many coalesce into one) or the interval, whichever first."""
