@@ -9,6 +9,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -140,3 +141,26 @@ def test_mailward_serve_runs_the_dovecot_plane_beside_its_web_manager(plane: Dat
         f"http://127.0.0.1:{plane.settings.http_port}/login", timeout=10
     ) as page:
         assert page.status == 200
+
+
+def test_more_concurrent_logins_than_auth_workers_all_get_through(plane: DataPlane) -> None:
+    """Logins beyond the auth workers wait their turn in Dovecot's auth process; none
+    waits on a worker connection that no worker accepts (auth_worker_max_count)."""
+    clients, rounds = plane.options.auth_workers * 2, 10
+    device = plane.add_device(INFO, "Many connections at once")
+
+    def logins(_: int) -> list[str]:
+        answers = []
+        for _ in range(rounds):
+            try:
+                imaps_login(plane, INFO, device.password).logout()
+            except (imaplib.IMAP4.error, OSError) as error:
+                answers.append(str(error))
+            else:
+                answers.append("OK")
+        return answers
+
+    with ThreadPoolExecutor(clients) as pool:
+        answers = [answer for batch in pool.map(logins, range(clients)) for answer in batch]
+    refused = [answer for answer in answers if answer != "OK"]
+    assert not refused, f"{len(refused)} of {len(answers)} refused: {refused[:3]}"
