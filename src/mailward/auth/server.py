@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
-from collections.abc import Generator
-
-import uvicorn
+import time
 
 from mailward.auth.endpoint import AuthHttpApp
+from mailward.auth.http_connection import AuthHttpConnection
 from mailward.auth.interfaces import DeviceAuthenticator
 from mailward.auth.nginx import NginxBackends
 from mailward.auth.secret import auth_http_secret
@@ -19,44 +17,44 @@ from mailward.settings import Settings
 log = logging.getLogger(__name__)
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its signal handlers (the host process owns the signals), telling
-    when it accepts connections."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
+IDLE_SECONDS = 60.0  # Dovecot's Lua client keeps idle connections 60 s
 
 
 class AuthHttpServer:
     """A running endpoint. ``port`` is the bound port (useful when asked for port 0)."""
 
-    def __init__(self, server: uvicorn.Server, task: asyncio.Task[None], sock: socket.socket):
+    def __init__(
+        self, server: asyncio.Server, connections: set[AuthHttpConnection], sock: socket.socket
+    ) -> None:
         self._server = server
-        self._task = task
-        self._socket = sock
+        self._connections = connections
         self.host, self.port = sock.getsockname()[:2]
+        self._sweeper = asyncio.create_task(self._close_idle(), name="auth-http-idle")
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    async def stop(self) -> None:
-        """Stop accepting, let requests in flight finish, close the socket."""
-        self._server.should_exit = True
-        try:
-            await self._task
-        finally:
-            self._socket.close()
+    async def _close_idle(self) -> None:
+        while True:
+            await asyncio.sleep(IDLE_SECONDS / 4)
+            quiet_since = time.monotonic() - IDLE_SECONDS
+            for connection in list(self._connections):
+                if connection.idle and connection.last_active < quiet_since:
+                    connection.close()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting, let requests in flight finish (for ``grace`` seconds), close
+        every connection."""
+        self._sweeper.cancel()
+        self._server.close()
+        answering = [c.answering for c in self._connections if c.answering is not None]
+        if answering:
+            await asyncio.wait(answering, timeout=grace)
+        for connection in list(self._connections):
+            connection.close()
+        await self._server.wait_closed()
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -91,35 +89,17 @@ async def serve_auth_http(
     """Start the internal HTTP auth endpoint in the running event loop and return once
     it accepts connections. Binds ``settings.auth_http_bind:settings.auth_http_port``
     (127.0.0.1:8081 by default) unless ``host``/``port`` are given (port 0: any free
-    port, read it from ``.port``). Uses uvicorn with the httptools parser, no access
-    log, no signal handlers. Stop it with ``await server.stop()``."""
+    port, read it from ``.port``). Stop it with ``await server.stop()``."""
     app = app_or_authenticator
     if not isinstance(app, AuthHttpApp):
         app = make_auth_http_app(app, settings)
     bind_host = host if host is not None else settings.auth_http_bind
     bind_port = port if port is not None else settings.auth_http_port
     sock = listening_socket(bind_host, bind_port)
-    config = uvicorn.Config(
-        app,
-        http="httptools",
-        loop="none",
-        lifespan="off",
-        access_log=False,
-        log_config=None,
-        server_header=False,
-        date_header=False,
-        proxy_headers=False,
-        timeout_keep_alive=30,
+    connections: set[AuthHttpConnection] = set()
+    endpoint = app
+    server = await asyncio.get_running_loop().create_server(
+        lambda: AuthHttpConnection(endpoint, connections), sock=sock
     )
-    server = _EmbeddedServer(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="auth-http")
-    ready = asyncio.create_task(server.ready.wait())
-    await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
-    if not server.started:
-        ready.cancel()
-        sock.close()
-        if task.done():
-            task.result()
-        raise RuntimeError("the auth endpoint stopped during start-up")
     log.info("auth endpoint listening on %s:%s", bind_host, sock.getsockname()[1])
-    return AuthHttpServer(server, task, sock)
+    return AuthHttpServer(server, connections, sock)
