@@ -69,7 +69,7 @@ class Target:
 
     name: str
     port: int
-    server_pids: list[int]
+    server_parts: dict[str, list[int]]
     samples: list[Sample] = field(default_factory=list)
 
     def rates(self) -> list[float]:
@@ -91,9 +91,10 @@ class Target:
         ordered = sorted(x for s in self.samples for x in s.latencies)
         return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000 if ordered else 0
 
-    @property
-    def cpu_ms_per_login(self) -> float:
-        return 1000 * sum(s.server_cpu for s in self.samples) / max(1, self.logins)
+    def cpu_ms_per_login(self, part: str | None = None) -> float:
+        """Server CPU a login, of one part or of all."""
+        cpu = sum(v for s in self.samples for p, v in s.cpu.items() if part in (None, p))
+        return 1000 * cpu / max(1, self.logins)
 
 
 # -- the servers ---------------------------------------------------------------------------
@@ -178,9 +179,12 @@ def dovecot(settings: Settings, directory: Path, name: str) -> Iterator[tuple[Pa
 
 def start_dovecot(conf: Path, port: int) -> int:
     """Start Dovecot; its master's process id. (The daemon keeps the standard streams it
-    was given: none of ours, or a caller piping our output would wait for it.)"""
-    quiet = subprocess.DEVNULL
-    subprocess.run(["dovecot", "-c", str(conf)], check=True, stdout=quiet, stderr=quiet)
+    was given: a file, not ours, or a caller piping our output would wait for it.)"""
+    errors = conf.with_name("start-errors.txt")
+    with errors.open("w") as sink:
+        started = subprocess.run(["dovecot", "-c", str(conf)], stdout=sink, stderr=sink)
+    if started.returncode != 0:
+        raise RuntimeError(f"dovecot -c {conf} failed: {errors.read_text()}")
     wait_for_port(port)
     pid_file = conf.parent / "run" / "master.pid"
     deadline = time.monotonic() + 10
@@ -201,13 +205,14 @@ def start_targets(
         if scheme is not None:
             use_passwd_file(conf, accounts, scheme)
         master = start_dovecot(conf, port)
-        # (a) costs Dovecot's work and Mailward's answers.
-        pids = [master, agent.process.pid] if scheme is None else [master]
-        targets.append(Target(name, port, pids))
+        parts = {"dovecot": [master]}
+        if scheme is None:  # (a) costs Dovecot's work and Mailward's answers
+            parts["mailward"] = [agent.process.pid]
+        targets.append(Target(name, port, parts))
     embedded = with_own_ports(settings, "http_port", "auth_http_port", "socketmap_port")
     node = start_node(embedded)
     stack.callback(node.stop)
-    targets.append(Target("embedded", embedded.imaps_port, [node.process.pid]))
+    targets.append(Target("embedded", embedded.imaps_port, {"mailward": [node.process.pid]}))
     time.sleep(1.0)  # let process_min_avail processes start
     return targets
 
@@ -226,7 +231,7 @@ def run(rounds: int, seconds: float) -> list[Target]:
             targets = start_targets(stack, settings, root, accounts)
             for number in range(rounds):
                 for target in targets:
-                    sample = measure(target.port, accounts, seconds, target.server_pids)
+                    sample = measure(target.port, accounts, seconds, target.server_parts)
                     target.samples.append(sample)
                     print(f"round {number + 1}: {target.name} {sample.rate:.1f}/s", flush=True)
         return targets
@@ -248,7 +253,7 @@ def table(targets: list[Target]) -> str:
         rates = t.rates()
         rows.append(
             f"| {LABELS[t.name]} | {t.rate:.1f} | {min(rates):.0f}-{max(rates):.0f} | "
-            f"{t.percentile(0.5):.1f} | {t.percentile(0.99):.1f} | {t.cpu_ms_per_login:.2f} | "
+            f"{t.percentile(0.5):.1f} | {t.percentile(0.99):.1f} | {t.cpu_ms_per_login():.2f} | "
             f"{t.logins} | {t.failures} |"
         )
     return "\n".join(rows)
@@ -264,6 +269,20 @@ def ratios(targets: list[Target]) -> str:
         f"(a)/(b) = {a.rate / b.rate if b.rate else float('inf'):.1f} (target >= 15); "
         f"(a)/(c) = {a.rate / c.rate if c.rate else 0:.2f} (target >= 0.85; "
         f"round by round: {per_round})"
+    )
+
+
+def cost(targets: list[Target]) -> str:
+    """Where (a)'s extra cost over (c) goes, in server CPU a login."""
+    by_name = {t.name: t for t in targets}
+    a, c = by_name["mailward_dovecot"], by_name["dovecot_sha256"]
+    extra = a.cpu_ms_per_login() - c.cpu_ms_per_login()
+    dovecot_extra = a.cpu_ms_per_login("dovecot") - c.cpu_ms_per_login("dovecot")
+    return (
+        f"(a) costs {extra:.2f} ms of server CPU a login more than (c): "
+        f"{a.cpu_ms_per_login('mailward'):.2f} ms in Mailward's node (HTTP, rate limits, "
+        f"credential cache) and {dovecot_extra:.2f} ms more in Dovecot (the Lua passdb, its "
+        "HTTP client and the auth-worker hop, against a passwd-file read in the auth process)."
     )
 
 
@@ -319,9 +338,11 @@ def write_docs(targets: list[Target], rounds: int, seconds: float, command: str)
         "",
         ratios(targets),
         "",
-        "The machine may be busy with other work (load average "
-        f"{LOAD_AT_START} at the start, {load_average()} at the end): compare ratios",
-        "within one run, not across runs.",
+        cost(targets),
+        "",
+        f"Load average {LOAD_AT_START} before the run (the machine is shared; the run",
+        f"itself brings it to {load_average()}): compare ratios within one run, not",
+        "across runs.",
         "",
     ]
     if has_plot:
@@ -341,6 +362,7 @@ def main() -> int:
     targets = run(rounds, seconds)
     print(table(targets))
     print(ratios(targets))
+    print(cost(targets))
     if not args.no_docs:
         command = "python " + " ".join(["bench/dovecot_login.py", *sys.argv[1:]])
         write_docs(targets, rounds, seconds, command)
