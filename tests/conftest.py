@@ -9,8 +9,16 @@ import pytest
 
 from mailward.bootstrap import Services
 from mailward.clock import FrozenClock
+from mailward.redis_limitstore import RedisRateLimitStore
 from mailward.settings import Settings
-from tests.support import World, database_url_for, make_settings, make_world, open_services
+from tests.support import (
+    World,
+    database_url_for,
+    make_settings,
+    make_world,
+    open_services,
+    redis_store_for_test,
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -41,3 +49,10 @@ async def services(settings: Settings, clock: FrozenClock) -> AsyncIterator[Serv
 @pytest.fixture
 async def world(services: Services) -> World:
     return await make_world(services)
+
+
+@pytest.fixture
+async def redis_store() -> AsyncIterator[RedisRateLimitStore]:
+    """A rate-limit store on Redis db 15 under its own prefix, emptied afterwards."""
+    async for store in redis_store_for_test():
+        yield store

@@ -9,10 +9,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from mailward.bootstrap import Services, build_services
 from mailward.clock import Clock
 from mailward.core.actors import Actor
+from mailward.redis_limitstore import RedisRateLimitStore
 from mailward.settings import Settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -20,6 +23,7 @@ POSTGRES_ADMIN_DSN = os.environ.get(
     "MAILWARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 ADMIN_PASSWORD = "correct horse battery staple 42"
+REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def skip_or_fail(reason: str) -> None:
@@ -33,6 +37,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def redis_store_for_test() -> AsyncIterator[RedisRateLimitStore]:
+    """A Redis store under a fresh prefix (skipped when Redis is missing); its keys are
+    deleted afterwards."""
+    prefix = f"mailward-test:{secrets.token_hex(6)}:"
+    store = RedisRateLimitStore.from_url(REDIS_URL, prefix)
+    try:
+        await store.client.ping()
+    except (RedisError, OSError) as exc:
+        await store.close()
+        skip_or_fail(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    try:
+        yield store
+    finally:
+        client = Redis.from_url(REDIS_URL)
+        keys = [k async for k in client.scan_iter(match=prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+        await store.close()
 
 
 async def create_postgres_database() -> str:

@@ -18,6 +18,7 @@ from mailward.db.engine import Database
 from mailward.db.migrate import upgrade
 from mailward.db.notify import change_signal_for
 from mailward.keys import ServerKeys, load_key_file
+from mailward.redis_limitstore import make_rate_limit_store
 from mailward.settings import Settings
 
 
@@ -65,6 +66,7 @@ class Services:
 
     async def close(self) -> None:
         self.deps.hasher.close()
+        await self.deps.limit_store.close()
         await self.db.dispose()
 
 
@@ -92,5 +94,6 @@ async def build_services(
         clock=clock or SystemClock(),
         device_events=events,
         device_change_signal=change_signal_for(db, DEVICE_CHANGES_CHANNEL),
+        limit_store=make_rate_limit_store(settings),
     )
     return Services(settings=settings, deps=deps, events=events)

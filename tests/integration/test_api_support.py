@@ -15,8 +15,9 @@ from mailward.clock import FrozenClock
 from mailward.core.actors import Actor
 from mailward.core.apitokens import ApiTokenService
 from mailward.core.invitations import InvitationService
+from mailward.limitstore import MemoryRateLimitStore
 from mailward.web.api import install_api
-from mailward.web.api.limits import Limit, MemoryRateLimiter
+from mailward.web.api.limits import ApiRateLimiter, Limit
 from tests.support import ADMIN_PASSWORD, World
 
 GENEROUS = (
@@ -50,9 +51,9 @@ class ApiWorld:
         )
 
 
-def api_app(world: World, limiter: MemoryRateLimiter | None = None) -> FastAPI:
+def api_app(world: World, limiter: ApiRateLimiter | None = None) -> FastAPI:
     app = FastAPI()
-    install_api(app, world.services, limiter or MemoryRateLimiter(GENEROUS))
+    install_api(app, world.services, limiter or ApiRateLimiter(MemoryRateLimitStore(), GENEROUS))
     return app
 
 

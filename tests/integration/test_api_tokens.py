@@ -11,7 +11,8 @@ from sqlalchemy import select
 from mailward.clock import FrozenClock
 from mailward.core.apitokens import TOKEN_PREFIX, ApiTokenService, InvalidApiToken
 from mailward.db.models import ApiToken, AuditEvent
-from mailward.web.api.limits import Limit, MemoryRateLimiter
+from mailward.limitstore import MemoryRateLimitStore
+from mailward.web.api.limits import ApiRateLimiter, Limit
 from tests.integration.test_api_support import ApiWorld, api_app, api_fixture  # noqa: F401
 from tests.support import World
 
@@ -105,8 +106,9 @@ async def test_tokens_are_managed_through_the_api_and_a_new_one_works(api: ApiWo
 
 
 async def test_requests_over_a_named_limit_get_429_with_retry_after(api: ApiWorld) -> None:
-    limiter = MemoryRateLimiter(
-        (Limit("api.ip", 100, 60), Limit("api.ip.bad_token", 2, 60), Limit("api.token", 3, 60))
+    limiter = ApiRateLimiter(
+        MemoryRateLimitStore(),
+        (Limit("api.ip", 100, 60), Limit("api.ip.bad_token", 2, 60), Limit("api.token", 3, 60)),
     )
     transport = httpx.ASGITransport(app=api_app(api.world, limiter))
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:

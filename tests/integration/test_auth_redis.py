@@ -3,42 +3,20 @@
 from __future__ import annotations
 
 import logging
-import secrets
-from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from mailward.auth.interfaces import AuthFailure, FailureReason
 from mailward.auth.limits import RateLimiter
-from mailward.auth.redis_store import FallbackRateLimitStore, RedisRateLimitStore
-from mailward.auth.runtime import build_authenticator, close_authenticator, make_rate_limit_store
-from mailward.auth.stores import MemoryRateLimitStore
+from mailward.auth.runtime import build_authenticator, close_authenticator
+from mailward.limitstore import MemoryRateLimitStore
+from mailward.redis_limitstore import (
+    FallbackRateLimitStore,
+    RedisRateLimitStore,
+    make_rate_limit_store,
+)
 from tests.integration.test_auth_support import add_generated, device_id
-from tests.support import World, free_port, make_settings, skip_or_fail
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-@pytest.fixture
-async def redis_store() -> AsyncIterator[RedisRateLimitStore]:
-    prefix = f"mailward-test:{secrets.token_hex(6)}:"
-    store = RedisRateLimitStore.from_url(REDIS_URL, prefix)
-    try:
-        await store.client.ping()
-    except (RedisError, OSError) as exc:
-        await store.close()
-        skip_or_fail(f"Redis is not reachable at {REDIS_URL}: {exc}")
-    try:
-        yield store
-    finally:
-        client = Redis.from_url(REDIS_URL)
-        keys = [k async for k in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-        await store.close()
+from tests.support import REDIS_URL, World, free_port, make_settings
 
 
 async def test_redis_counts_within_a_window(redis_store: RedisRateLimitStore) -> None:
@@ -55,6 +33,39 @@ async def test_redis_flags_are_set_once(redis_store: RedisRateLimitStore) -> Non
     assert await redis_store.has_flag("f")
     await redis_store.set_flag("g", 60)
     assert await redis_store.counts(["g"]) == [1]
+
+
+async def test_redis_forgets_cleared_counters_and_flags(redis_store: RedisRateLimitStore) -> None:
+    await redis_store.increment(["k", "kept"], 60)
+    assert await redis_store.add_flag("f", 60)
+    await redis_store.clear(["k", "f", "absent"])
+    await redis_store.clear([])
+    assert await redis_store.counts(["k", "kept"]) == [0, 1]
+    assert await redis_store.add_flag("f", 60)
+
+
+async def test_the_fallback_clears_redis_and_what_it_counted_in_memory(
+    redis_store: RedisRateLimitStore,
+) -> None:
+    memory = MemoryRateLimitStore()
+    await memory.increment(["k"], 60)
+    store = FallbackRateLimitStore(redis_store, memory)
+    await store.increment(["k"], 60)
+    await store.clear(["k"])
+    assert await redis_store.counts(["k"]) == [0]
+    assert await memory.counts(["k"]) == [0]
+
+
+async def test_a_broken_redis_clears_in_memory() -> None:
+    dead = RedisRateLimitStore.from_url(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
+    store = FallbackRateLimitStore(dead, MemoryRateLimitStore())
+    try:
+        await store.increment(["k"], 60)
+        await store.clear(["k"])
+        assert await store.counts(["k"]) == [0]
+        assert store.failures >= 1
+    finally:
+        await store.close()
 
 
 async def test_the_limiter_on_redis_limits_and_counts_a_repeat_once(
@@ -102,6 +113,7 @@ async def test_a_broken_redis_is_logged_and_counting_goes_on_in_memory(
         assert caplog.text.count("Redis unavailable") == 1
     finally:
         await close_authenticator(auth)
+        await store.close()
 
 
 def test_the_store_is_redis_when_configured_and_memory_otherwise(tmp_path: object) -> None:
@@ -114,4 +126,4 @@ def test_the_store_is_redis_when_configured_and_memory_otherwise(tmp_path: objec
 
 @pytest.fixture(autouse=True)
 def _quiet_redis_logs(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="mailward.auth.redis_store")
+    caplog.set_level(logging.WARNING, logger="mailward.redis_limitstore")

@@ -23,9 +23,9 @@ from mailward.auth.limits import AuthLimits, Limit, RateLimiter
 from mailward.auth.nginx import NginxBackends
 from mailward.auth.refusals import Refusal, refusal_of
 from mailward.auth.server import listening_socket
-from mailward.auth.stores import MemoryRateLimitStore
 from mailward.core.deps import DeviceChangeNotice
 from mailward.keys import ServerKeys
+from mailward.limitstore import MemoryRateLimitStore
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -63,6 +63,16 @@ async def test_memory_counters_expire_with_their_window() -> None:
     assert await store.retry_after("k") == pytest.approx(30)
     clock.now += 31
     assert await store.counts(["k"]) == [0]
+
+
+async def test_the_memory_store_forgets_cleared_counters_and_flags() -> None:
+    store = MemoryRateLimitStore(FakeTime())
+    await store.increment(["k", "kept"], 60)
+    assert await store.add_flag("f", 60)
+    await store.clear(["k", "f", "absent"])
+    assert await store.counts(["k", "kept"]) == [0, 1]
+    assert await store.add_flag("f", 60)
+    await store.close()
 
 
 async def test_a_limit_names_itself_and_exempts_a_known_ip_from_others_failures() -> None:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
 
-from mailward.auth.stores import Monotonic
 from mailward.core.deps import DeviceChangeNotice
 from mailward.keys import ServerKeys
+from mailward.limitstore import Monotonic
 
 CACHE_PURPOSE = "credential-cache"
 Network = IPv4Network | IPv6Network

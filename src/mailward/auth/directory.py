@@ -19,8 +19,8 @@ from mailward.auth.readers import (
     LoginReader,
     reader_for,
 )
-from mailward.auth.stores import Monotonic
 from mailward.db.engine import Database
+from mailward.limitstore import Monotonic
 
 __all__ = ["DATABASE_ERRORS", "DeviceDirectory", "DirectoryUnavailable"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailward.auth.stores import RateLimitStore
+from mailward.limitstore import RateLimitStore
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ from enum import StrEnum
 
 from mailward.auth.cache import DeviceGrant
 from mailward.auth.directory import DATABASE_ERRORS
-from mailward.auth.stores import Monotonic
 from mailward.clock import Clock
 from mailward.core.actors import Actor
 from mailward.core.audit import AuditTag, AuditTarget, record
 from mailward.db.engine import Database
+from mailward.limitstore import Monotonic
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ How ``mailward serve`` uses it::
     async with AuthRuntime(services) as auth:            # feed + flusher running
         http = await auth.serve_http()                   # only for the standard plane
         ... hand auth.authenticator to the IMAP/SMTP servers ...
-    # on exit: HTTP endpoint stopped, last-used flushed, Redis closed
+    # on exit: HTTP endpoint stopped, last-used flushed
+    await services.close()                               # Redis closed
 """
 
 from __future__ import annotations
@@ -21,19 +22,10 @@ from mailward.auth.cache import CredentialCache
 from mailward.auth.directory import DeviceDirectory
 from mailward.auth.lastused import LastUsedRecorder
 from mailward.auth.limits import AuthLimits, RateLimiter
-from mailward.auth.redis_store import FallbackRateLimitStore, RedisRateLimitStore
 from mailward.auth.refusals import RefusalLog
 from mailward.auth.server import AuthHttpServer, serve_auth_http
-from mailward.auth.stores import MemoryRateLimitStore, RateLimitStore
 from mailward.bootstrap import Services
-from mailward.settings import Settings
-
-
-def make_rate_limit_store(settings: Settings, prefix: str = "mailward:rl:") -> RateLimitStore:
-    """Redis (falling back to memory while broken) when ``redis_url`` is set, else memory."""
-    if settings.redis_url:
-        return FallbackRateLimitStore(RedisRateLimitStore.from_url(settings.redis_url, prefix))
-    return MemoryRateLimitStore()
+from mailward.limitstore import RateLimitStore
 
 
 def build_authenticator(
@@ -51,7 +43,7 @@ def build_authenticator(
         keys=services.keys,
         directory=DeviceDirectory(services.db),
         hasher=services.deps.hasher,
-        limiter=RateLimiter(store or make_rate_limit_store(settings), limits),
+        limiter=RateLimiter(store or services.deps.limit_store, limits),
         cache=cache,
         last_used=LastUsedRecorder(services.db, settings.last_used_flush_seconds),
         refusals=RefusalLog(services.db, services.clock),
@@ -71,12 +63,10 @@ async def start_change_feed(services: Services) -> asyncio.Task[None]:
 
 
 async def close_authenticator(authenticator: Authenticator) -> None:
-    """Flush last-used data, close the database reader and the rate-limit store."""
+    """Flush last-used data and close the database reader. The rate-limit store is the
+    services' (shared with the web manager), closed by :meth:`Services.close`."""
     await authenticator.last_used.flush()
     await authenticator.directory.close()
-    close = getattr(authenticator.limiter.store, "close", None)
-    if close is not None:
-        await close()
 
 
 class AuthRuntime:

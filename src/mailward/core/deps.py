@@ -11,6 +11,7 @@ from mailward.core.passwords import PasswordHasher
 from mailward.db.engine import Database
 from mailward.db.notify import ChangeSignal, NullChangeSignal
 from mailward.keys import ServerKeys
+from mailward.limitstore import MemoryRateLimitStore, RateLimitStore
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,5 @@ class CoreDeps:
     clock: Clock
     device_events: DeviceEventSink = field(default_factory=NullDeviceEvents)
     device_change_signal: ChangeSignal = field(default_factory=NullChangeSignal)
+    # Rate-limit counters and one-use flags: Redis shared by every node, or memory.
+    limit_store: RateLimitStore = field(default_factory=MemoryRateLimitStore)

@@ -1,18 +1,18 @@
 """Signing in to the web manager: password, then second factor, with rate limits
-checked before any password hash is computed."""
+checked before any password hash is computed and counted in the shared rate-limit
+store (so N nodes do not give N times the budget)."""
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from mailward.clock import Clock
 from mailward.core.accounts import AccountService, AccountView
 from mailward.core.actors import Actor
 from mailward.core.audit import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
 from mailward.errors import MailwardError
+from mailward.limitstore import RateLimitStore
 
 WINDOW = timedelta(minutes=15)
 
@@ -35,65 +35,72 @@ class Limit:
 EMAIL_LIMIT = Limit("email.signin", 5)
 IP_LIMIT = Limit("ip.signin", 20)
 SECOND_FACTOR_LIMIT = Limit("account.second_factor", 5)
+EMAIL_PURPOSE = "signin-email"
 
 
 class FailureWindow:
-    """Failures per key within a sliding window, in memory (one process)."""
+    """Failures per key within a window of ``window`` from the first failure, in the
+    rate-limit store: shared by every node when the store is Redis."""
 
-    def __init__(self, clock: Clock, window: timedelta = WINDOW) -> None:
-        self.clock = clock
+    def __init__(self, store: RateLimitStore, window: timedelta = WINDOW) -> None:
+        self.store = store
         self.window = window
-        self._failures: dict[tuple[str, str], deque[datetime]] = {}
 
-    def _recent(self, limit: Limit, key: str) -> deque[datetime]:
-        times = self._failures.setdefault((limit.name, key), deque())
-        cutoff = self.clock.now() - self.window
-        while times and times[0] <= cutoff:
-            times.popleft()
-        return times
+    @staticmethod
+    def _key(limit: Limit, key: str) -> str:
+        return f"{limit.name}:{key}"
 
-    def check(self, limit: Limit, key: str) -> None:
-        times = self._recent(limit, key)
-        if len(times) >= limit.failures:
-            retry = (times[0] + self.window - self.clock.now()).total_seconds()
-            raise TooManyAttempts(max(retry, 1.0))
+    async def check(self, *counters: tuple[Limit, str]) -> None:
+        """Raise :class:`TooManyAttempts` for the first counter at its limit. One store
+        round trip when none is."""
+        keys = [self._key(limit, key) for limit, key in counters]
+        for (limit, _), key, count in zip(
+            counters, keys, await self.store.counts(keys), strict=True
+        ):
+            if count >= limit.failures:
+                raise TooManyAttempts(max(await self.store.retry_after(key), 1.0))
 
-    def fail(self, limit: Limit, key: str) -> None:
-        self._recent(limit, key).append(self.clock.now())
+    async def fail(self, *counters: tuple[Limit, str]) -> None:
+        keys = [self._key(limit, key) for limit, key in counters]
+        await self.store.increment(keys, self.window.total_seconds())
 
-    def clear(self, limit: Limit, key: str) -> None:
-        self._failures.pop((limit.name, key), None)
+    async def clear(self, limit: Limit, key: str) -> None:
+        await self.store.clear([self._key(limit, key)])
 
 
 class SignInService:
     def __init__(self, deps: CoreDeps, accounts: AccountService) -> None:
         self.deps = deps
         self.accounts = accounts
-        self.limits = FailureWindow(deps.clock)
+        self.limits = FailureWindow(deps.limit_store)
 
     async def check_password(self, email: str, password: str, ip: str) -> AccountView | None:
         """The account if the password is right. Raises :class:`TooManyAttempts` before
         hashing when the email or the client IP failed too often."""
         email_key = email.strip().lower()
-        self.limits.check(IP_LIMIT, ip)
-        self.limits.check(EMAIL_LIMIT, email_key)
+        counters = (IP_LIMIT, ip), (EMAIL_LIMIT, self._email_counter(email_key))
+        await self.limits.check(*counters)
         account = await self.accounts.verify_password(email, password)
         if account is None:
-            self.limits.fail(IP_LIMIT, ip)
-            self.limits.fail(EMAIL_LIMIT, email_key)
+            await self.limits.fail(*counters)
             await self._audit(Actor(None, email_key[:320], ip), AuditTag.ACCOUNT_LOGIN_FAILURE)
             return None
-        self.limits.clear(EMAIL_LIMIT, email_key)
+        await self.limits.clear(*counters[1])
         return account
 
-    def check_second_factor_allowed(self, account_id: int) -> None:
-        self.limits.check(SECOND_FACTOR_LIMIT, str(account_id))
+    def _email_counter(self, email_key: str) -> str:
+        # A keyed hash: people type a password into the email field now and then, and
+        # the counter's key may be in a shared Redis.
+        return self.deps.keys.mac(EMAIL_PURPOSE, email_key.encode()).hex()[:32]
 
-    def second_factor_failed(self, account_id: int) -> None:
-        self.limits.fail(SECOND_FACTOR_LIMIT, str(account_id))
+    async def check_second_factor_allowed(self, account_id: int) -> None:
+        await self.limits.check((SECOND_FACTOR_LIMIT, str(account_id)))
+
+    async def second_factor_failed(self, account_id: int) -> None:
+        await self.limits.fail((SECOND_FACTOR_LIMIT, str(account_id)))
 
     async def signed_in(self, account: AccountView, ip: str) -> None:
-        self.limits.clear(SECOND_FACTOR_LIMIT, str(account.id))
+        await self.limits.clear(SECOND_FACTOR_LIMIT, str(account.id))
         await self._audit(Actor(account.id, account.email, ip), AuditTag.ACCOUNT_LOGIN)
 
     async def _audit(self, actor: Actor, tag: AuditTag) -> None:

@@ -24,6 +24,11 @@ TOTP_PURPOSE = "totp-secret"
 RECOVERY_PURPOSE = "recovery-code"
 RECOVERY_CODE_COUNT = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+DRIFTS = (0, -1, 1)  # time steps accepted around now
+
+
+def _used_step_key(account_id: int, step: int) -> str:
+    return f"totp.used:{account_id}:{step}"
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,6 @@ def new_recovery_code() -> str:
 class SecondFactorService:
     def __init__(self, deps: CoreDeps) -> None:
         self.deps = deps
-        # Last accepted time step per account: a code is good once (RFC 6238 §5.2).
-        self._last_step: dict[int, int] = {}
 
     def _recovery_hash(self, account_id: int, code: str) -> bytes:
         return self.deps.keys.mac(
@@ -78,7 +81,7 @@ class SecondFactorService:
             account = await self._account(uow.session, account_id)
             if account.totp_enabled_at is not None or not account.totp_secret_sealed:
                 raise Conflict("no two-factor set-up is waiting for confirmation")
-            if not self._totp_ok(account, code):
+            if not await self._totp_ok(account, code):
                 raise InvalidInput("code", "does not match; check your device's clock and retry")
             now = self.deps.clock.now()
             account.totp_enabled_at = now
@@ -104,7 +107,7 @@ class SecondFactorService:
             account = await self._account(uow.session, account_id)
             if account.totp_enabled_at is None:
                 return False
-            if self._totp_ok(account, code):
+            if await self._totp_ok(account, code):
                 return True
             row = await uow.session.scalar(
                 select(RecoveryCode).where(
@@ -118,21 +121,31 @@ class SecondFactorService:
             row.used_at = self.deps.clock.now()
             return True
 
-    def _totp_ok(self, account: Account, code: str) -> bool:
+    async def _totp_ok(self, account: Account, code: str) -> bool:
         code = _normalize_code(code)
         if not account.totp_secret_sealed or len(code) != 6 or not code.isdigit():
             return False
         secret = self.deps.keys.unseal(TOTP_PURPOSE, account.totp_secret_sealed).decode()
         totp = pyotp.TOTP(secret)
         now = self.deps.clock.now()
-        for drift in (0, -1, 1):
+        for drift in DRIFTS:
             step = totp.timecode(now) + drift
             if secrets.compare_digest(totp.generate_otp(step), code):
-                if step <= self._last_step.get(account.id, -1):
-                    return False
-                self._last_step[account.id] = step
-                return True
+                return await self._first_use(account.id, step, totp.interval)
         return False
+
+    async def _first_use(self, account_id: int, step: int, interval: int) -> bool:
+        """A code is good once (RFC 6238 §5.2), on any node: its time step is flagged
+        in the shared store, and so are the earlier steps still within the drift, so
+        that an older code is refused once a newer one was accepted. The key holds the
+        account and the step number, never the code."""
+        store = self.deps.limit_store
+        ttl = interval * (len(DRIFTS) + 1)
+        if not await store.add_flag(_used_step_key(account_id, step), ttl):
+            return False
+        for earlier in range(step - len(DRIFTS) + 1, step):
+            await store.set_flag(_used_step_key(account_id, earlier), ttl)
+        return True
 
     @staticmethod
     async def _account(session: AsyncSession, account_id: int) -> Account:

@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from mailward.bootstrap import Services
 from mailward.core.apitokens import ApiTokenService
 from mailward.web.api.context import ApiState
-from mailward.web.api.limits import MemoryRateLimiter, api_limits
+from mailward.web.api.limits import ApiRateLimiter, api_limits
 from mailward.web.api.problems import Problem, install_problems
 from mailward.web.api.routes import router
 
@@ -53,12 +53,15 @@ async def _no_store(
     return response
 
 
-def build_api(services: Services, limiter: MemoryRateLimiter | None = None) -> FastAPI:
+def build_api(services: Services, limiter: ApiRateLimiter | None = None) -> FastAPI:
     api = FastAPI(title=TITLE, version=VERSION, docs_url=None, redoc_url=None, openapi_url=None)
     api.state.api = ApiState(
         services,
         ApiTokenService(services.deps),
-        limiter or MemoryRateLimiter(api_limits(services.settings.api_requests_per_minute)),
+        limiter
+        or ApiRateLimiter(
+            services.deps.limit_store, api_limits(services.settings.api_requests_per_minute)
+        ),
     )
     install_problems(api)
     api.middleware("http")(_no_store)
@@ -80,7 +83,7 @@ def build_api(services: Services, limiter: MemoryRateLimiter | None = None) -> F
     return api
 
 
-def install_api(app: FastAPI, services: Services, limiter: MemoryRateLimiter | None = None) -> None:
+def install_api(app: FastAPI, services: Services, limiter: ApiRateLimiter | None = None) -> None:
     """Serve the JSON API under ``/api/v1`` of ``app`` (its document at
     ``/api/v1/openapi.json``)."""
     app.mount(PREFIX, build_api(services, limiter))

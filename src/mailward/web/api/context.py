@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mailward.bootstrap import Services
 from mailward.core.actors import Actor
 from mailward.core.apitokens import ApiTokenService, InvalidApiToken
-from mailward.web.api.limits import MemoryRateLimiter
+from mailward.web.api.limits import ApiRateLimiter
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -26,7 +26,7 @@ bearer = HTTPBearer(
 class ApiState:
     services: Services
     tokens: ApiTokenService
-    limiter: MemoryRateLimiter
+    limiter: ApiRateLimiter
 
 
 @dataclass(frozen=True)
@@ -61,16 +61,16 @@ async def current_caller(
 ) -> Caller:
     state = api_state(request)
     ip = client_ip(request)
-    state.limiter.hit("api.ip", ip)
+    await state.limiter.hit("api.ip", ip)
     if credentials is None:
         raise InvalidApiToken()
-    state.limiter.check("api.ip.bad_token", ip)
+    await state.limiter.check("api.ip.bad_token", ip)
     try:
         grant = await state.tokens.authenticate(credentials.credentials)
     except InvalidApiToken:
-        state.limiter.hit("api.ip.bad_token", ip)
+        await state.limiter.hit("api.ip.bad_token", ip)
         raise
-    state.limiter.hit("api.token", str(grant.token_id))
+    await state.limiter.hit("api.token", str(grant.token_id))
     return Caller(state.services, state.tokens, grant.actor(ip), grant.token_id)
 
 

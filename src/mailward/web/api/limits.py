@@ -1,4 +1,5 @@
-"""Named, in-memory rate limits for the API (one process; a sliding window per key).
+"""Named rate limits for the API, counted in the rate-limit store (Redis shared by
+every node, or memory): a window per key, from its first request.
 
 ``api.ip`` counts every request of a client IP, before any token is looked at;
 ``api.ip.bad_token`` counts a client IP's refused tokens and, once exceeded, refuses
@@ -7,14 +8,10 @@ further tokens from it before hashing; ``api.token`` counts one token's requests
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailward.errors import MailwardError
-
-MAX_KEYS_PER_LIMIT = 100_000
+from mailward.limitstore import RateLimitStore
 
 
 class ApiRateLimited(MailwardError):
@@ -45,35 +42,23 @@ def api_limits(requests_per_minute: int = 1200) -> tuple[Limit, ...]:
 DEFAULT_LIMITS = api_limits()
 
 
-class MemoryRateLimiter:
-    def __init__(
-        self,
-        limits: tuple[Limit, ...] = DEFAULT_LIMITS,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+class ApiRateLimiter:
+    """The limits on the rate-limit store: shared by every node when it is Redis."""
+
+    def __init__(self, store: RateLimitStore, limits: tuple[Limit, ...] = DEFAULT_LIMITS) -> None:
+        self.store = store
         self.limits = {limit.name: limit for limit in limits}
-        self.monotonic = monotonic
-        self._hits: dict[str, dict[str, deque[float]]] = {name: {} for name in self.limits}
 
-    def _window(self, name: str, key: str) -> deque[float]:
-        windows = self._hits[name]
-        if key not in windows and len(windows) >= MAX_KEYS_PER_LIMIT:
-            windows.pop(next(iter(windows)))
-        window = windows.setdefault(key, deque())
-        horizon = self.monotonic() - self.limits[name].per_seconds
-        while window and window[0] <= horizon:
-            window.popleft()
-        return window
-
-    def check(self, name: str, key: str) -> None:
+    async def check(self, name: str, key: str) -> None:
         """Raise :class:`ApiRateLimited` if ``key`` is over the limit, without counting."""
         limit = self.limits[name]
-        window = self._window(name, key)
-        if len(window) >= limit.max_hits:
-            retry_after = max(1.0, window[0] + limit.per_seconds - self.monotonic())
+        store_key = f"{name}:{key}"
+        [count] = await self.store.counts([store_key])
+        if count >= limit.max_hits:
+            retry_after = max(1.0, await self.store.retry_after(store_key))
             raise ApiRateLimited(name, retry_after)
 
-    def hit(self, name: str, key: str) -> None:
+    async def hit(self, name: str, key: str) -> None:
         """Count one request, refusing it if the limit is already reached."""
-        self.check(name, key)
-        self._window(name, key).append(self.monotonic())
+        await self.check(name, key)
+        await self.store.increment([f"{name}:{key}"], self.limits[name].per_seconds)

@@ -90,12 +90,12 @@ async def second_factor(request: Request, code: Text, next: Next = "") -> Respon
         return _go("/login")
     context = {"next": safe_next(next)}
     try:
-        state.signin.check_second_factor_allowed(pending.account_id)
+        await state.signin.check_second_factor_allowed(pending.account_id)
     except TooManyAttempts as exc:
         await state.sessions.end(pending.id)
         return render(request, "login_2fa.html", {**context, "error": str(exc)}, 429)
     if not await state.second_factor.verify(pending.account_id, code):
-        state.signin.second_factor_failed(pending.account_id)
+        await state.signin.second_factor_failed(pending.account_id)
         error = "This code is not valid. Type the current code of your authenticator app."
         return render(request, "login_2fa.html", {**context, "error": error}, 401)
     response = _go(safe_next(next))

@@ -1,7 +1,10 @@
-"""Where rate-limit counters live: in memory (one process) or in Redis (shared).
+"""Where rate-limit counters live: in memory (one process) or in Redis (shared, see
+:mod:`mailward.redis_limitstore`).
 
 A store knows fixed-window counters and flags with a lifetime, nothing about logins.
-Keys hold addresses and IPs, never a password (fingerprints are keyed hashes).
+Every limit of the product uses one (device logins, web sign-in, TOTP codes, the API),
+each under its own key names. Keys hold addresses, IPs and ids, never a password, a
+code or a token (fingerprints are keyed hashes).
 """
 
 from __future__ import annotations
@@ -34,6 +37,14 @@ class RateLimitStore(Protocol):
 
     async def set_flag(self, key: str, ttl: float) -> None:
         """Set or refresh a flag for ``ttl`` seconds."""
+        ...
+
+    async def clear(self, keys: Sequence[str]) -> None:
+        """Forget these counters and flags (absent keys are ignored)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; the store is not used afterwards."""
         ...
 
 
@@ -82,6 +93,13 @@ class MemoryRateLimitStore:
     async def set_flag(self, key: str, ttl: float) -> None:
         self._entries[key] = (1, self._now() + ttl)
         self._after_write(1)
+
+    async def clear(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._entries.pop(key, None)
+
+    async def close(self) -> None:
+        return None
 
     def _after_write(self, count: int) -> None:
         self._writes += count

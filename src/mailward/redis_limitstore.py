@@ -17,7 +17,8 @@ from typing import Self, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from mailward.auth.stores import MemoryRateLimitStore, Monotonic
+from mailward.limitstore import MemoryRateLimitStore, Monotonic, RateLimitStore
+from mailward.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,10 @@ class RedisRateLimitStore:
 
     async def set_flag(self, key: str, ttl: float) -> None:
         await self.client.set(self.prefix + key, 1, px=_ms(ttl))
+
+    async def clear(self, keys: Sequence[str]) -> None:
+        if keys:
+            await self.client.delete(*[self.prefix + k for k in keys])
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -141,6 +146,18 @@ class FallbackRateLimitStore:
             lambda: self.primary.set_flag(key, ttl), lambda: self.fallback.set_flag(key, ttl)
         )
 
+    async def clear(self, keys: Sequence[str]) -> None:
+        # Both: failures counted in memory during an outage are forgotten as well.
+        await self.fallback.clear(keys)
+        await self._use(lambda: self.primary.clear(keys), lambda: self.fallback.clear(keys))
+
     async def close(self) -> None:
         with contextlib.suppress(RedisError, OSError):
             await self.primary.close()
+
+
+def make_rate_limit_store(settings: Settings, prefix: str = "mailward:rl:") -> RateLimitStore:
+    """Redis (falling back to memory while broken) when ``redis_url`` is set, else memory."""
+    if settings.redis_url:
+        return FallbackRateLimitStore(RedisRateLimitStore.from_url(settings.redis_url, prefix))
+    return MemoryRateLimitStore()
