@@ -9,7 +9,7 @@ import contextlib
 import os
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +25,7 @@ class Sample:
     logins: int = 0
     failures: int = 0
     seconds: float = 0.0
-    server_cpu: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by server part
     latencies: list[float] = field(default_factory=list)
 
     @property
@@ -99,16 +99,17 @@ def measure(
     port: int,
     accounts: Sequence[tuple[str, str]],
     seconds: float,
-    server_pids: Sequence[int],
+    server_parts: Mapping[str, Sequence[int]],
     warm_up: float = 1.0,
 ) -> Sample:
     """Warm up for ``warm_up`` seconds (not counted: every client connected once, every
-    server process running), then measure ``seconds`` of logins and the CPU time of the
-    server processes (and their descendants) meanwhile."""
+    server process running), then measure ``seconds`` of logins and the CPU time that
+    each part of the server (processes and their descendants) spends meanwhile."""
     asyncio.run(_load(port, accounts, warm_up))
-    before = sum(tree_cpu(pid) for pid in server_pids)
+    before = {part: sum(map(tree_cpu, pids)) for part, pids in server_parts.items()}
     sample = asyncio.run(_load(port, accounts, seconds))
-    sample.server_cpu = sum(tree_cpu(pid) for pid in server_pids) - before
+    for part, pids in server_parts.items():
+        sample.cpu[part] = sum(map(tree_cpu, pids)) - before[part]
     return sample
 
 
