@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
 
+from mailward.integrations.runtime import DataPlaneRuntime
 from mailward.integrations.socketmap import DatabaseMailDirectory, SocketmapServer, netstring
 from tests.support import World
 
@@ -50,3 +52,23 @@ async def test_a_malformed_request_closes_the_connection(socketmap: Link) -> Non
     reader, writer = socketmap
     writer.write(b"999999999:domains x,")
     assert await reader.read() == b""
+
+
+async def test_the_dovecot_plane_runtime_serves_the_tables_on_the_configured_port(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``data_plane = "dovecot"`` without ``dovecot_config``: the tables are served and
+    the node warns that device changes will not end Dovecot sessions."""
+    services = world.services
+    services.settings = services.settings.model_copy(
+        update={"data_plane": "dovecot", "socketmap_port": 0, "dovecot_config": None}
+    )
+    caplog.set_level(logging.WARNING, logger="mailward.integrations.runtime")
+    async with DataPlaneRuntime(services) as runtime:
+        reader, writer = await asyncio.open_connection("127.0.0.1", runtime.socketmap_port)
+        try:
+            assert await ask((reader, writer), "mailboxes info@example.test") != "NOTFOUND "
+        finally:
+            writer.close()
+            await writer.wait_closed()
+    assert "will not end live Dovecot sessions" in caplog.text
