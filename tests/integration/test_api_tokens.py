@@ -124,3 +124,13 @@ async def test_requests_over_a_named_limit_get_429_with_retry_after(api: ApiWorl
     assert limited.json()["type"].endswith("/rate-limited") and "api.token" in limited.text
     assert int(limited.headers["retry-after"]) >= 1
     assert bad_statuses == [401, 401, 429]
+
+
+async def test_a_path_with_a_newline_under_the_api_gets_a_problem_not_an_html_page(
+    api: ApiWorld,
+) -> None:
+    response = await api.client.put(
+        "/api/v1/addresses/1/devices/%0A-x/access", json={}, headers=api.headers("admin")
+    )
+    assert response.status_code in (404, 422)
+    assert response.headers["content-type"].startswith("application/problem+json")

@@ -7,11 +7,14 @@ every error under ``/api/v1`` (unknown path and wrong method included) is proble
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
+from starlette.routing import Mount
+from starlette.types import ASGIApp
 
 from mailward.bootstrap import Services
 from mailward.core.apitokens import ApiTokenService
@@ -83,7 +86,17 @@ def build_api(services: Services, limiter: ApiRateLimiter | None = None) -> Fast
     return api
 
 
+class ApiMount(Mount):
+    """A mount that takes every path under its prefix. Starlette's pattern is ``.*``,
+    which stops at a newline: ``/api/v1/.../%0A`` would fall through to the HTML
+    manager's 404 page instead of the API's problem+json."""
+
+    def __init__(self, path: str, app: ASGIApp) -> None:
+        super().__init__(path, app=app)
+        self.path_regex = re.compile(self.path_regex.pattern, re.DOTALL)
+
+
 def install_api(app: FastAPI, services: Services, limiter: ApiRateLimiter | None = None) -> None:
     """Serve the JSON API under ``/api/v1`` of ``app`` (its document at
     ``/api/v1/openapi.json``)."""
-    app.mount(PREFIX, build_api(services, limiter))
+    app.router.routes.append(ApiMount(PREFIX, build_api(services, limiter)))
