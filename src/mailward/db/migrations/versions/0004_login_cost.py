@@ -1,4 +1,4 @@
-"""consent: memberships and address users are pending until accepted; email proofs
+"""login cost: chosen device passwords found with one Argon2id per attempt
 
 Revision ID: 0004
 Revises: 0003
