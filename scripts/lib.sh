@@ -22,7 +22,8 @@ as_root() {
 # Debian packages the test suite drives for real (mail servers, browser, mail clients).
 ensure_debian_packages() {
   local wanted=(dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-auth-lua postfix chromium
-    swaks libnet-ssleay-perl curl wrk)  # swaks speaks TLS through Net::SSLeay
+    swaks libnet-ssleay-perl curl wrk
+    dnsmasq-base)  # swaks speaks TLS through Net::SSLeay; dnsmasq serves the domain-check tests' DNS
   local missing=()
   for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
