@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -70,15 +71,39 @@ class Membership(Base):
     organization: Mapped[Organization] = relationship(back_populates="memberships")
 
 
+VERIFIED = text("verified_at IS NOT NULL")
+
+
 class MailService(Base):
+    """A domain claimed by an organization. Pending (``verified_at`` empty) until the
+    organization proves control of the domain with a DNS TXT record; several
+    organizations may hold pending claims of one domain, only one can be verified."""
+
     __tablename__ = "mail_services"
+    __table_args__ = (
+        UniqueConstraint("domain", "organization_id"),
+        Index(
+            "uq_mail_services_verified_domain",
+            "domain",
+            unique=True,
+            sqlite_where=VERIFIED,
+            postgresql_where=VERIFIED,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
-    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    domain: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Published in DNS by design: it proves nothing without control of the zone.
+    verification_token: Mapped[str | None] = mapped_column(String(64))
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    check_message: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
 
 class Address(Base):
