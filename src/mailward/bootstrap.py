@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from mailward.clock import Clock, SystemClock
 from mailward.core.accounts import AccountService
@@ -20,6 +22,9 @@ from mailward.db.notify import change_signal_for
 from mailward.keys import ServerKeys, load_key_file
 from mailward.redis_limitstore import make_rate_limit_store
 from mailward.settings import Settings
+
+if TYPE_CHECKING:
+    from mailward.mail.outbox import Outbox
 
 
 @dataclass
@@ -64,7 +69,15 @@ class Services:
             self.deps.device_change_signal,
         )
 
+    @cached_property
+    def outbox(self) -> Outbox:
+        """The node's one outbound path (spool, local delivery, smarthost worker)."""
+        from mailward.mail.outbox import build_outbox  # an edge, wired here when used
+
+        return build_outbox(self)
+
     async def close(self) -> None:
+        await self.events.close()  # queued notices reach the spool before the exit
         self.deps.hasher.close()
         await self.deps.limit_store.close()
         await self.db.dispose()

@@ -44,7 +44,7 @@ class Heard:
     def __init__(self, hub: DeviceEventHub) -> None:
         self.notices: list[DeviceChangeNotice] = []
         self._more = asyncio.Event()
-        hub.subscribe(self._hear)
+        hub.subscribe_revocation(self._hear)  # awaited: heard when poll_once returns
 
     async def _hear(self, notice: DeviceChangeNotice) -> None:
         self.notices.append(notice)

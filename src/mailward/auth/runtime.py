@@ -38,7 +38,7 @@ def build_authenticator(
     once the change feed runs, see :func:`start_change_feed`)."""
     settings = services.settings
     cache = CredentialCache(services.keys, settings.credential_cache_seconds)
-    services.events.subscribe(cache.device_changed)
+    services.events.subscribe_revocation(cache.device_changed)  # before anything else
     return Authenticator(
         keys=services.keys,
         directory=DeviceDirectory(services.db),

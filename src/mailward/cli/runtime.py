@@ -19,6 +19,7 @@ from mailward.bootstrap import Services, build_services
 from mailward.core.actors import Actor
 from mailward.errors import InvalidInput, MailwardError
 from mailward.keys import KeyFileError
+from mailward.mail.outbox import send_security_notices
 from mailward.settings import Settings
 
 T = TypeVar("T")
@@ -60,6 +61,7 @@ def run_with_services(ctx: typer.Context, use: Callable[[Services], Awaitable[T]
 
     async def main() -> T:
         services = await build_services(settings)
+        send_security_notices(services)  # spooled; the serving node's worker sends them
         try:
             return await use(services)
         finally:

@@ -29,31 +29,151 @@ MAX_HOLES = 500  # ids awaited at most (it bounds the query's IN list)
 HOLE_SECONDS = 60.0  # a transaction open longer than this is taken as rolled back
 
 
-class DeviceEventHub:
-    """Fans a notice out to subscribers (credential cache, session registry...). Each
-    change is delivered once per process, whichever way it arrived first."""
+REVOCATION_SECONDS = 5.0  # a revocation subscriber awaited at most this long per change
+BACKGROUND_SECONDS = 60.0  # a background subscriber given at most this long per change
+BACKLOG = 1000  # changes waiting for one background subscriber, at most
 
-    def __init__(self, remember: int = 4096) -> None:
-        self._subscribers: list[Subscriber] = []
+
+class BackgroundSubscriber:
+    """A subscriber run off the path of the change: its notices wait in a bounded queue
+    and are handed over in order by a task of its own, so a slow one (a smarthost that
+    never answers) delays neither revocation, nor the request, nor other subscribers."""
+
+    def __init__(self, subscriber: Subscriber, only_here: bool, backlog: int = BACKLOG) -> None:
+        self.subscriber = subscriber
+        self.only_here = only_here
+        self.backlog = backlog
+        self.name = getattr(subscriber, "__qualname__", repr(subscriber))
+        self._queue: asyncio.Queue[DeviceChangeNotice] = asyncio.Queue(backlog)
+        self._task: asyncio.Task[None] | None = None
+
+    def put(self, notice: DeviceChangeNotice) -> None:
+        if self._task is None or self._task.done():
+            self._queue = asyncio.Queue(self.backlog)
+            self._task = asyncio.create_task(self._run(self._queue), name=f"hub {self.name}")
+        try:
+            self._queue.put_nowait(notice)
+        except asyncio.QueueFull:
+            log.warning(
+                "%s is %d changes behind; change %s skipped",
+                self.name,
+                self.backlog,
+                notice.change_id,
+            )
+
+    async def _run(self, queue: asyncio.Queue[DeviceChangeNotice]) -> None:
+        while True:
+            notice = await queue.get()
+            try:
+                await asyncio.wait_for(self.subscriber(notice), BACKGROUND_SECONDS)
+            except TimeoutError:
+                log.warning(
+                    "%s gave up on change %s after %.0f s",
+                    self.name,
+                    notice.change_id,
+                    BACKGROUND_SECONDS,
+                )
+            except Exception:
+                log.exception("device change subscriber %s failed", self.name)
+            finally:
+                queue.task_done()
+
+    async def close(self, grace: float) -> None:
+        """Let the queued changes through for up to ``grace`` seconds, then stop."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        if not task.done() and task.get_loop() is asyncio.get_running_loop():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), grace)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+            await task
+
+
+class DeviceEventHub:
+    """Fans a notice out to subscribers, revocation first. Each change is delivered once
+    per process, whichever way it arrived first.
+
+    * Revocation subscribers (credential cache, live sessions, Dovecot kick) end access:
+      they run first, side by side, and the change waits for them at most
+      ``revocation_seconds`` each (one still running then is logged and left to finish).
+    * Every other subscriber (security notices...) runs in the background, after them.
+      ``only_here`` ones hear only the changes made in this process, not those read from
+      the change feed, so that one change makes one notice however many nodes run."""
+
+    def __init__(
+        self, remember: int = 4096, revocation_seconds: float = REVOCATION_SECONDS
+    ) -> None:
+        self.revocation_seconds = revocation_seconds
+        self._revocation: list[Subscriber] = []
+        self._background: list[BackgroundSubscriber] = []
+        self._late: set[asyncio.Task[None]] = set()
         self._seen: deque[int] = deque(maxlen=remember)
         self._seen_set: set[int] = set()
 
-    def subscribe(self, subscriber: Subscriber) -> None:
-        self._subscribers.append(subscriber)
+    def subscribe_revocation(self, subscriber: Subscriber) -> None:
+        """``subscriber`` ends access (drops credentials, ends sessions); must be quick."""
+        self._revocation.append(subscriber)
+
+    def subscribe(self, subscriber: Subscriber, only_here: bool = False) -> None:
+        """``subscriber`` runs in the background, after the revocation subscribers."""
+        self._background.append(BackgroundSubscriber(subscriber, only_here))
 
     async def device_changed(self, notice: DeviceChangeNotice) -> None:
-        if notice.change_id:
-            if notice.change_id in self._seen_set:
-                return
-            if len(self._seen) == self._seen.maxlen:
-                self._seen_set.discard(self._seen[0])
-            self._seen.append(notice.change_id)
-            self._seen_set.add(notice.change_id)
-        for subscriber in self._subscribers:
-            try:
-                await subscriber(notice)
-            except Exception:
-                log.exception("device change subscriber failed")
+        """A change made (and committed) in this process."""
+        await self._deliver(notice, here=True)
+
+    async def changed_elsewhere(self, notice: DeviceChangeNotice) -> None:
+        """A change another process made, read from the change feed."""
+        await self._deliver(notice, here=False)
+
+    async def _deliver(self, notice: DeviceChangeNotice, here: bool) -> None:
+        if self._seen_before(notice):
+            return
+        await self._revoke(notice)
+        for background in self._background:
+            if here or not background.only_here:
+                background.put(notice)
+
+    def _seen_before(self, notice: DeviceChangeNotice) -> bool:
+        if not notice.change_id:
+            return False
+        if notice.change_id in self._seen_set:
+            return True
+        if len(self._seen) == self._seen.maxlen:
+            self._seen_set.discard(self._seen[0])
+        self._seen.append(notice.change_id)
+        self._seen_set.add(notice.change_id)
+        return False
+
+    async def _revoke(self, notice: DeviceChangeNotice) -> None:
+        if not self._revocation:
+            return
+        tasks = [asyncio.create_task(_logged(s, notice)) for s in self._revocation]
+        _, pending = await asyncio.wait(tasks, timeout=self.revocation_seconds)
+        for task in pending:
+            log.warning(
+                "revocation of device %s: a subscriber still runs after %.1f s",
+                notice.device_id,
+                self.revocation_seconds,
+            )
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Give background subscribers ``grace`` seconds to finish, then stop them."""
+        for background in self._background:
+            await background.close(grace)
+        for task in list(self._late):
+            task.cancel()
+
+
+async def _logged(subscriber: Subscriber, notice: DeviceChangeNotice) -> None:
+    try:
+        await subscriber(notice)
+    except Exception:
+        log.exception("device change subscriber failed")
 
 
 class DeviceChangeFeed:
@@ -113,7 +233,7 @@ class DeviceChangeFeed:
         rows = await self._read()
         for change in rows:
             self._note_read(change.id)
-            await self.hub.device_changed(
+            await self.hub.changed_elsewhere(
                 DeviceChangeNotice(
                     change.device_id, change.address_id, change.kind, change.id, change.at
                 )

@@ -1,15 +1,16 @@
 """Emails Mailward sends: setup-assistant invitations and security notices.
 
 Messages are composed here (text and HTML alternatives, the configured sender) and
-handed to a :class:`Mailer`. The delivering mailer puts a message straight into the
-inbox of a local address and relays the rest through the smarthost; when it can do
-neither it says so in its result, and the manager shows that to the administrator.
+handed to a :class:`Mailer`. The running service's mailer
+(:class:`mailward.mail.outbox.OutboxMailer`, wired at the edges) puts a message
+straight into the inbox of a local address and writes the rest to the durable outbound
+spool, whose worker hands it to the smarthost with retries; when it can do neither it
+says so in its result, and the manager shows that to the administrator.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -19,7 +20,6 @@ from typing import Protocol
 
 from sqlalchemy import select
 
-from mailward.core.addresses import find_local_address
 from mailward.core.deps import DeviceChangeNotice
 from mailward.core.invitations import InvitationView
 from mailward.core.permissions import MANAGER_ROLES
@@ -33,7 +33,6 @@ from mailward.db.models import (
     MailService,
     Membership,
 )
-from mailward.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +45,40 @@ NOTICE_KINDS = {
 
 @dataclass(frozen=True)
 class SendResult:
-    """What happened to a message, per recipient, in words a manager page can show."""
+    """What happened to a message, per recipient, in words a manager page can show:
+    ``delivered`` are in a local inbox, ``queued`` are in the durable outbound spool
+    (the smarthost gets them, with retries), ``undelivered`` could not be either."""
 
     delivered: list[str] = field(default_factory=list)
     undelivered: list[str] = field(default_factory=list)
     reason: str = ""
+    queued: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return bool(self.delivered) and not self.undelivered
+        return bool(self.delivered or self.queued) and not self.undelivered
+
+    def summary(self, what: str) -> str:
+        """One honest sentence about ``what`` ("The invitation") for the page."""
+        parts = []
+        if self.delivered:
+            parts.append(f"{what} was sent to {', '.join(self.delivered)} (in the inbox now).")
+        if self.queued:
+            parts.append(
+                f"{what} to {', '.join(self.queued)} is queued for delivery: this server "
+                "hands it to the smarthost and keeps retrying for days if needed."
+            )
+        if self.undelivered:
+            parts.append(
+                f"{what} could not be sent to {', '.join(self.undelivered)}: {self.reason}."
+            )
+        return " ".join(parts) or f"{what} had no recipient."
 
 
 class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> SendResult:
-        """Deliver or relay ``message`` to its To recipients. Never raises: failures
+        """Deliver ``message`` to its local To recipients and queue it durably for the
+        others; returns without waiting on any remote server. Never raises: failures
         are reported in the result."""
         ...
 
@@ -68,110 +87,8 @@ class NullMailer:
     """Sending switched off: nothing leaves, and the result says so."""
 
     async def send(self, message: EmailMessage) -> SendResult:
-        recipients = _recipients(message)
+        recipients = [addr for _, addr in getaddresses(message.get_all("To", [])) if addr]
         return SendResult([], recipients, "sending email is switched off on this server")
-
-
-class LocalDelivery(Protocol):
-    async def deliver(self, address_ids: Iterable[int], content: bytes) -> None:
-        """Store ``content`` in each address's inbox; raises ``OSError`` on failure."""
-        ...
-
-
-class Relay(Protocol):
-    async def relay(self, sender: str, recipients: list[str], content: bytes) -> None:
-        """Hand the message to the smarthost; raises on failure."""
-        ...
-
-
-def _recipients(message: EmailMessage) -> list[str]:
-    return [addr for _, addr in getaddresses(message.get_all("To", [])) if addr]
-
-
-class DeliveringMailer:
-    """Local addresses get the message in their inbox; others go to the smarthost."""
-
-    def __init__(self, db: Database, local: LocalDelivery, relay: Relay | None) -> None:
-        self.db = db
-        self.local = local
-        self.relay = relay
-
-    async def send(self, message: EmailMessage) -> SendResult:
-        recipients = _recipients(message)
-        local_ids, remote = await self._split(recipients)
-        content = message.as_bytes()
-        delivered, undelivered, reasons = [], [], []
-        if local_ids:
-            try:
-                await self.local.deliver(local_ids.values(), content)
-                delivered += list(local_ids)
-            except OSError as exc:
-                undelivered += list(local_ids)
-                reasons.append(f"the local mailbox could not be written ({exc.strerror})")
-        if remote and self.relay is None:
-            undelivered += remote
-            reasons.append(
-                "no smarthost is configured for addresses outside this server; "
-                "copy the link and send it yourself"
-            )
-        elif remote and self.relay is not None:
-            try:
-                await self.relay.relay(str(message["From"]), remote, content)
-                delivered += remote
-            except Exception as exc:  # any transport error is reported, not raised
-                log.warning("smarthost refused a notification: %s", exc.__class__.__name__)
-                undelivered += remote
-                reasons.append(f"the smarthost did not accept it ({exc.__class__.__name__})")
-        return SendResult(delivered, undelivered, "; ".join(reasons))
-
-    async def _split(self, recipients: list[str]) -> tuple[dict[str, int], list[str]]:
-        local: dict[str, int] = {}
-        remote: list[str] = []
-        async with self.db.unit_of_work() as uow:
-            for email in recipients:
-                try:
-                    found = await find_local_address(uow.session, email)
-                except InvalidInput:
-                    found = None
-                if found is None:
-                    remote.append(email)
-                else:
-                    local[email] = found[0].id
-        return local, remote
-
-
-class SmarthostRelay:
-    """Relays through the configured smarthost with aiosmtplib."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        username: str | None,
-        password: str | None,
-        starttls: bool,
-        timeout: float = 30.0,
-    ) -> None:
-        self.host, self.port, self.starttls, self.timeout = host, port, starttls, timeout
-        self._username, self._password = username, password
-
-    def __repr__(self) -> str:
-        return f"SmarthostRelay({self.host}:{self.port})"
-
-    async def relay(self, sender: str, recipients: list[str], content: bytes) -> None:
-        import aiosmtplib
-
-        await aiosmtplib.send(
-            content,
-            sender=sender,
-            recipients=recipients,
-            hostname=self.host,
-            port=self.port,
-            username=self._username,
-            password=self._password,
-            start_tls=self.starttls,
-            timeout=self.timeout,
-        )
 
 
 # -- composing -------------------------------------------------------------------------

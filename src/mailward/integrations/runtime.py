@@ -40,7 +40,8 @@ class DataPlaneRuntime:
     async def start(self) -> None:
         settings = self.services.settings
         if settings.dovecot_config is not None:
-            self.services.events.subscribe(dovecot_kick_subscriber(settings.dovecot_config))
+            kick = dovecot_kick_subscriber(settings.dovecot_config)
+            self.services.events.subscribe_revocation(kick)
         else:
             log.warning(
                 "no dovecot_config: device changes will not end live Dovecot sessions "

@@ -15,6 +15,7 @@ import aiosmtplib
 from mailward.mail.directory import AddressDirectory
 from mailward.mail.maildir import MailStore
 from mailward.mail.spool import Spool, SpoolEntry
+from mailward.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,19 @@ class Smarthost:
 
     def __repr__(self) -> str:
         return f"Smarthost({self.host}:{self.port})"
+
+
+def smarthost_of(settings: Settings) -> Smarthost | None:
+    if not settings.smarthost:
+        return None
+    password = settings.smarthost_password
+    return Smarthost(
+        settings.smarthost,
+        settings.smarthost_port,
+        settings.smarthost_username,
+        password.get_secret_value() if password else None,
+        settings.smarthost_starttls,
+    )
 
 
 class PermanentFailure(Exception):
@@ -142,9 +156,13 @@ class OutboundWorker:
 
     async def bounce(self, entry: SpoolEntry, reason: str) -> None:
         log.warning("spool %s bounced after %d attempts", entry.id, entry.attempts)
+        # A bounce goes only into a local inbox, never back into the spool: a bounce of
+        # Mailward's own notices (sent as mail_from) cannot loop.
         sender_id = await self.directory.address_id(entry.mail_from)
         if sender_id is not None:
             when = format_datetime(self.spool.clock.now())
             bounce = bounce_message(entry, self.hostname, reason, when)
             await self.store.deliver([sender_id], bounce)
+        else:
+            log.info("spool %s: bounce dropped, the sender is not a local address", entry.id)
         await asyncio.to_thread(self.spool.remove, entry)

@@ -16,7 +16,7 @@ from mailward.mail.directory import DatabaseDirectory
 from mailward.mail.imap import ImapListener
 from mailward.mail.imap_backend import DeviceLogin, ImapConfig
 from mailward.mail.maildir import MailStore
-from mailward.mail.outbound import OutboundWorker, Smarthost
+from mailward.mail.outbound import OutboundWorker
 from mailward.mail.pop3 import Pop3Context, Pop3Listener
 from mailward.mail.sessions import SessionRegistry
 from mailward.mail.smtp_handlers import Delivery, InboundHandler, SubmissionHandler
@@ -41,19 +41,6 @@ class MailPorts:
     pop3s: int
 
 
-def smarthost_of(settings: Settings) -> Smarthost | None:
-    if not settings.smarthost:
-        return None
-    password = settings.smarthost_password
-    return Smarthost(
-        settings.smarthost,
-        settings.smarthost_port,
-        settings.smarthost_username,
-        password.get_secret_value() if password else None,
-        settings.smarthost_starttls,
-    )
-
-
 class MailServer:
     def __init__(
         self, settings: Settings, services: Services, authenticator: DeviceAuthenticator
@@ -72,14 +59,9 @@ class MailServer:
             authenticator, self.store, self.registry, services.clock, ConnectionTracker(), set()
         )
         self.smtp_connections: set[DeviceSMTP] = set()
-        self.spool: Spool | None = None
-        self.outbound: OutboundWorker | None = None
-        smarthost = smarthost_of(settings)
-        if smarthost is not None:
-            self.spool = Spool(settings.data_dir / "spool", services.clock)
-            self.outbound = OutboundWorker(
-                self.spool, smarthost, self.store, self.directory, settings.hostname
-            )
+        # The node's one outbound spool, shared with the notices and invitations.
+        self.outbound: OutboundWorker | None = services.outbox.worker
+        self.spool: Spool | None = services.outbox.spool if self.outbound else None
         self._servers: list[asyncio.Server] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.ports: MailPorts | None = None
@@ -87,7 +69,7 @@ class MailServer:
     async def start(self) -> MailPorts:
         """Bind every listener; when this returns, each one accepts connections."""
         self.settings.mail_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.services.events.subscribe(self.registry.device_changed)
+        self.services.events.subscribe_revocation(self.registry.device_changed)
         s = self.settings
         self.ports = MailPorts(
             imap=await self._imap(s.imap_port, starttls=True),
@@ -98,8 +80,7 @@ class MailServer:
             pop3=await self._pop3(s.pop3_port, starttls=True),
             pop3s=await self._pop3(s.pop3s_port, starttls=False),
         )
-        if self.outbound is not None:
-            self._tasks.append(asyncio.create_task(self.outbound.run()))
+        self.services.outbox.start()
         return self.ports
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -115,6 +96,7 @@ class MailServer:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        await self.services.outbox.stop()
 
     def reload_tls(self) -> None:
         try:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from mailward.bootstrap import Services
 from mailward.core.notifications import Mailer
+from mailward.mail.outbox import send_security_notices
 from mailward.web.assistant import admin, invited
 from mailward.web.assistant.admin import pending_invitations
 from mailward.web.assistant.discovery import mount_discovery
@@ -26,4 +27,6 @@ def install_assistant(app: FastAPI, services: Services, mailer: Mailer | None = 
     app.include_router(admin.router)
     app.include_router(invited.router)
     mount_discovery(app, services)
-    services.events.subscribe(state.security_notices().device_changed)
+    # In the background, after the credential cache and the live sessions; only for
+    # changes made in this process, so one change makes one notice on any number of nodes.
+    send_security_notices(services, state.mailer)

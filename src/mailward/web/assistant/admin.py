@@ -99,12 +99,9 @@ async def send_by_email(
     )
     result = await state.mailer.send(message)
     context["sent_ok"] = result.ok
-    sent = (
-        f"The invitation was sent to {invitation.email}."
-        if result.ok
-        else f"The email could not be sent to {invitation.email}: {result.reason}. "
-        "Copy the link and send it yourself."
-    )
+    sent = result.summary("The invitation")
+    if not result.ok:
+        sent += " Copy the link and send it yourself."
     return _link_page(request, context, NewInvitation(invitation, token), sent)
 
 

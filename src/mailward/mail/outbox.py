@@ -1,0 +1,132 @@
+"""The one way Mailward sends email of its own (security notices, setup-assistant
+invitations, email-proof codes): local recipients get the message in their inbox, on
+disk before :meth:`OutboxMailer.send` returns; the others are written to the durable
+outbound spool (fsynced) and handed to the smarthost by the outbound worker, with its
+retries and bounces. Sending never waits on the smarthost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
+
+from mailward.bootstrap import Services
+from mailward.core.notifications import Mailer, SecurityNotices, SendResult
+from mailward.mail.directory import AddressDirectory, DatabaseDirectory
+from mailward.mail.maildir import MailStore
+from mailward.mail.outbound import OutboundWorker, Smarthost, smarthost_of
+from mailward.mail.spool import Spool
+
+log = logging.getLogger(__name__)
+
+NO_SMARTHOST = (
+    "no smarthost is configured for addresses outside this server; "
+    "copy the link and send it yourself"
+)
+
+
+class Outbox:
+    """The node's spool, mail store and outbound worker; the worker runs while at
+    least one user (the mail server, ``serve``) has started it."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        store: MailStore,
+        directory: AddressDirectory,
+        smarthost: Smarthost | None,
+        hostname: str,
+    ) -> None:
+        self.spool = spool
+        self.store = store
+        self.directory = directory
+        self.smarthost = smarthost
+        self.worker = (
+            OutboundWorker(spool, smarthost, store, directory, hostname) if smarthost else None
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._users = 0
+
+    def start(self) -> None:
+        self._users += 1
+        if self.worker is not None and self._task is None:
+            self._task = asyncio.create_task(self.worker.run(), name="outbound-spool")
+
+    async def stop(self) -> None:
+        self._users = max(0, self._users - 1)
+        task = self._task
+        if self._users or task is None:
+            return
+        self._task = None
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def build_outbox(services: Services) -> Outbox:
+    settings = services.settings
+    return Outbox(
+        Spool(settings.data_dir / "spool", services.clock),
+        MailStore(settings.mail_dir),
+        DatabaseDirectory(services.db, services.mail_services),
+        smarthost_of(settings),
+        settings.hostname,
+    )
+
+
+def recipients_of(message: EmailMessage) -> list[str]:
+    return [addr for _, addr in getaddresses(message.get_all("To", [])) if addr]
+
+
+class OutboxMailer:
+    """The :class:`~mailward.core.notifications.Mailer` of a running Mailward."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    async def send(self, message: EmailMessage) -> SendResult:
+        local, remote = await self._split(recipients_of(message))
+        content = message.as_bytes()
+        delivered, queued, undelivered, reasons = [], [], [], []
+        if local:
+            try:
+                await self.outbox.store.deliver(local.values(), content)
+                delivered = list(local)
+            except OSError as exc:
+                undelivered += list(local)
+                reasons.append(f"the local mailbox could not be written ({exc.strerror})")
+        if remote and self.outbox.smarthost is None:
+            undelivered += remote
+            reasons.append(NO_SMARTHOST)
+        elif remote:
+            try:
+                sender = parseaddr(str(message["From"]))[1]
+                await self.outbox.spool.enqueue(sender, remote, content)
+                queued = remote
+            except OSError as exc:
+                log.warning("outbound spool not writable: %s", exc.strerror)
+                undelivered += remote
+                reasons.append(f"the outbound spool could not be written ({exc.strerror})")
+        return SendResult(delivered, undelivered, "; ".join(reasons), queued)
+
+    async def _split(self, recipients: list[str]) -> tuple[dict[str, int], list[str]]:
+        local: dict[str, int] = {}
+        remote: list[str] = []
+        for email in recipients:
+            address_id = await self.outbox.directory.address_id(email)
+            if address_id is None:
+                remote.append(email)
+            else:
+                local[email] = address_id
+        return local, remote
+
+
+def send_security_notices(services: Services, mailer: Mailer | None = None) -> None:
+    """Tell the address's users and the administrators about each device change made in
+    this process (web manager, API, CLI), in the background after the revocation."""
+    mailer = mailer or OutboxMailer(services.outbox)
+    notices = SecurityNotices(services.db, mailer, services.settings.sender_address)
+    services.events.subscribe(notices.device_changed, only_here=True)
