@@ -5,11 +5,12 @@ Core code never reads the environment: it receives values taken from this object
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +20,20 @@ from pydantic_settings import (
 
 Mode = Literal["development", "production"]
 DataPlane = Literal["embedded", "dovecot"]
+
+
+def parse_resolver(text: str) -> tuple[str, int]:
+    """A DNS resolver ``"ip"``, ``"ip:port"`` or ``"[ipv6]:port"`` -> (ip, port)."""
+    host, port = text.strip(), "53"
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else "53"
+    elif host.count(":") == 1:
+        host, _, port = host.partition(":")
+    ipaddress.ip_address(host)  # ValueError names the bad entry
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"bad DNS resolver port in {text!r}")
+    return host, int(port)
 
 
 class Settings(BaseSettings):
@@ -71,12 +86,40 @@ class Settings(BaseSettings):
     mail_from: str = ""
     max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
 
+    # The mail front before login: bounded bytes, commands, time and connections.
+    mail_line_bytes: int = Field(default=8192, ge=512, le=1024 * 1024)
+    mail_literal_before_login_bytes: int = Field(default=4096, ge=256, le=1024 * 1024)
+    mail_commands_before_login: int = Field(default=20, ge=3, le=10_000)
+    mail_login_timeout_seconds: float = Field(default=60.0, gt=0)
+    imap_idle_timeout_seconds: float = Field(default=30 * 60.0, ge=30 * 60.0)
+    pop3_idle_timeout_seconds: float = Field(default=10 * 60.0, ge=10 * 60.0)
+    smtp_timeout_seconds: float = Field(default=5 * 60.0, ge=5 * 60.0)
+    mail_max_connections: int = Field(default=2000, ge=1)
+    mail_max_connections_per_network: int = Field(default=50, ge=1)
+    http_max_connections: int = Field(default=1000, ge=1)
+    internal_max_connections: int = Field(default=1000, ge=1)
+
     credential_cache_seconds: float = Field(default=300.0, ge=0)
     last_used_flush_seconds: float = Field(default=5.0, gt=0)
     device_change_poll_seconds: float = Field(default=0.25, gt=0)
     api_requests_per_minute: int = Field(default=1200, ge=1, le=1_000_000)
     sudo_minutes: int = Field(default=15, ge=1, le=24 * 60)
     argon2_workers: int = Field(default=2, ge=1, le=64)
+
+    # Domain verification: the TXT lookups and the background re-checks of pending domains.
+    dns_resolvers: list[str] = Field(
+        default_factory=list, description='["ip", "ip:port", ...]; the system\'s when empty'
+    )
+    dns_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    domain_check_interval_seconds: float = Field(default=300.0, ge=1)
+    domain_checks_per_pass: int = Field(default=20, ge=1, le=1000)
+
+    @field_validator("dns_resolvers")
+    @classmethod
+    def _resolvers_are_addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parse_resolver(entry)
+        return value
 
     @classmethod
     def settings_customise_sources(

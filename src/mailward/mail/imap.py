@@ -1,4 +1,5 @@
-"""The IMAP listeners: one pymap connection per task, mounted on our own sockets."""
+"""The IMAP listeners: one pymap connection per task, mounted on our own sockets, each
+admitted by the connection caps and bounded before login (mail/imap_front.py)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,20 @@ from uuid import uuid4
 
 from proxyprotocol.sock import SocketInfo
 from pymap.context import connection_exit, subsystem
-from pymap.imap import IMAPConnection
 from pymap.imap.state import ConnectionState
+from pymap.parsing.command import Command
 from pymap.parsing.command.any import IdCommand
-from pymap.parsing.response import CommandResponse, ResponseOk
+from pymap.parsing.response import CommandResponse, ResponseCode, ResponseNo, ResponseOk
 from pymap.selected import SelectedMailbox
 
-from mailward.mail.connections import ConnectionTracker, peer_ip
+from mailward.mail.connections import ConnectionGate, ConnectionTracker, FrontLimits, peer_ip
 from mailward.mail.imap_backend import DeviceLogin, ImapClient, ImapConfig, current_client
+from mailward.mail.imap_front import BoundedInput, FrontIMAPConnection
 
 log = logging.getLogger(__name__)
 
 MAX_CLIENT_NAME = 200
+TOO_MANY = b"* BYE [UNAVAILABLE] Too many connections from your network, try again later.\r\n"
 
 
 def client_name_of(parameters: Mapping[bytes, bytes] | None) -> str | None:
@@ -42,10 +45,24 @@ def client_name_of(parameters: Mapping[bytes, bytes] | None) -> str | None:
 
 
 class DeviceConnectionState(ConnectionState):
-    """pymap's state machine with two changes: no plaintext login from localhost on
-    the STARTTLS port, and the IMAP ID client name recorded for the device."""
+    """pymap's state machine with three changes: no plaintext login from localhost on
+    the STARTTLS port, the IMAP ID client name recorded for the device, and a storage
+    failure (a full disk) answered ``NO [UNAVAILABLE]``, not ``BYE [SERVERBUG]``."""
 
     login: DeviceLogin
+
+    async def do_command(self, cmd: Command) -> CommandResponse:
+        try:
+            return await super().do_command(cmd)
+        except ConnectionError:
+            raise
+        except OSError as exc:
+            log.warning("IMAP %s failed: %s", cmd.command.decode("ascii", "replace"), exc)
+            return ResponseNo(
+                cmd.tag,
+                b"Temporary server failure, try again later.",
+                ResponseCode.of(b"UNAVAILABLE"),
+            )
 
     async def do_greeting(self) -> CommandResponse:
         return ResponseOk(b"*", self.config.greeting, self.capability)
@@ -63,15 +80,28 @@ class DeviceConnectionState(ConnectionState):
 class ImapListener:
     """The ``asyncio.start_server`` callback for one IMAP port."""
 
-    def __init__(self, login: DeviceLogin, config: ImapConfig, tracker: ConnectionTracker) -> None:
+    def __init__(
+        self,
+        login: DeviceLogin,
+        config: ImapConfig,
+        tracker: ConnectionTracker,
+        gate: ConnectionGate,
+        limits: FrontLimits,
+    ) -> None:
         self.login = login
         self.config = config
         self.tracker = tracker
+        self.gate = gate
+        self.limits = limits
 
     async def __call__(self, reader: StreamReader, writer: StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        with self.tracker.tracking(task):
+        with self.gate.admitting(peer_ip(writer)) as admitted, self.tracker.tracking(task):
+            if not admitted:
+                writer.write(TOO_MANY)
+                writer.close()
+                return
             try:
                 await self._serve(reader, writer, task)
             except asyncio.CancelledError:
@@ -89,9 +119,12 @@ class ImapListener:
         def end_connection() -> None:
             task.cancel()
 
-        current_client.set(ImapClient(peer_ip(writer), end_connection))
+        client = ImapClient(peer_ip(writer), end_connection)
+        current_client.set(client)
         sock_info = SocketInfo.get(writer, None, unique_id=uuid4().bytes)
-        conn = IMAPConnection(self.config.commands, self.config, reader, writer, sock_info)
+        bounded = BoundedInput(reader, writer, client, self.limits, self.config.max_append)
+        commands = self.config.commands
+        conn = FrontIMAPConnection(bounded, commands, self.config, bounded, writer, sock_info)
         state = DeviceConnectionState(self.login, self.config)
         async with AsyncExitStack() as stack:
             connection_exit.set(stack)

@@ -24,7 +24,7 @@ from pymap.concurrent import Subsystem
 from pymap.exceptions import AuthorizationFailure, InvalidAuth, ResponseError
 from pymap.interfaces.login import IdentityInterface, LoginInterface
 from pymap.parsing.commands import Commands
-from pymap.parsing.response import ResponseCode, ResponseNo
+from pymap.parsing.response import ResponseBad, ResponseCode, ResponseNo
 from pymap.token import AllTokens
 from pymap.user import UserMetadata
 from pysasl import SASLAuth
@@ -66,6 +66,22 @@ class TemporaryAuthFailure(ResponseError):
         )
 
 
+class MalformedCredentials(ResponseError):
+    """LOGIN or AUTHENTICATE with a name or password that is not UTF-8: ``BAD``."""
+
+    def get_response(self, tag: bytes) -> ResponseBad:
+        return ResponseBad(tag, b"Invalid UTF-8 in the credentials.")
+
+
+def is_utf8_text(text: str) -> bool:
+    """False for text pymap decoded with ``surrogateescape`` from invalid UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def auth_error(failure: AuthFailure) -> ResponseError:
     """The one mapping of authentication failures to IMAP answers; a rate-limited
     attempt gets the generic answer."""
@@ -103,6 +119,7 @@ class ImapConfig(MaildirConfig):
         # table each time these are made, which would cost ~20 ms per connection.
         self._tls_auth = SASLAuth.named([b"PLAIN", b"LOGIN"])
         self._commands = Commands()
+        self.max_append = max_append
 
     @property
     def tls_auth(self) -> SASLAuth:
@@ -144,6 +161,8 @@ class DeviceLogin(LoginInterface):
     async def authenticate(self, credentials: ServerCredentials) -> DeviceIdentity:
         client = current_client.get()
         address, password = read_plain_credentials(credentials)
+        if not (is_utf8_text(address) and is_utf8_text(password)):
+            raise MalformedCredentials()
         checked_at = self.clock.now()
         result = await self.authenticator.authenticate(
             address, password, MailProtocol.IMAP, client.client_ip, client.client_name

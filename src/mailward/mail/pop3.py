@@ -14,66 +14,28 @@ import logging
 import ssl
 from asyncio import StreamReader, StreamWriter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from mailward.auth.interfaces import (
-    AuthenticatedDevice,
-    DeviceAuthenticator,
-    FailureReason,
-    MailProtocol,
-)
-from mailward.clock import Clock
-from mailward.mail.connections import ConnectionTracker, peer_ip
-from mailward.mail.maildir import MailStore
+from mailward.auth.interfaces import AuthenticatedDevice, FailureReason, MailProtocol
+from mailward.mail.connections import drop_unencrypted_input, peer_ip
 from mailward.mail.pop3_maildrop import DropMessage, Maildrop, dot_stuffed
-from mailward.mail.sessions import LiveSession, SessionRegistry
+from mailward.mail.sessions import LiveSession
+
+if TYPE_CHECKING:
+    from mailward.mail.pop3_front import Pop3Context
 
 log = logging.getLogger(__name__)
 
 MAX_LINE = 512  # RFC 2449 allows 255 octets for a command; be lenient, not unbounded.
 MAX_ERRORS = 10
-IDLE_SECONDS = 600.0
 AUTH_FAILED = b"-ERR [AUTH] Authentication failed\r\n"
 AUTH_UNAVAILABLE = b"-ERR [SYS/TEMP] Temporary authentication failure, try again later\r\n"
 SESSION_ENDED = b"-ERR [SYS/PERM] This device's access changed; connection closed\r\n"
+STORAGE_FAILED = b"-ERR [SYS/TEMP] Temporary server failure, try again later\r\n"
 
 
-@dataclass
-class Pop3Context:
-    """What every POP3 connection of the process shares."""
-
-    authenticator: DeviceAuthenticator
-    store: MailStore
-    registry: SessionRegistry
-    clock: Clock
-    tracker: ConnectionTracker
-    locked: set[int]
-
-
-class Pop3Listener:
-    """The ``asyncio.start_server`` callback for one POP3 port."""
-
-    def __init__(self, context: Pop3Context, tls: ssl.SSLContext, starttls: bool) -> None:
-        self.context = context
-        self.tls = tls
-        self.starttls = starttls
-
-    async def __call__(self, reader: StreamReader, writer: StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        session = Pop3Session(self.context, reader, writer, self.tls, self.starttls, task)
-        with self.context.tracker.tracking(task):
-            try:
-                await session.run()
-            except asyncio.CancelledError:
-                await session.say_goodbye()
-            except (ConnectionError, asyncio.IncompleteReadError, TimeoutError, ssl.SSLError):
-                pass
-            except Exception:
-                log.exception("POP3 connection failed")
-            finally:
-                session.finish()
-                writer.close()
+class MalformedLine(Exception):
+    """A command line that is not UTF-8."""
 
 
 class Pop3Session:
@@ -98,6 +60,7 @@ class Pop3Session:
         self.drop: Maildrop | None = None
         self.live: LiveSession | None = None
         self.errors = 0
+        self.commands_before_login = 0
         self.ended_by_change = False
         self.done = False
 
@@ -106,26 +69,52 @@ class Pop3Session:
     async def run(self) -> None:
         await self.send(b"+OK Mailward POP3 ready\r\n")
         while not self.done:
-            line = await self.read_line()
-            if line is None:
+            if not await self.next_command():
                 return
-            command, _, argument = line.partition(" ")
-            await self.dispatch(command.upper(), argument)
             if self.errors >= MAX_ERRORS:
                 await self.send(b"-ERR Too many errors, closing\r\n")
                 return
 
-    async def read_line(self) -> str | None:
+    async def next_command(self) -> bool:
+        """Read and answer one command; False when the connection should end."""
+        if self.device is None:
+            self.commands_before_login += 1
+            if self.commands_before_login > self.context.limits.commands_before_login:
+                await self.send(b"-ERR [SYS/TEMP] Too many commands without logging in\r\n")
+                return False
         try:
-            raw = await asyncio.wait_for(self.reader.readuntil(b"\n"), IDLE_SECONDS)
+            line = await self.read_line()
+            if line is None:
+                return False
+            command, _, argument = line.partition(" ")
+            await self.dispatch(command.upper(), argument)
+        except MalformedLine:
+            self.errors += 1
+            await self.send(b"-ERR Invalid UTF-8 in the command\r\n")
+        except (ConnectionError, asyncio.IncompleteReadError):
+            raise
+        except OSError as exc:
+            log.warning("POP3 command failed: %s", exc)
+            await self.send(STORAGE_FAILED)
+        return True
+
+    async def read_line(self) -> str | None:
+        limits = self.context.limits
+        timeout = limits.login_timeout if self.device is None else limits.idle_timeout
+        try:
+            raw = await asyncio.wait_for(self.reader.readuntil(b"\n"), timeout)
         except asyncio.LimitOverrunError:
+            await self.send(b"-ERR Line too long\r\n")
             return None
         except asyncio.IncompleteReadError:
             return None
         if len(raw) > MAX_LINE:
             await self.send(b"-ERR Line too long\r\n")
             return None
-        return raw.rstrip(b"\r\n").decode("utf-8", "replace")
+        try:
+            return raw.rstrip(b"\r\n").decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedLine() from None
 
     async def dispatch(self, command: str, argument: str) -> None:
         table = self.transaction_commands() if self.device else self.authorization_commands()
@@ -178,6 +167,7 @@ class Pop3Session:
             await self.send(b"-ERR Already using TLS\r\n")
             return
         await self.send(b"+OK Begin TLS negotiation\r\n")
+        drop_unencrypted_input(self.reader)
         await self.writer.start_tls(self.tls)
         self.secure = True
         self.user = None

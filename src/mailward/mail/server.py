@@ -11,13 +11,13 @@ from typing import Any
 
 from mailward.auth.interfaces import DeviceAuthenticator
 from mailward.bootstrap import Services
-from mailward.mail.connections import ConnectionTracker
+from mailward.mail.connections import ConnectionGate, ConnectionTracker, FrontLimits
 from mailward.mail.directory import DatabaseDirectory
 from mailward.mail.imap import ImapListener
 from mailward.mail.imap_backend import DeviceLogin, ImapConfig
 from mailward.mail.maildir import MailStore
 from mailward.mail.outbound import OutboundWorker
-from mailward.mail.pop3 import Pop3Context, Pop3Listener
+from mailward.mail.pop3_front import Pop3Context, Pop3Listener
 from mailward.mail.sessions import SessionRegistry
 from mailward.mail.smtp_handlers import Delivery, InboundHandler, SubmissionHandler
 from mailward.mail.smtp_protocol import DeviceSMTP, SmtpAuthContext
@@ -55,8 +55,18 @@ class MailServer:
             settings.tls_dir, settings.hostname, settings.tls_cert_file, settings.tls_key_file
         )
         self.imap_connections = ConnectionTracker()
+        self.gate = ConnectionGate(
+            settings.mail_max_connections, settings.mail_max_connections_per_network
+        )
         self.pop3 = Pop3Context(
-            authenticator, self.store, self.registry, services.clock, ConnectionTracker(), set()
+            authenticator,
+            self.store,
+            self.registry,
+            services.clock,
+            ConnectionTracker(),
+            set(),
+            self.gate,
+            FrontLimits.from_settings(settings, settings.pop3_idle_timeout_seconds),
         )
         self.smtp_connections: set[DeviceSMTP] = set()
         # The node's one outbound spool, shared with the notices and invitations.
@@ -118,7 +128,8 @@ class MailServer:
         login = DeviceLogin(
             config, self.authenticator, self.store, self.registry, self.services.clock
         )
-        listener = ImapListener(login, config, self.imap_connections)
+        limits = FrontLimits.from_settings(s, s.imap_idle_timeout_seconds)
+        listener = ImapListener(login, config, self.imap_connections, self.gate, limits)
         ssl = None if starttls else self.tls.context
         return await self._bind(await asyncio.start_server(listener, s.bind, port, ssl=ssl))
 
@@ -150,13 +161,19 @@ class MailServer:
             "auth_require_tls": not implicit,
             "tls_context": None if implicit else self.tls.context,
             "require_starttls": submission and not implicit,
-            "timeout": 300,
+            "timeout": s.smtp_timeout_seconds,
             "loop": asyncio.get_running_loop(),
         }
+        limits = FrontLimits.from_settings(s, s.smtp_timeout_seconds)
 
         def factory() -> DeviceSMTP:
             return DeviceSMTP(
-                handler, auth if submission else None, self.smtp_connections, **options
+                handler,
+                auth if submission else None,
+                self.smtp_connections,
+                self.gate,
+                limits,
+                **options,
             )
 
         ssl = self.tls.context if implicit else None

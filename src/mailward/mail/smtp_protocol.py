@@ -4,12 +4,17 @@ authenticated connection registered as a live session of its device.
 aiosmtpd's ``authenticator`` callback is synchronous; here the built-in PLAIN and LOGIN
 mechanisms still parse the exchange, ``_authenticate`` only parks the credentials, and
 the wrapped mechanism awaits the real check.
+
+Before AUTH on the submission ports, a client gets few commands and little time; every
+connection is admitted by the connection caps. aiosmtpd itself bounds line lengths and
+discards what was read before STARTTLS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +28,7 @@ from mailward.auth.interfaces import (
     MailProtocol,
 )
 from mailward.clock import Clock
-from mailward.mail.connections import peer_ip
+from mailward.mail.connections import ConnectionGate, FrontLimits, peer_ip
 from mailward.mail.sessions import LiveSession, SessionRegistry
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,8 @@ log = logging.getLogger(__name__)
 AUTH_FAILED = "535 5.7.8 Authentication credentials invalid"
 AUTH_UNAVAILABLE = "454 4.7.0 Temporary authentication failure, try again later"
 SESSION_ENDED = b"421 4.7.0 This device's access changed; connection closed\r\n"
+TOO_MANY = b"421 4.7.0 Too many connections from your network, try again later\r\n"
+TOO_MANY_COMMANDS = "421 4.7.0 Too many commands without logging in, closing"
 
 
 def auth_failure_reply(failure: AuthFailure) -> str:
@@ -54,6 +61,8 @@ class DeviceSMTP(SMTP):
         handler: Any,
         auth: SmtpAuthContext | None,
         open_connections: set[DeviceSMTP],
+        gate: ConnectionGate,
+        limits: FrontLimits,
         **options: Any,
     ) -> None:
         super().__init__(handler, **options)
@@ -61,14 +70,35 @@ class DeviceSMTP(SMTP):
         self._open = open_connections
         self._parked: LoginPassword | None = None
         self._live: LiveSession | None = None
+        self._gate = gate
+        self._limits = limits
+        self._network: str | None = None
+        self._refused = False
+        self._commands_before_login = 0
+        if auth is not None:
+            self._smtp_methods = {
+                name: self._counted(method) for name, method in self._smtp_methods.items()
+            }
 
     # -- connection bookkeeping ----------------------------------------------
 
     def connection_made(self, transport: Any) -> None:
+        if self._network is None:  # not again for the TLS transport after STARTTLS
+            self._network = self._gate.enter(peer_ip(transport))
+            if self._network is None:
+                self._refused = True
+                transport.write(TOO_MANY)
+                transport.close()
+                return
         self._open.add(self)
         super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._refused:
+            return
+        if self._network:
+            self._gate.leave(self._network)
+            self._network = ""
         self._open.discard(self)
         if self._live is not None and self._auth is not None:
             self._auth.registry.unregister(self._live)
@@ -82,6 +112,28 @@ class DeviceSMTP(SMTP):
             return
         transport.write(SESSION_ENDED)
         transport.close()
+
+    def _logged_in(self) -> bool:
+        return self.session is not None and bool(self.session.authenticated)
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """Before AUTH on a submission port the client gets the login timeout."""
+        if duration is None and self._auth is not None and not self._logged_in():
+            duration = self._limits.login_timeout
+        super()._reset_timeout(duration)
+
+    def _counted(self, method: Callable[[str | None], Awaitable[None]]) -> Any:
+        async def counted(arg: str | None) -> None:
+            if not self._logged_in():
+                self._commands_before_login += 1
+                if self._commands_before_login > self._limits.commands_before_login:
+                    await self.push(TOO_MANY_COMMANDS)
+                    if self.transport is not None:
+                        self.transport.close()
+                    return
+            await method(arg)
+
+        return counted
 
     async def handle_exception(self, error: Exception) -> str:
         """Log it here; the client gets a plain reply, never the exception's text."""
