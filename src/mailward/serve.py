@@ -27,6 +27,7 @@ import uvicorn
 from mailward.auth.interfaces import DeviceAuthenticator
 from mailward.auth.runtime import AuthRuntime
 from mailward.bootstrap import Services, build_services
+from mailward.domain_rechecks import rechecks_for
 from mailward.integrations.runtime import DataPlaneRuntime
 from mailward.mail.server import MailServer
 from mailward.settings import Settings
@@ -158,14 +159,24 @@ async def serve(settings: Settings, with_web: bool = True) -> int:
             auth_http = await auth.serve_http()
             mail = mail_plane(settings, services, auth)
             listeners = await mail.start()
+            services.outbox.start()  # notices and invitations leave through the spool
             web = await start_web(services, settings) if with_web else None
+            rechecks = rechecks_for(
+                services.domain_checks,
+                settings.domain_check_interval_seconds,
+                settings.dns_timeout_seconds,
+            )
+            if with_web:  # pending domains are re-checked by the nodes that run the manager
+                rechecks.start()
             install_signals(stop, mail)
             print(ready_line(listeners, web, auth_http.port), flush=True)
             await stop.wait()
             log.info("stopping")
             if web is not None:
                 await web.stop()
+            await rechecks.stop()
             await mail.stop()
+            await services.outbox.stop()
     finally:
         await services.close()
     return 0

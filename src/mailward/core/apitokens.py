@@ -100,6 +100,24 @@ def token_view(token: ApiToken, now: datetime) -> ApiTokenView:
     )
 
 
+async def revoke_all_tokens(session: AsyncSession, actor: Actor, now: datetime) -> int:
+    """Revoke every live token of the actor's account (audited, one entry a token);
+    returns how many. Used by "sign out everywhere"."""
+    tokens = await session.scalars(
+        select(ApiToken).where(
+            ApiToken.account_id == actor.account_id, ApiToken.revoked_at.is_(None)
+        )
+    )
+    revoked = 0
+    for token in tokens:
+        token.revoked_at = now
+        target = AuditTarget(token.organization_id, label=f"API token {token.name!r}")
+        details = {"token_id": token.id, "prefix": token.prefix, "why": "signed out everywhere"}
+        record(session, actor, AuditTag.API_TOKEN_REVOKE, target, now, **details)
+        revoked += 1
+    return revoked
+
+
 def looks_like_token(value: str) -> bool:
     return value.startswith(TOKEN_PREFIX) and len(value) <= MAX_TOKEN_LENGTH
 

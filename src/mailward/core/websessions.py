@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, select, update
 
+from mailward.core.actors import Actor
+from mailward.core.apitokens import revoke_all_tokens
 from mailward.core.deps import CoreDeps
 from mailward.db.models import Account, WebSession
 
@@ -127,9 +129,17 @@ class WebSessionService:
         """End one of the account's own sessions (another's id does nothing)."""
         await self._revoke((WebSession.id == session_id) & (WebSession.account_id == account_id))
 
-    async def end_all(self, account_id: int) -> None:
-        """Sign out everywhere."""
+    async def end_all(self, account_id: int, ip: str | None = None) -> int:
+        """Sign out everywhere: every web session of the account ends and its personal
+        API tokens are revoked with them (a token made by whoever held a session must
+        not outlive it). Returns how many tokens were revoked."""
         await self._revoke(WebSession.account_id == account_id)
+        async with self.deps.db.unit_of_work() as uow:
+            account = await uow.session.get(Account, account_id)
+            if account is None:
+                return 0
+            actor = Actor(account.id, account.email, ip)
+            return await revoke_all_tokens(uow.session, actor, self.deps.clock.now())
 
     async def _revoke(self, condition: ColumnElement[bool]) -> None:
         async with self.deps.db.unit_of_work() as uow:
