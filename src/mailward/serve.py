@@ -65,7 +65,15 @@ async def start_web(services: Services, settings: Settings) -> WebListener | Non
         return None
     app = module.create_app(services)
     sock = socket.create_server((settings.bind, settings.http_port), reuse_port=False)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    # h11 bounds a request's head (16 KiB); limit_concurrency answers 503 beyond the cap.
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        http="h11",
+        limit_concurrency=settings.http_max_connections,
+    )
     server = _WebServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="web")
     while not server.started:

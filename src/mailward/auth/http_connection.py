@@ -63,8 +63,14 @@ def refusal_bytes(status: HTTPStatus) -> bytes:
 class AuthHttpConnection(asyncio.Protocol):
     """One client connection. httptools calls the ``on_*`` methods while parsing."""
 
-    def __init__(self, app: AuthHttpApp, connections: set[AuthHttpConnection]) -> None:
+    def __init__(
+        self,
+        app: AuthHttpApp,
+        connections: set[AuthHttpConnection],
+        max_connections: int = 1000,
+    ) -> None:
         self.app = app
+        self.max_connections = max_connections
         self.connections = connections
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
@@ -76,6 +82,9 @@ class AuthHttpConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        if len(self.connections) >= self.max_connections:
+            self._refuse(HTTPStatus.SERVICE_UNAVAILABLE)  # Dovecot: temporary failure
+            return
         self.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

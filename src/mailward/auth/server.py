@@ -99,7 +99,8 @@ async def serve_auth_http(
     connections: set[AuthHttpConnection] = set()
     endpoint = app
     server = await asyncio.get_running_loop().create_server(
-        lambda: AuthHttpConnection(endpoint, connections), sock=sock
+        lambda: AuthHttpConnection(endpoint, connections, settings.internal_max_connections),
+        sock=sock,
     )
     log.info("auth endpoint listening on %s:%s", bind_host, sock.getsockname()[1])
     return AuthHttpServer(server, connections, sock)

@@ -47,7 +47,9 @@ class DataPlaneRuntime:
                 "no dovecot_config: device changes will not end live Dovecot sessions "
                 "(set MAILWARD_DOVECOT_CONFIG on the nodes beside Dovecot)"
             )
-        server = SocketmapServer(DatabaseMailDirectory(self.services.db))
+        server = SocketmapServer(
+            DatabaseMailDirectory(self.services.db), settings.internal_max_connections
+        )
         self._socketmap = await server.start(settings.socketmap_bind, settings.socketmap_port)
         log.info("socketmap tables on %s:%s", settings.socketmap_bind, self.socketmap_port)
 

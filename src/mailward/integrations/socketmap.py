@@ -22,6 +22,7 @@ from typing import Protocol
 from sqlalchemy import select
 
 from mailward.core.addresses import find_local_address
+from mailward.core.mailservices import VERIFIED_ONLY
 from mailward.core.names import normalize_domain, normalize_email
 from mailward.db.engine import Database
 from mailward.db.models import MailService
@@ -30,6 +31,7 @@ from mailward.errors import InvalidInput
 log = logging.getLogger(__name__)
 
 MAX_REQUEST = 100_000
+IDLE_SECONDS = 600.0  # Postfix closes its idle lookup connections long before this
 
 
 class MailDirectory(Protocol):
@@ -63,7 +65,7 @@ class DatabaseMailDirectory:
             return False
         async with self.db.unit_of_work() as uow:
             found = await uow.session.scalar(
-                select(MailService.id).where(MailService.domain == domain)
+                select(MailService.id).where(MailService.domain == domain, VERIFIED_ONLY)
             )
         return found is not None
 
@@ -99,12 +101,15 @@ def netstring(text: str) -> bytes:
 async def read_netstring(reader: asyncio.StreamReader) -> bytes | None:
     """One netstring's payload; ``None`` at the end of the stream."""
     try:
-        length = await reader.readuntil(b":")
-    except asyncio.IncompleteReadError:
+        length = await asyncio.wait_for(reader.readuntil(b":"), IDLE_SECONDS)
+    except (asyncio.IncompleteReadError, TimeoutError):
         return None
-    if not length[:-1].isdigit() or int(length[:-1]) > MAX_REQUEST:
+    digits = length[:-1]
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 6:
         raise ValueError("bad netstring length")
-    payload = await reader.readexactly(int(length[:-1]) + 1)
+    if int(digits) > MAX_REQUEST:
+        raise ValueError("netstring too long")
+    payload = await asyncio.wait_for(reader.readexactly(int(digits) + 1), IDLE_SECONDS)
     if payload[-1:] != b",":
         raise ValueError("netstring without its comma")
     return payload[:-1]
@@ -124,18 +129,31 @@ async def answer(directory: MailDirectory, request: bytes) -> str:
 
 
 class SocketmapServer:
-    """Serves the tables to Postfix; one task per Postfix connection."""
+    """Serves the tables to Postfix; one task per Postfix connection, at most
+    ``max_connections`` at once (more are closed at once; Postfix retries)."""
 
-    def __init__(self, directory: MailDirectory) -> None:
+    def __init__(self, directory: MailDirectory, max_connections: int = 1000) -> None:
         self.directory = directory
+        self.max_connections = max_connections
+        self.open = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.open >= self.max_connections:
+            writer.close()
+            return
+        self.open += 1
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self.open -= 1
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while (request := await read_netstring(reader)) is not None:
                 writer.write(netstring(await answer(self.directory, request)))
                 await writer.drain()
-        except (ValueError, ConnectionError, asyncio.LimitOverrunError):
-            pass
+        except (ValueError, ConnectionError, TimeoutError, asyncio.IncompleteReadError):
+            pass  # garbage or a client gone: close (ValueError covers LimitOverrunError)
         finally:
             writer.close()
 

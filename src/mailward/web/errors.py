@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from mailward.core.signin import TooManyAttempts
@@ -49,6 +50,21 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", context, status_code=status)
 
 
+STORAGE_UNAVAILABLE = (
+    "Mailward cannot save anything right now (its storage is full or unavailable). "
+    "Nothing was changed. Try again in a few minutes; if it persists, tell the operator."
+)
+
+
+async def storage_unavailable(request: Request, exc: Exception) -> Response:
+    """A full disk (SQLite "database or disk is full", ENOSPC) or an unreachable
+    database: a temporary failure, 503, not a 500. No database read here."""
+    context: dict[str, object] = {"viewer": None, "message": STORAGE_UNAVAILABLE}
+    response = render(request, "error.html", context, status_code=503)
+    response.headers["Retry-After"] = "60"
+    return response
+
+
 async def csrf_rejected(request: Request, exc: Exception) -> Response:
     context = await _viewer_context(request)
     context["message"] = (
@@ -76,3 +92,5 @@ def install_error_pages(app: FastAPI) -> None:
     app.add_exception_handler(CsrfRejected, csrf_rejected)
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(SudoRequired, sudo_required)
+    app.add_exception_handler(OperationalError, storage_unavailable)
+    app.add_exception_handler(OSError, storage_unavailable)

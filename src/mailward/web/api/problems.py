@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 
@@ -124,10 +125,25 @@ def allowed_methods(request: Request) -> set[str]:
     return methods
 
 
+async def storage_problem(request: Request, exc: Exception) -> Response:
+    """A full disk or an unreachable database: a temporary failure (503)."""
+    response = problem(
+        request,
+        503,
+        "storage-unavailable",
+        "Temporarily unavailable",
+        "Mailward cannot save anything right now; nothing was changed. Try again later.",
+    )
+    response.headers["Retry-After"] = "60"
+    return response
+
+
 def install_problems(api: FastAPI) -> None:
     api.add_exception_handler(MailwardError, domain_problem)
     api.add_exception_handler(RequestValidationError, validation_problem)
     api.add_exception_handler(HTTPException, http_problem)
+    api.add_exception_handler(OperationalError, storage_problem)
+    api.add_exception_handler(OSError, storage_problem)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
