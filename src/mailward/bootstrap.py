@@ -12,6 +12,7 @@ from mailward.core.addresses import AddressService
 from mailward.core.auditlog import AuditLogService
 from mailward.core.deps import CoreDeps
 from mailward.core.devices import DeviceService
+from mailward.core.domainchecks import DomainChecks
 from mailward.core.events import DEVICE_CHANGES_CHANNEL, DeviceChangeFeed, DeviceEventHub
 from mailward.core.mailservices import MailServiceService
 from mailward.core.organizations import OrganizationService
@@ -19,6 +20,7 @@ from mailward.core.passwords import PasswordHasher
 from mailward.db.engine import Database
 from mailward.db.migrate import upgrade
 from mailward.db.notify import change_signal_for
+from mailward.dnslookup import DnsTxtLookup
 from mailward.keys import ServerKeys, load_key_file
 from mailward.redis_limitstore import make_rate_limit_store
 from mailward.settings import Settings
@@ -37,6 +39,7 @@ class Services:
     accounts: AccountService = field(init=False)
     organizations: OrganizationService = field(init=False)
     mail_services: MailServiceService = field(init=False)
+    domain_checks: DomainChecks = field(init=False)
     addresses: AddressService = field(init=False)
     devices: DeviceService = field(init=False)
     audit: AuditLogService = field(init=False)
@@ -44,7 +47,14 @@ class Services:
     def __post_init__(self) -> None:
         self.accounts = AccountService(self.deps)
         self.organizations = OrganizationService(self.deps)
-        self.mail_services = MailServiceService(self.deps)
+        checks = self.settings.domain_check_interval_seconds
+        self.mail_services = MailServiceService(self.deps, checks)
+        self.domain_checks = DomainChecks(
+            self.deps,
+            DnsTxtLookup(self.settings.dns_resolvers, self.settings.dns_timeout_seconds),
+            checks,
+            self.settings.domain_checks_per_pass,
+        )
         self.addresses = AddressService(self.deps)
         self.devices = DeviceService(self.deps)
         self.audit = AuditLogService(self.deps)
@@ -78,7 +88,7 @@ class Services:
 
     async def close(self) -> None:
         await self.events.close()  # queued notices reach the spool before the exit
-        self.deps.hasher.close()
+        self.deps.close_hashers()
         await self.deps.limit_store.close()
         await self.db.dispose()
 
@@ -103,7 +113,8 @@ async def build_services(
     deps = CoreDeps(
         db=db,
         keys=keys,
-        hasher=hasher or PasswordHasher(workers=settings.argon2_workers),
+        hasher=hasher or PasswordHasher(workers=settings.manager_argon2_workers),
+        login_hasher=hasher or PasswordHasher(workers=settings.argon2_workers),
         clock=clock or SystemClock(),
         device_events=events,
         device_change_signal=change_signal_for(db, DEVICE_CHANGES_CHANNEL),

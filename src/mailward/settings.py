@@ -105,6 +105,15 @@ class Settings(BaseSettings):
     api_requests_per_minute: int = Field(default=1200, ge=1, le=1_000_000)
     sudo_minutes: int = Field(default=15, ge=1, le=24 * 60)
     argon2_workers: int = Field(default=2, ge=1, le=64)
+    # Mail logins: Argon2id checks waiting or running, in total / per client network /
+    # per address; beyond them a login is told "try later" at once. The web manager's
+    # own password checks have their own pool and never wait behind mail logins.
+    argon2_queue: int = Field(default=32, ge=1, le=10_000)
+    argon2_per_network: int = Field(default=4, ge=1, le=10_000)
+    argon2_per_address: int = Field(default=8, ge=1, le=10_000)
+    manager_argon2_workers: int = Field(default=2, ge=1, le=64)
+    # Login limits count an IPv6 client by its network of this many bits.
+    ipv6_prefix_length: int = Field(default=64, ge=16, le=128)
 
     # Domain verification: the TXT lookups and the background re-checks of pending domains.
     dns_resolvers: list[str] = Field(

@@ -25,6 +25,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from mailward.db.engine import Database
 from mailward.db.models import Address, Device, MailService
 
+# A login finds only addresses of verified Mail Services (a pending domain is a claim,
+# not a proof); the partial unique index on verified domains answers it in one lookup.
+VERIFIED = MailService.verified_at.is_not(None)
+
 
 class DirectoryUnavailable(Exception):
     """The database could not answer; the login gets a temporary failure."""
@@ -52,7 +56,14 @@ class LoginReader(Protocol):
         self, address_id: int, lookups: Sequence[bytes]
     ) -> DeviceColumns | None: ...
 
-    async def chosen(self, address_id: int) -> list[DeviceColumns]: ...
+    async def chosen(self, address_id: int) -> list[DeviceColumns]:
+        """Chosen-password devices still kept as per-device Argon2id hashes (made before
+        address salts; converted at their next login)."""
+        ...
+
+    async def salt(self, address_id: int) -> bytes | None:
+        """The address's Argon2id salt of chosen passwords (None: it has none)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -76,7 +87,7 @@ class SqlAlchemyReader:
         query = (
             select(Address.id, MailService.organization_id)
             .join(MailService, MailService.id == Address.mail_service_id)
-            .where(MailService.domain == domain, Address.local_part == local)
+            .where(MailService.domain == domain, VERIFIED, Address.local_part == local)
         )
         rows = await self._rows(query)
         return (rows[0][0], rows[0][1]) if rows else None
@@ -93,8 +104,13 @@ class SqlAlchemyReader:
             Device.address_id == address_id,
             Device.revoked_at.is_(None),
             Device.password_kind == "chosen",
+            Device.password_hash.is_not(None),
         )
         return [DeviceColumns(*row) for row in await self._rows(query)]
+
+    async def salt(self, address_id: int) -> bytes | None:
+        rows = await self._rows(select(Address.password_salt).where(Address.id == address_id))
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def close(self) -> None:
         return None
@@ -114,9 +130,14 @@ _DEVICE_SQL = (
 _ADDRESS_SQL = (
     "SELECT addresses.id, mail_services.organization_id FROM addresses JOIN mail_services"
     " ON mail_services.id = addresses.mail_service_id"
-    " WHERE mail_services.domain = ? AND addresses.local_part = ?"
+    " WHERE mail_services.domain = ? AND mail_services.verified_at IS NOT NULL"
+    " AND addresses.local_part = ?"
 )
-_CHOSEN_SQL = _DEVICE_SQL + ("address_id = ? AND revoked_at IS NULL AND password_kind = 'chosen'")
+_CHOSEN_SQL = _DEVICE_SQL + (
+    "address_id = ? AND revoked_at IS NULL AND password_kind = 'chosen'"
+    " AND password_hash IS NOT NULL"
+)
+_SALT_SQL = "SELECT password_salt FROM addresses WHERE id = ?"
 
 
 def _utc(value: str | None) -> datetime | None:
@@ -188,6 +209,10 @@ class SqliteReader:
 
     async def chosen(self, address_id: int) -> list[DeviceColumns]:
         return [_device(row) for row in await self._rows(_CHOSEN_SQL, (address_id,))]
+
+    async def salt(self, address_id: int) -> bytes | None:
+        rows = await self._rows(_SALT_SQL, (address_id,))
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def close(self) -> None:
         def close() -> None:

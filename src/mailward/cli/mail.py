@@ -38,7 +38,21 @@ def mailservice_list(
     async def use(services: Services) -> None:
         organization = await services.organizations.resolve(OPERATOR, org)
         views = await services.mail_services.list(OPERATOR, organization.id)
-        print_rows(views, json_, lambda v: f"{v.domain}\t{v.address_count} addresses")
+        print_rows(views, json_, lambda v: f"{v.domain}\t{v.state}\t{v.address_count} addresses")
+
+    run_with_services(ctx, use)
+
+
+@mailservice_app.command("verify")
+def mailservice_verify(ctx: typer.Context, domain: str) -> None:
+    """Look a pending domain's TXT record up once and print its state."""
+
+    async def use(services: Services) -> None:
+        view = await services.domain_checks.check(OPERATOR, domain)
+        typer.echo(f"{view.domain}: {view.state}")
+        if view.state == "pending" and view.record is not None:
+            typer.echo(view.check_message)
+            typer.echo(f"publish: {view.record.zone_line}")
 
     run_with_services(ctx, use)
 

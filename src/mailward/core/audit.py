@@ -25,6 +25,10 @@ class AuditTag(StrEnum):
     MEMBER_ROLE_CHANGE = "member:role_change"
     MEMBER_REMOVE = "member:remove"
     MAIL_SERVICE_CREATE = "mail_service:create"
+    MAIL_SERVICE_CLAIM = "mail_service:claim"
+    MAIL_SERVICE_VERIFY = "mail_service:verify"
+    MAIL_SERVICE_VERIFY_FAILURE = "mail_service:verify_failure"
+    MAIL_SERVICE_CLAIM_REMOVED = "mail_service:claim_removed"
     ADDRESS_CREATE = "address:create"
     ADDRESS_USER_ADD = "address_user:add"
     ADDRESS_USER_REMOVE = "address_user:remove"
@@ -39,6 +43,11 @@ class AuditTag(StrEnum):
     INVITATION_CANCEL = "invitation:cancel"
     API_TOKEN_CREATE = "api_token:create"
     API_TOKEN_REVOKE = "api_token:revoke"
+    GRANT_OFFER = "grant:offer"
+    GRANT_ACCEPT = "grant:accept"
+    GRANT_DECLINE = "grant:decline"
+    GRANT_WITHDRAW = "grant:withdraw"
+    ACCOUNT_EMAIL_PROOF = "account:email_proof"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""Which domains the discovery documents answer for: every domain with a Mail Service."""
+"""Which domains the discovery documents answer for: every domain with a verified Mail
+Service."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
+from mailward.core.mailservices import VERIFIED_ONLY
 from mailward.core.names import normalize_domain
 from mailward.db.engine import Database
 from mailward.db.models import MailService
@@ -12,7 +14,11 @@ from mailward.errors import InvalidInput
 
 async def served_domains(db: Database) -> list[str]:
     async with db.unit_of_work() as uow:
-        return list(await uow.session.scalars(select(MailService.domain).order_by("domain")))
+        return list(
+            await uow.session.scalars(
+                select(MailService.domain).where(VERIFIED_ONLY).order_by("domain")
+            )
+        )
 
 
 async def served_domain_of(db: Database, email: str) -> str | None:
@@ -23,6 +29,6 @@ async def served_domain_of(db: Database, email: str) -> str | None:
         return None
     async with db.unit_of_work() as uow:
         found = await uow.session.scalar(
-            select(MailService.domain).where(MailService.domain == domain)
+            select(MailService.domain).where(MailService.domain == domain, VERIFIED_ONLY)
         )
     return found

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,7 +15,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from mailward.errors import Conflict
+
 AfterCommit = Callable[[], Awaitable[None]]
+CONCURRENT_CHANGE = (
+    "this conflicts with something that already exists or was just changed by someone "
+    "else (the same name twice, or the same request sent twice); reload and try again"
+)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -38,7 +45,9 @@ def make_engine(url: str, echo: bool = False) -> AsyncEngine:
 
 class UnitOfWork:
     """One transaction. Commits on a clean exit, rolls back on an error; callbacks
-    registered with :meth:`after_commit` run once the commit succeeded."""
+    registered with :meth:`after_commit` run once the commit succeeded. A unique or
+    foreign-key violation (two requests racing to create the same thing) becomes
+    :class:`Conflict`, which every edge answers with a clear 4xx."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -61,8 +70,13 @@ class UnitOfWork:
                 await self.session.commit()
             else:
                 await self.session.rollback()
+        except IntegrityError as error:
+            await self.session.rollback()
+            raise Conflict(CONCURRENT_CHANGE) from error
         finally:
             await self.session.close()
+        if isinstance(exc, IntegrityError):
+            raise Conflict(CONCURRENT_CHANGE) from exc
         if exc_type is None:
             for callback in self._after_commit:
                 await callback()

@@ -6,9 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-# Printable text only: control characters (NUL above all) never reach the database.
+from mailward.core.names import refuse_control_characters
+from mailward.errors import InvalidInput
+
+# Printable text only: control characters (NUL above all) never reach the database. The
+# pattern documents it in the OpenAPI document (pydantic-core's regex reads ``$`` as the
+# end of the text); ``Printable`` applies the core's one rule, the web forms' and CLI's.
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 
 
@@ -16,8 +21,19 @@ def text(max_length: int, min_length: int = 0) -> Any:
     return StringConstraints(min_length=min_length, max_length=max_length, pattern=PRINTABLE)
 
 
-Name = Annotated[str, text(120, 1)]
-Email = Annotated[str, text(320, 3)]
+def _printable(value: str) -> str:
+    try:
+        refuse_control_characters(value, "text")
+    except InvalidInput as exc:
+        raise ValueError(exc.reason) from None
+    return value
+
+
+Printable = AfterValidator(_printable)
+
+
+Name = Annotated[str, text(120, 1), Printable]
+Email = Annotated[str, text(320, 3), Printable]
 RoleName = Literal["legal_representative", "administrator", "user"]
 Protocol = Literal["imap", "pop3", "smtp"]
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
@@ -33,11 +49,17 @@ class Organization(View):
     role: RoleName
 
 
+GrantState = Literal["pending", "accepted"]
+
+
 class Member(View):
-    account_id: int
+    """A member (``accepted``), or a person offered a role who has not answered
+    (``pending``: no name, nothing about their account)."""
+
     email: str
     display_name: str
     role: RoleName
+    state: GrantState
 
 
 class MemberIn(BaseModel):
@@ -49,17 +71,33 @@ class RoleIn(BaseModel):
     role: RoleName
 
 
+class VerificationRecord(View):
+    """The DNS TXT record that proves the organization controls the domain."""
+
+    name: str
+    type: Literal["TXT"]
+    value: str
+
+
 class MailService(View):
+    """``pending`` until the domain's verification record is seen (``verify``); only a
+    ``verified`` Mail Service receives mail and lets its devices log in."""
+
     id: int
     organization_id: int
     domain: str
     display_domain: str
     address_count: int
     created_at: datetime
+    state: Literal["pending", "verified"]
+    verified_at: datetime | None
+    record: VerificationRecord | None
+    checked_at: datetime | None
+    check_message: str
 
 
 class MailServiceIn(BaseModel):
-    domain: Annotated[str, text(255, 1)]
+    domain: Annotated[str, text(255, 1), Printable]
 
 
 class Address(View):
@@ -72,8 +110,8 @@ class Address(View):
 
 
 class AddressIn(BaseModel):
-    local_part: Annotated[str, text(64, 1)]
-    display_name: Annotated[str, text(200)] = ""
+    local_part: Annotated[str, text(64, 1), Printable]
+    display_name: Annotated[str, text(200), Printable] = ""
 
 
 class AddressPage(View):
@@ -84,10 +122,12 @@ class AddressPage(View):
 
 
 class AddressUser(View):
-    account_id: int
+    """A user of the address (``accepted``), or a person offered its use who has not
+    answered (``pending``: no name, nothing about their account)."""
+
     email: str
     display_name: str
-    status: str
+    state: GrantState
 
 
 class AddressUserIn(BaseModel):
@@ -126,7 +166,7 @@ class DeviceIn(BaseModel):
     )
     expires_at: datetime | None = None
     protocols: list[Protocol] | None = Field(None, min_length=1)
-    networks: list[Annotated[str, text(64, 1)]] | None = Field(None, max_length=50)
+    networks: list[Annotated[str, text(64, 1), Printable]] | None = Field(None, max_length=50)
 
 
 class DevicePasswordIn(BaseModel):
@@ -188,7 +228,7 @@ class DeviceAccessIn(BaseModel):
 
     expires_at: datetime | None = None
     protocols: list[Protocol] | None = Field(None, min_length=1)
-    networks: list[Annotated[str, text(64, 1)]] | None = Field(None, max_length=50)
+    networks: list[Annotated[str, text(64, 1), Printable]] | None = Field(None, max_length=50)
 
 
 class InvitationIn(BaseModel):

@@ -1,4 +1,5 @@
-"""A Mail Service's addresses (search, pages), and an address's Users tab."""
+"""A Mail Service's addresses (search, pages), its domain check, and an address's Users
+tab."""
 
 from __future__ import annotations
 
@@ -86,6 +87,18 @@ async def create_address(
             request, viewer, ms_id, error=str(exc).capitalize(), status_code=400
         )
     return _go(f"/addresses/{created.id}/devices")
+
+
+@router.post("/mail-services/{ms_id}/verify")
+async def verify_domain(request: Request, viewer: SignedIn, ms_id: int) -> Response:
+    """ "Check now": look the pending domain's TXT record up once."""
+    try:
+        await web_state(request).services.domain_checks.check(viewer.actor, ms_id)
+    except Conflict as exc:
+        return await _mail_service_page(
+            request, viewer, ms_id, error=str(exc).capitalize(), status_code=409
+        )
+    return _go(f"/mail-services/{ms_id}")
 
 
 @router.get("/addresses/{address_id}")

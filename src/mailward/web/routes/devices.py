@@ -101,6 +101,8 @@ async def add_device(
         )
     except UserError as exc:
         context["error"] = str(exc).capitalize()
+        if isinstance(exc, Conflict):
+            context.update(_suggestion_fields(request))
         return render(request, "device_new.html", context, 400)
     return _secret_page(request, viewer, context, created, replaced=False)
 
@@ -178,6 +180,8 @@ async def change_password(
         )
     except UserError as exc:
         context["error"] = str(exc).capitalize()
+        if isinstance(exc, Conflict):
+            context.update(_suggestion_fields(request))
         return render(request, "device_password.html", context, 400)
     return _secret_page(request, viewer, context, changed, replaced=True)
 

@@ -32,7 +32,8 @@ async def list_mail_services(org_id: ObjectId, api: Api) -> list[s.MailService]:
     responses=problem_responses(403, 404, 409, 422),
 )
 async def create_mail_service(org_id: ObjectId, body: s.MailServiceIn, api: Api) -> s.MailService:
-    """Order a Mail Service for a domain."""
+    """Claim a domain: the Mail Service is ``pending`` until the TXT ``record`` it
+    answers is published and verified."""
     view = await api.services.mail_services.create(api.actor, org_id, body.domain)
     return s.MailService.model_validate(view)
 
@@ -42,6 +43,19 @@ async def create_mail_service(org_id: ObjectId, body: s.MailServiceIn, api: Api)
 )
 async def get_mail_service(mail_service_id: ObjectId, api: Api) -> s.MailService:
     view = await api.services.mail_services.get(api.actor, mail_service_id)
+    return s.MailService.model_validate(view)
+
+
+@router.post(
+    "/mail-services/{mail_service_id}/verify",
+    tags=["mail services"],
+    responses=problem_responses(403, 404, 409),
+)
+async def verify_mail_service(mail_service_id: ObjectId, api: Api) -> s.MailService:
+    """Look the domain's verification record up now and answer the resulting state (a
+    failed lookup is an answer too: ``state`` stays ``pending``, ``check_message`` says
+    why)."""
+    view = await api.services.domain_checks.check(api.actor, mail_service_id)
     return s.MailService.model_validate(view)
 
 
@@ -97,8 +111,8 @@ async def list_address_users(address_id: ObjectId, api: Api) -> list[s.AddressUs
     responses=problem_responses(403, 404, 409, 422),
 )
 async def add_address_user(address_id: ObjectId, body: s.AddressUserIn, api: Api) -> s.AddressUser:
-    """Make a person a user of the address; someone without an account gets an
-    ``invited`` one."""
+    """Offer a person the use of the address: ``pending`` until they accept it, signed
+    in to the manager. The answer is the same whether or not they have an account."""
     view = await api.services.addresses.add_user(api.actor, address_id, body.email)
     return s.AddressUser.model_validate(view)
 

@@ -1,0 +1,57 @@
+"""The background re-checks of pending domains inside ``mailward serve``.
+
+One small task: every ``period`` seconds it runs one bounded pass of
+:meth:`DomainChecks.check_due` (at most ``domain_checks_per_pass`` domains, each lookup
+with its own time limit, the pass as a whole too). A failing pass is logged and the next
+one runs as usual; nothing else waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from mailward.core.domainchecks import DomainChecks
+
+log = logging.getLogger(__name__)
+
+
+class DomainRechecks:
+    def __init__(self, checks: DomainChecks, period: float, pass_timeout: float) -> None:
+        self.checks = checks
+        self.period = period
+        self.pass_timeout = pass_timeout
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="domain-rechecks")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def run_once(self) -> int:
+        """One pass; how many domains it looked at (0 when it failed)."""
+        try:
+            return await asyncio.wait_for(self.checks.check_due(), self.pass_timeout)
+        except TimeoutError:
+            log.warning("domain re-check pass took longer than %.0f s", self.pass_timeout)
+        except Exception as exc:  # the loop must outlive a database outage
+            log.warning("domain re-check pass failed: %s", exc.__class__.__name__)
+        return 0
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.period)
+            await self.run_once()
+
+
+def rechecks_for(checks: DomainChecks, interval: float, dns_timeout: float) -> DomainRechecks:
+    """Passes at most a minute apart (a domain's own due time says when it is looked at)."""
+    return DomainRechecks(checks, min(interval, 60.0), pass_timeout=4 * dns_timeout + 30)
