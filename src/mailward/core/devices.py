@@ -279,8 +279,10 @@ class DeviceService:
         keys = self.deps.keys
         if password is None or is_suggestion(keys, password, proof):
             plaintext = password or generate_password()
+            lookup = lookup_hash(keys, device.address_id, plaintext)
+            await self._suggestion_unused(session, lookup)
             device.password_kind = "generated"
-            device.password_lookup = lookup_hash(keys, device.address_id, plaintext)
+            device.password_lookup = lookup
             device.password_key_id = keys.current_id
             device.password_hash = None
             return plaintext
@@ -291,6 +293,16 @@ class DeviceService:
         device.password_lookup = None
         device.password_key_id = None
         return password
+
+    @staticmethod
+    async def _suggestion_unused(session: AsyncSession, lookup: bytes) -> None:
+        """A suggestion is good for one device: the same form sent twice (a double
+        click, the back button) must not give two devices one password."""
+        if await session.scalar(select(Device.id).where(Device.password_lookup == lookup)):
+            raise Conflict(
+                "this suggested password was already used for a device; every device gets "
+                "its own password: generate a new suggestion and save again"
+            )
 
     async def _chosen_slot_free(self, session: AsyncSession, device: Device) -> None:
         count = await session.scalar(
