@@ -1,0 +1,102 @@
+"""Helpers for the mail-front tests (no tests here): the embedded mail server with
+chosen limits, and a raw line client that can upgrade to TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mailward.auth.runtime import build_authenticator, close_authenticator
+from mailward.mail.server import MailServer
+from tests.integration.test_mail_fixtures import (
+    MailWorld,
+    RecordingAuthenticator,
+    client_tls,
+    populate,
+)
+from tests.support import World
+
+PATIENCE = 10.0
+MAIL_PORTS = ("imap", "imaps", "submission", "submissions", "smtp", "pop3", "pop3s")
+
+
+@asynccontextmanager
+async def front_mail(world: World, **limits: Any) -> AsyncIterator[MailWorld]:
+    """The embedded mail server on free ports, with settings ``limits`` changed."""
+    await populate(world)
+    services = world.services
+    update: dict[str, Any] = {f"{name}_port": 0 for name in MAIL_PORTS}
+    settings = services.settings.model_copy(update=update | limits)
+    auth = RecordingAuthenticator(build_authenticator(services))
+    server = MailServer(settings, services, auth)
+    ports = await server.start()
+    try:
+        yield MailWorld(world, server, ports, auth)
+    finally:
+        await server.stop(grace=2.0)
+        await close_authenticator(auth.inner)
+
+
+class Raw:
+    """A line client on asyncio streams: sends bytes as they are, reads lines with a
+    deadline, tells a clean close from a hang."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, port: int, tls: bool = False) -> Raw:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client_tls() if tls else None
+        )
+        return cls(reader, writer)
+
+    async def line(self, patience: float = PATIENCE) -> bytes:
+        """The next line; b"" when the server closed the connection."""
+        return await asyncio.wait_for(self.reader.readline(), patience)
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        with contextlib.suppress(ConnectionError):
+            await self.writer.drain()
+
+    async def until(self, prefix: bytes, patience: float = PATIENCE) -> list[bytes]:
+        """Lines up to and including the first starting with ``prefix``."""
+        lines: list[bytes] = []
+        async with asyncio.timeout(patience):
+            while True:
+                line = await self.reader.readline()
+                if not line:
+                    raise EOFError(b"closed after " + b"".join(lines))
+                lines.append(line)
+                if line.startswith(prefix):
+                    return lines
+
+    async def rest(self, patience: float = PATIENCE) -> bytes:
+        """Everything until the server closes (fails on a hang)."""
+        chunks: list[bytes] = []
+        async with asyncio.timeout(patience):
+            while chunk := await self.reader.read(65536):
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def start_tls(self) -> None:
+        await self.writer.start_tls(client_tls())
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+
+
+async def rest_or_reset(client: Raw, patience: float = PATIENCE) -> bytes:
+    """What the server said before closing; a reset (it closed with our bytes unread)
+    counts as closed too."""
+    try:
+        return await client.rest(patience)
+    except ConnectionResetError:
+        return b""
