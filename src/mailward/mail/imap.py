@@ -54,7 +54,7 @@ class DeviceConnectionState(ConnectionState):
     async def do_command(self, cmd: Command) -> CommandResponse:
         try:
             return await super().do_command(cmd)
-        except ConnectionError:
+        except (ConnectionError, TimeoutError):
             raise
         except OSError as exc:
             log.warning("IMAP %s failed: %s", cmd.command.decode("ascii", "replace"), exc)

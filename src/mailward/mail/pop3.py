@@ -91,7 +91,7 @@ class Pop3Session:
         except MalformedLine:
             self.errors += 1
             await self.send(b"-ERR Invalid UTF-8 in the command\r\n")
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             raise
         except OSError as exc:
             log.warning("POP3 command failed: %s", exc)
@@ -230,7 +230,7 @@ class Pop3Session:
         )
         if not isinstance(result, AuthenticatedDevice):
             self.errors += 1
-            unavailable = result.reason is FailureReason.UNAVAILABLE
+            unavailable = result.reason is not FailureReason.WRONG_CREDENTIALS
             await self.send(AUTH_UNAVAILABLE if unavailable else AUTH_FAILED)
             return
         if result.address_id in self.context.locked:
