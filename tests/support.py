@@ -144,3 +144,13 @@ async def make_world(services: Services) -> World:
 
 async def open_services(settings: Settings, clock: Clock | None = None) -> Services:
     return await build_services(settings, clock=clock)
+
+
+async def accept_offers(services: Services, person: Actor) -> None:
+    """The person, signed in, accepts every role and address offered to them (consent:
+    nothing an administrator offers takes effect before that)."""
+    from mailward.core.grants import GrantService
+
+    grants = GrantService(services.deps)
+    for offer in await grants.pending_for(person):
+        await grants.accept(person, offer.id)

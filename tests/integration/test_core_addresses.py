@@ -3,7 +3,7 @@ import pytest
 from mailward.core.actors import Actor
 from mailward.errors import AlreadyExists, InvalidInput, NotAllowed, NotFound
 from tests.integration.test_core_organizations import other_org_admin
-from tests.support import World
+from tests.support import World, accept_offers
 
 
 async def test_mail_services_normalize_their_domain(world: World) -> None:
@@ -42,6 +42,8 @@ async def test_a_user_member_sees_only_the_addresses_they_use(world: World) -> N
     with pytest.raises(NotFound):
         await services.addresses.get(world.user, "sales@example.test")
     await services.addresses.add_user(world.admin, world.address, world.user.label)
+    assert (await services.addresses.page(world.user, world.domain)).total == 0  # pending
+    await accept_offers(services, world.user)
     page = await services.addresses.page(world.user, world.domain)
     assert [a.email for a in page.items] == [world.address]
     with pytest.raises(NotAllowed):
@@ -50,10 +52,12 @@ async def test_a_user_member_sees_only_the_addresses_they_use(world: World) -> N
 
 async def test_adding_an_unknown_person_as_user_creates_an_invited_account(world: World) -> None:
     user = await world.services.addresses.add_user(world.admin, world.address, "New@Person.test")
-    assert (user.email, user.status) == ("new@person.test", "invited")
+    assert (user.email, user.display_name, user.state) == ("new@person.test", "", "pending")
     assert await world.services.accounts.verify_password("new@person.test", "") is None
     with pytest.raises(AlreadyExists):
         await world.services.addresses.add_user(world.admin, world.address, "new@person.test")
+    listed = await world.services.addresses.users(world.admin, world.address)
+    assert [(u.email, u.state) for u in listed] == [("new@person.test", "pending")]
     await world.services.addresses.remove_user(world.admin, world.address, "new@person.test")
     assert await world.services.addresses.users(world.admin, world.address) == []
 

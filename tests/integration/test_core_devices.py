@@ -16,7 +16,7 @@ from mailward.errors import (
     WeakPassword,
 )
 from tests.integration.test_core_organizations import other_org_admin
-from tests.support import World
+from tests.support import World, accept_offers
 
 CHOSEN = "vivid-otter-clamps-17-brass-kettles"
 
@@ -76,6 +76,7 @@ async def test_devices_for_a_user_require_the_user_to_be_on_the_address(world: W
     with pytest.raises(InvalidInput, match="not a user of this address"):
         await world.services.devices.add(world.admin, world.address, "Phone", world.user.label)
     await world.services.addresses.add_user(world.admin, world.address, world.user.label)
+    await accept_offers(world.services, world.user)
     new = await world.services.devices.add(world.admin, world.address, "Phone", world.user.label)
     assert new.device.user_email == world.user.label
 
@@ -134,6 +135,7 @@ async def test_device_names_are_unique_among_active_devices(world: World) -> Non
 async def test_a_user_member_cannot_manage_devices_but_revokes_their_own(world: World) -> None:
     services = world.services
     await services.addresses.add_user(world.admin, world.address, world.user.label)
+    await accept_offers(services, world.user)
     mine = await services.devices.add(world.admin, world.address, "My phone", world.user.label)
     other = await services.devices.add(world.admin, world.address, "Website form")
     with pytest.raises(NotAllowed, match="administrators and legal representatives"):

@@ -78,8 +78,10 @@ async def test_duplicates_are_refused(world: World) -> None:
         await services.organizations.add_member(op, world.org_id, "user@corp.test", "user")
     with pytest.raises(AlreadyExists):
         await services.accounts.create(op, "ADMIN@corp.test", ADMIN_PASSWORD)
-    with pytest.raises(NotFound):
-        await services.organizations.add_member(op, world.org_id, "ghost@corp.test", "user")
+    # An unknown person gets an invited account and the role (the operator is trusted):
+    # nobody learns whether an account existed.
+    ghost = await services.organizations.add_member(op, world.org_id, "ghost@corp.test", "user")
+    assert (ghost.email, ghost.state) == ("ghost@corp.test", "accepted")
 
 
 async def test_account_passwords_are_checked_and_verified(world: World) -> None:

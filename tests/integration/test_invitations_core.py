@@ -10,6 +10,7 @@ from sqlalchemy import select
 from mailward.clock import FrozenClock
 from mailward.core.actors import Actor
 from mailward.core.audit import AuditTag
+from mailward.core.emailproof import EmailProofService, ProofRequest
 from mailward.core.invitations import (
     TOKEN_PURPOSE,
     InvitationForSomeoneElse,
@@ -20,7 +21,8 @@ from mailward.core.invitations import (
 from mailward.core.passwords import lookup_hash, suggest_password
 from mailward.db.models import AuditEvent, Device, Invitation
 from mailward.errors import InvalidInput, NotAllowed
-from tests.support import World
+from tests.mailbox import CapturingMailer
+from tests.support import World, accept_offers
 
 
 def invitations(world: World) -> InvitationService:
@@ -127,15 +129,24 @@ async def test_only_managers_invite_and_only_users_of_the_address(world: World) 
     with pytest.raises(InvalidInput):
         await invitations(world).create(world.admin, world.address, world.user.label, "Phone")
     await world.services.addresses.add_user(world.admin, world.address, world.user.label)
+    await accept_offers(world.services, world.user)
     with pytest.raises(NotAllowed):
         await invitations(world).create(world.user, world.address, world.user.label, "Phone")
 
 
-async def test_a_new_person_chooses_a_first_password_through_the_link(world: World) -> None:
+async def test_a_new_person_proves_their_email_then_redeems_and_so_accepts(
+    world: World,
+) -> None:
     await world.services.addresses.add_user(world.admin, world.address, "newbie@corp.test")
     new = await invitations(world).create(world.admin, world.address, "newbie@corp.test", "Laptop")
-    assert (await invitations(world).open(new.token)).account_status == "invited"
-    await invitations(world).set_first_password(new.token, "tangerine-quartz-ladder-9", "192.0.2.9")
+    mailbox = CapturingMailer()
+    proofs = EmailProofService(world.services.deps, mailbox, "mw@example.test", "https://mw")
+    request = ProofRequest("newbie@corp.test", "192.0.2.9")
+    message = await proofs.new_code(request)
+    assert message is not None
+    await proofs.send(message)
+    assert mailbox.recipients() == ["newbie@corp.test"]
+    await proofs.set_password(request, mailbox.code(), "tangerine-quartz-ladder-9")
     account = await world.services.accounts.verify_password(
         "newbie@corp.test", "tangerine-quartz-ladder-9"
     )
@@ -143,4 +154,6 @@ async def test_a_new_person_chooses_a_first_password_through_the_link(world: Wor
     created = await invitations(world).redeem(
         Actor(account.id, account.email, "192.0.2.9"), new.token
     )
+    users = await world.services.addresses.users(world.admin, world.address)
+    assert [(u.email, u.state) for u in users] == [("newbie@corp.test", "accepted")]
     assert created.device.user_email == "newbie@corp.test"

@@ -14,7 +14,7 @@ from mailward.mail.maildir import MailStore
 from mailward.mail.outbound import smarthost_of
 from mailward.mail.outbox import Outbox, OutboxMailer
 from mailward.mail.spool import Spool
-from tests.support import World
+from tests.support import World, accept_offers
 
 
 def outbox_mailer(world: World, smarthost: bool) -> tuple[OutboxMailer, Spool]:
@@ -39,6 +39,7 @@ def inbox(world: World, address_id: int) -> list[bytes]:
 async def test_the_invitation_email_has_text_and_html_and_the_link(world: World) -> None:
     await world.services.addresses.create_by_email(world.admin, "ursula@example.test")
     await world.services.addresses.add_user(world.admin, world.address, world.user.label)
+    await accept_offers(world.services, world.user)
     new = await InvitationService(world.services.deps, world.services.devices).create(
         world.admin, world.address, world.user.label, "Phone"
     )
@@ -90,6 +91,7 @@ async def test_device_changes_notify_the_address_users_and_the_administrators(
     world: World,
 ) -> None:
     await world.services.addresses.add_user(world.admin, world.address, world.user.label)
+    await accept_offers(world.services, world.user)
     mailer, spool = outbox_mailer(world, smarthost=True)
     notices = SecurityNotices(world.services.db, mailer, "mw@example.test")
     world.services.events.subscribe(notices.device_changed, only_here=True)

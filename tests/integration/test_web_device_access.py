@@ -6,7 +6,7 @@ from mailward.auth.interfaces import AuthenticatedDevice
 from mailward.auth.runtime import build_authenticator, close_authenticator
 from mailward.clock import FrozenClock
 from tests.integration.test_web_security import address_id, signed_in
-from tests.support import World
+from tests.support import World, accept_offers
 
 
 async def test_an_administrator_limits_a_device_and_its_logins_follow(
@@ -46,6 +46,7 @@ async def test_an_administrator_limits_a_device_and_its_logins_follow(
 async def test_a_user_member_cannot_change_access_options(world: World, clock: FrozenClock) -> None:
     aid = await address_id(world)
     await world.services.addresses.add_user(world.admin, aid, "user@corp.test")
+    await accept_offers(world.services, world.user)
     theirs = await world.services.devices.add(world.admin, aid, "Phone", "user@corp.test")
     user = await signed_in(world, clock, world.user)
     page = await user.get(f"/addresses/{aid}/devices/{theirs.device.id}/access")

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from mailward.clock import FrozenClock
 from mailward.core.actors import Actor
-from tests.support import ADMIN_PASSWORD, World
+from tests.support import ADMIN_PASSWORD, World, accept_offers
 from tests.web_support import (
     SignedInClient,
     csrf_of,
@@ -151,6 +151,7 @@ async def test_sign_in_is_rate_limited_before_the_password_is_checked(world: Wor
 async def test_a_user_member_sees_who_can_add_devices(world: World, clock: FrozenClock) -> None:
     aid = await address_id(world)
     await world.services.addresses.add_user(world.admin, aid, "user@corp.test")
+    await accept_offers(world.services, world.user)
     theirs = await world.services.devices.add(world.admin, aid, "Phone", "user@corp.test")
     other = await world.services.devices.add(world.admin, aid, "Website")
     user = await signed_in(world, clock, world.user)

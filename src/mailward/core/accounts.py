@@ -61,6 +61,17 @@ async def get_account(session: AsyncSession, email: str) -> Account:
     return account
 
 
+async def invited_account(session: AsyncSession, email: str, now: datetime) -> Account:
+    """The account of ``email``, made ``invited`` (no password, cannot sign in) when
+    there is none: only proof of control of the email activates it (``emailproof``)."""
+    account = await find_account(session, email)
+    if account is None:
+        account = Account(email=normalize_email(email), status="invited", created_at=now)
+        session.add(account)
+        await session.flush()
+    return account
+
+
 class AccountService:
     def __init__(self, deps: CoreDeps) -> None:
         self.deps = deps

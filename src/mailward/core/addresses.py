@@ -8,11 +8,19 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailward.core.accounts import find_account
+from mailward.core.accounts import find_account, invited_account
 from mailward.core.actors import Actor
 from mailward.core.audit import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
-from mailward.core.mailservices import get_mail_service
+from mailward.core.grants import (
+    GrantState,
+    Offer,
+    make_offer,
+    pending_grant,
+    pending_people,
+    withdraw,
+)
+from mailward.core.mailservices import VERIFIED_ONLY, get_mail_service
 from mailward.core.names import clean_name, normalize_email, normalize_local_part, split_address
 from mailward.core.permissions import Role, require_manager, require_member
 from mailward.db.models import Account, Address, AddressUser, MailService
@@ -31,10 +39,12 @@ class AddressView:
 
 @dataclass(frozen=True)
 class AddressUserView:
-    account_id: int
+    """A user of the address, or a person offered its use who has not answered
+    (``pending``: nothing about their account is shown, not even whether it exists)."""
+
     email: str
     display_name: str
-    status: str
+    state: str = GrantState.ACCEPTED
 
 
 @dataclass(frozen=True)
@@ -59,16 +69,32 @@ def address_view(address: Address, mail_service: MailService) -> AddressView:
 async def find_local_address(
     session: AsyncSession, email: str
 ) -> tuple[Address, MailService] | None:
-    """The address behind ``local@domain``, with no permission check (mail servers)."""
+    """The address behind ``local@domain``, with no permission check (mail servers,
+    notifications). Only verified Mail Services have local addresses: mail for a pending
+    domain goes where the domain's MX says, like any outside address."""
     local, domain = split_address(email)
     row = (
         await session.execute(
             select(Address, MailService)
             .join(MailService, MailService.id == Address.mail_service_id)
-            .where(MailService.domain == domain, Address.local_part == local)
+            .where(MailService.domain == domain, VERIFIED_ONLY, Address.local_part == local)
         )
     ).first()
     return (row[0], row[1]) if row else None
+
+
+async def _claimed_address(
+    session: AsyncSession, actor: Actor, email: str
+) -> tuple[Address, MailService] | None:
+    """``local@domain`` in the actor's own pending claim of the domain, for its managers."""
+    local, domain = split_address(email)
+    mail_service = await get_mail_service(session, actor, domain)
+    address = await session.scalar(
+        select(Address).where(
+            Address.mail_service_id == mail_service.id, Address.local_part == local
+        )
+    )
+    return (address, mail_service) if address else None
 
 
 async def is_address_user(session: AsyncSession, address_id: int, account_id: int | None) -> bool:
@@ -92,7 +118,9 @@ async def get_address(
         mail_service = await session.get(MailService, address.mail_service_id) if address else None
         found = (address, mail_service) if address and mail_service else None
     else:
-        found = await find_local_address(session, key)
+        found = await find_local_address(session, key) or await _claimed_address(
+            session, actor, key
+        )
     if found is None:
         raise NotFound("address", key)
     address, mail_service = found
@@ -177,57 +205,65 @@ class AddressService:
             return AddressPage(items, total or 0, page, per_page)
 
     async def users(self, actor: Actor, address_key: int | str) -> list[AddressUserView]:
+        """The users, then the people offered the address who have not answered yet."""
         async with self.deps.db.unit_of_work() as uow:
-            address, _, _ = await get_address(uow.session, actor, address_key)
+            address, mail_service, _ = await get_address(uow.session, actor, address_key)
             rows = await uow.session.scalars(
                 select(Account)
                 .join(AddressUser, AddressUser.account_id == Account.id)
                 .where(AddressUser.address_id == address.id)
                 .order_by(Account.email)
             )
-            return [AddressUserView(a.id, a.email, a.display_name, a.status) for a in rows]
+            users = [AddressUserView(a.email, a.display_name) for a in rows]
+            offer = Offer(mail_service.organization_id, address_id=address.id)
+            pending = await pending_people(uow.session, offer)
+            return users + [AddressUserView(p.email, "", GrantState.PENDING) for p in pending]
 
     async def add_user(self, actor: Actor, address_key: int | str, email: str) -> AddressUserView:
-        """Make an account a user of the address. A person with no account yet gets an
-        ``invited`` account (they set its password when they accept)."""
+        """Offer a person the use of the address; it takes effect when they accept (at
+        once for the operator). A person with no account gets an ``invited`` one, which
+        only proof of control of the email activates. The answer is the same whether or
+        not they had an account."""
         email = normalize_email(email)
         async with self.deps.db.unit_of_work() as uow:
             address, mail_service, _ = await get_address(uow.session, actor, address_key)
             org_id = mail_service.organization_id
             await require_manager(uow.session, actor, org_id, "add users to addresses")
-            account = await find_account(uow.session, email)
             now = self.deps.clock.now()
-            if account is None:
-                account = Account(email=email, status="invited", created_at=now)
-                uow.session.add(account)
-                await uow.session.flush()
+            account = await invited_account(uow.session, email, now)
             if await is_address_user(uow.session, address.id, account.id):
                 raise AlreadyExists("address user", email)
-            uow.session.add(
-                AddressUser(address_id=address.id, account_id=account.id, created_at=now)
-            )
+            offer = Offer(org_id, address_id=address.id)
+            if await pending_grant(uow.session, account.id, offer) is not None:
+                raise AlreadyExists("pending invitation for", email)
             label = f"{email} on {address.local_part}@{mail_service.domain}"
             target = AuditTarget(org_id, address.id, None, label)
-            record(uow.session, actor, AuditTag.ADDRESS_USER_ADD, target, now)
-            return AddressUserView(account.id, account.email, account.display_name, account.status)
+            state = await make_offer(uow.session, actor, account, offer, target, now)
+            if state == GrantState.ACCEPTED:
+                record(uow.session, actor, AuditTag.ADDRESS_USER_ADD, target, now)
+            return AddressUserView(email, "", state)
 
     async def remove_user(self, actor: Actor, address_key: int | str, email: str) -> None:
+        """Remove a user, or withdraw the offer made to a person (idempotent)."""
         email = normalize_email(email)
         async with self.deps.db.unit_of_work() as uow:
             address, mail_service, _ = await get_address(uow.session, actor, address_key)
             org_id = mail_service.organization_id
             await require_manager(uow.session, actor, org_id, "remove users from addresses")
             account = await find_account(uow.session, email)
-            link = None
-            if account is not None:
-                link = await uow.session.scalar(
-                    select(AddressUser).where(
-                        AddressUser.address_id == address.id, AddressUser.account_id == account.id
-                    )
-                )
-            if link is None:
+            if account is None:
                 return
-            await uow.session.delete(link)
             label = f"{email} on {address.local_part}@{mail_service.domain}"
             target = AuditTarget(org_id, address.id, None, label)
-            record(uow.session, actor, AuditTag.ADDRESS_USER_REMOVE, target, self.deps.clock.now())
+            now = self.deps.clock.now()
+            link = await uow.session.scalar(
+                select(AddressUser).where(
+                    AddressUser.address_id == address.id, AddressUser.account_id == account.id
+                )
+            )
+            if link is None:
+                offer = Offer(org_id, address_id=address.id)
+                await withdraw(uow.session, actor, account.id, offer, target, now)
+                return
+            await uow.session.delete(link)
+            record(uow.session, actor, AuditTag.ADDRESS_USER_REMOVE, target, now)

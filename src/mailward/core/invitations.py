@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailward.core.accounts import check_account_password, find_account
+from mailward.core.accounts import find_account
 from mailward.core.actors import Actor
 from mailward.core.addresses import get_address, is_address_user
 from mailward.core.audit import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
 from mailward.core.devices import DeviceOptions, DeviceService, NewDevicePassword
+from mailward.core.grants import GrantState, Offer, pending_grant, take_effect
 from mailward.core.names import clean_name
 from mailward.core.permissions import managers_of, require_manager
 from mailward.db.engine import UnitOfWork
@@ -51,7 +52,6 @@ class InvitationView:
     organization_id: int
     organization: str
     email: str
-    account_status: str
     device_name: str
     created_by: str
     created_at: datetime
@@ -157,7 +157,6 @@ class _Row:
             organization_id=self.organization.id,
             organization=self.organization.name,
             email=inv.email,
-            account_status=self.account.status,
             device_name=inv.device_name,
             created_by=inv.created_by,
             created_at=inv.created_at,
@@ -203,7 +202,7 @@ class InvitationService:
             address, mail_service, _ = await get_address(uow.session, actor, address_key)
             org_id = mail_service.organization_id
             await require_manager(uow.session, actor, org_id, "send setup assistants")
-            account = await self._address_user(uow.session, address, user_email)
+            account = await self._address_user(uow.session, address, org_id, user_email)
             token, token_hash = self._new_token()
             now = self.deps.clock.now()
             invitation = Invitation(
@@ -274,21 +273,6 @@ class InvitationService:
             row = await self._usable(uow.session, token)
             return row.view(self.deps.clock.now())
 
-    async def set_first_password(self, token: str, password: str, ip: str | None) -> None:
-        """An invited person with no account password yet chooses one through the link."""
-        async with self.deps.db.unit_of_work() as uow:
-            row = await self._usable(uow.session, token)
-            account = row.account
-            if account.status != "invited" or account.password_hash is not None:
-                raise Conflict("this account already has a password; sign in with it")
-            check_account_password(password, account.email)
-            account.password_hash = await self.deps.hasher.hash(password)
-            account.status = "active"
-            actor = Actor(account.id, account.email, ip)
-            target = AuditTarget(row.organization.id, None, None, account.email)
-            now = self.deps.clock.now()
-            record(uow.session, actor, AuditTag.ACCOUNT_PASSWORD_CHANGE, target, now, via="invite")
-
     async def redeem(
         self,
         actor: Actor,
@@ -302,6 +286,7 @@ class InvitationService:
             if actor.account_id != row.account.id:
                 raise InvitationForSomeoneElse(row.invitation.email)
             await self._consume(uow, row)
+            await self._accept_address(uow.session, row)
             created = await self.devices.create_device(
                 uow,
                 actor,
@@ -387,10 +372,31 @@ class InvitationService:
             raise NotFound("invitation", invitation_id)
         return row
 
-    async def _address_user(self, session: AsyncSession, address: Address, email: str) -> Account:
+    async def _address_user(
+        self, session: AsyncSession, address: Address, org_id: int, email: str
+    ) -> Account:
+        """A user of the address, or a person offered its use who has not answered."""
         account = await find_account(session, email) if email.strip() else None
-        if account is None or not await is_address_user(session, address.id, account.id):
-            raise InvalidInput(
-                "user", f"{email or 'nobody'} is not a user of this address; add them first"
-            )
-        return account
+        offer = Offer(org_id, address_id=address.id)
+        if account is not None and (
+            await is_address_user(session, address.id, account.id)
+            or await pending_grant(session, account.id, offer) is not None
+        ):
+            return account
+        raise InvalidInput(
+            "user", f"{email or 'nobody'} is not a user of this address; add them first"
+        )
+
+    async def _accept_address(self, session: AsyncSession, row: _Row) -> None:
+        """Using the link, signed in as the invited person, accepts the use of the
+        address that was offered to them (the link names it; they act on it)."""
+        offer = Offer(row.organization.id, address_id=row.address.id)
+        grant = await pending_grant(session, row.account.id, offer)
+        if grant is None:
+            return
+        now = self.deps.clock.now()
+        await take_effect(session, row.account.id, offer, now)
+        grant.state, grant.answered_at = GrantState.ACCEPTED, now
+        actor = Actor(row.account.id, row.account.email)
+        target = AuditTarget(row.organization.id, row.address.id, None, row.email)
+        record(session, actor, AuditTag.GRANT_ACCEPT, target, now, via="setup assistant")

@@ -7,10 +7,18 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailward.core.accounts import get_account
+from mailward.core.accounts import find_account, get_account, invited_account
 from mailward.core.actors import Actor
 from mailward.core.audit import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
+from mailward.core.grants import (
+    GrantState,
+    Offer,
+    make_offer,
+    pending_grant,
+    pending_people,
+    withdraw,
+)
 from mailward.core.names import clean_name, normalize_email
 from mailward.core.permissions import MANAGER_ROLES, Role, require_manager, require_member
 from mailward.db.models import Account, Membership, Organization
@@ -26,10 +34,13 @@ class OrganizationView:
 
 @dataclass(frozen=True)
 class MemberView:
-    account_id: int
+    """A member, or a person offered a role who has not answered (``pending``: then
+    nothing about their account is shown, not even whether it exists)."""
+
     email: str
     display_name: str
     role: str
+    state: str = GrantState.ACCEPTED
 
 
 def parse_role(value: str) -> Role:
@@ -115,6 +126,7 @@ class OrganizationService:
         return await self.get(actor, organization.id)
 
     async def members(self, actor: Actor, organization_id: int) -> list[MemberView]:
+        """The members, then the people offered a role who have not answered yet."""
         async with self.deps.db.unit_of_work() as uow:
             await require_member(
                 uow.session, actor, organization_id, "organization", organization_id
@@ -125,35 +137,45 @@ class OrganizationService:
                 .where(Membership.organization_id == organization_id)
                 .order_by(Account.email)
             )
-            return [MemberView(a.id, a.email, a.display_name, role) for a, role in rows]
+            members = [MemberView(a.email, a.display_name, role) for a, role in rows]
+            pending = await pending_people(uow.session, Offer(organization_id))
+            return members + [
+                MemberView(p.email, "", p.role or "", GrantState.PENDING) for p in pending
+            ]
 
     async def add_member(
         self, actor: Actor, organization_id: int, email: str, role: str
     ) -> MemberView:
+        """Offer the person a role. It takes effect when they accept it (at once for the
+        operator). The answer is the same whether or not they have an account."""
         parsed = parse_role(role)
         email = normalize_email(email)
         async with self.deps.db.unit_of_work() as uow:
             await require_manager(uow.session, actor, organization_id, "add members")
-            account = await get_account(uow.session, email)
-            existing = await self._membership(uow.session, organization_id, account.id)
-            if existing is not None:
-                raise AlreadyExists("member", email)
-            uow.session.add(
-                Membership(account_id=account.id, organization_id=organization_id, role=parsed)
-            )
-            target = AuditTarget(organization_id=organization_id, label=email)
             now = self.deps.clock.now()
-            record(uow.session, actor, AuditTag.MEMBER_ADD, target, now, role=parsed.value)
-            return MemberView(account.id, account.email, account.display_name, parsed.value)
+            account = await invited_account(uow.session, email, now)
+            if await self._membership(uow.session, organization_id, account.id) is not None:
+                raise AlreadyExists("member", email)
+            offer = Offer(organization_id, role=parsed.value)
+            if await pending_grant(uow.session, account.id, offer) is not None:
+                raise AlreadyExists("pending invitation for", email)
+            target = AuditTarget(organization_id=organization_id, label=email)
+            state = await make_offer(uow.session, actor, account, offer, target, now)
+            if state == GrantState.ACCEPTED:
+                record(uow.session, actor, AuditTag.MEMBER_ADD, target, now, role=parsed.value)
+            return MemberView(email, "", parsed.value, state)
 
     async def set_role(self, actor: Actor, organization_id: int, email: str, role: str) -> None:
         parsed = parse_role(role)
         async with self.deps.db.unit_of_work() as uow:
             await require_manager(uow.session, actor, organization_id, "change members' roles")
-            account = await get_account(uow.session, email)
+            account = await find_account(uow.session, email)
+            if account is None:
+                raise NotFound("member", email)
             membership = await self._membership(uow.session, organization_id, account.id)
             if membership is None:
-                raise NotFound("member", email)
+                await self._change_offer(uow.session, organization_id, account.id, email, parsed)
+                return
             if parsed not in MANAGER_ROLES:
                 await self._keep_a_manager(uow.session, organization_id, account.id)
             membership.role = parsed.value
@@ -162,16 +184,32 @@ class OrganizationService:
             record(uow.session, actor, AuditTag.MEMBER_ROLE_CHANGE, target, now, role=parsed.value)
 
     async def remove_member(self, actor: Actor, organization_id: int, email: str) -> None:
+        """Remove a member, or withdraw the role offered to a person (idempotent)."""
         async with self.deps.db.unit_of_work() as uow:
             await require_manager(uow.session, actor, organization_id, "remove members")
-            account = await get_account(uow.session, email)
+            account = await find_account(uow.session, email)
+            if account is None:
+                return
+            target = AuditTarget(organization_id=organization_id, label=account.email)
+            now = self.deps.clock.now()
             membership = await self._membership(uow.session, organization_id, account.id)
             if membership is None:
+                offer = Offer(organization_id)
+                await withdraw(uow.session, actor, account.id, offer, target, now)
                 return
             await self._keep_a_manager(uow.session, organization_id, account.id)
             await uow.session.delete(membership)
-            target = AuditTarget(organization_id=organization_id, label=account.email)
-            record(uow.session, actor, AuditTag.MEMBER_REMOVE, target, self.deps.clock.now())
+            record(uow.session, actor, AuditTag.MEMBER_REMOVE, target, now)
+
+    @staticmethod
+    async def _change_offer(
+        session: AsyncSession, organization_id: int, account_id: int, email: str, role: Role
+    ) -> None:
+        """The role offered to a person who has not answered yet."""
+        grant = await pending_grant(session, account_id, Offer(organization_id))
+        if grant is None:
+            raise NotFound("member", email)
+        grant.role = role.value
 
     @staticmethod
     async def _membership(

@@ -115,6 +115,9 @@ class Address(Base):
     local_part: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Argon2id salt of the address's chosen device passwords (one check finds any of
+    # them, see core/passwords.py); made with the first chosen password.
+    password_salt: Mapped[bytes | None] = mapped_column(LargeBinary(16))
 
     mail_service: Mapped[MailService] = relationship()
 
@@ -131,8 +134,9 @@ class AddressUser(Base):
 
 class Device(Base):
     """One device password of an address. ``password_lookup`` is the keyed hash of a
-    generated password (one index lookup finds it); ``password_hash`` is the Argon2id
-    hash of a chosen one. Exactly one of the two is set."""
+    generated password, or of a chosen one stretched with Argon2id under the address's
+    salt (one index lookup finds either); ``password_hash`` is the older per-device
+    Argon2id hash of a chosen one, until its next login converts it."""
 
     __tablename__ = "devices"
     __table_args__ = (Index("ix_devices_address_id_revoked_at", "address_id", "revoked_at"),)
@@ -238,3 +242,41 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Grant(Base):
+    """A role in an organization (``role`` set) or the use of an address (``address_id``
+    set) offered to a person. It takes effect, as a Membership or an AddressUser, only
+    when they accept it; the operator's grants are accepted at once."""
+
+    __tablename__ = "grants"
+    __table_args__ = (Index("ix_grants_account_id_state", "account_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    address_id: Mapped[int | None] = mapped_column(ForeignKey("addresses.id", ondelete="CASCADE"))
+    role: Mapped[str | None] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))  # pending|accepted|declined|withdrawn
+    offered_by: Mapped[str] = mapped_column(String(320))
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EmailProof(Base):
+    """A one-time code mailed to an account's email address: proof that whoever enters
+    it controls that mailbox. Only its keyed hash is kept; it works once, briefly."""
+
+    __tablename__ = "email_proofs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    key_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

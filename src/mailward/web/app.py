@@ -11,7 +11,16 @@ from mailward.bootstrap import Services
 from mailward.web.api import install_api
 from mailward.web.assistant import install_assistant
 from mailward.web.errors import install_error_pages
-from mailward.web.routes import accounts, addresses, api_tokens, device_access, orgs, signin
+from mailward.web.routes import (
+    accounts,
+    addresses,
+    api_tokens,
+    consent,
+    device_access,
+    email_code,
+    orgs,
+    signin,
+)
 from mailward.web.routes import devices as device_routes
 from mailward.web.security import security_middleware
 from mailward.web.state import WebState
@@ -35,6 +44,8 @@ def create_app(services: Services) -> FastAPI:
     install_error_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (signin, accounts, api_tokens, orgs, addresses, device_routes, device_access):
+        app.include_router(module.router)
+    for module in (consent, email_code):
         app.include_router(module.router)
     install_api(app, services)
     install_assistant(app, services)

@@ -1,4 +1,5 @@
-"""The invited person's side: open the link, sign in (or choose a first password),
+"""The invited person's side: open the link, sign in (or create the account by proving
+the email, see ``web/routes/email_code.py``: the link alone never sets a password),
 choose the device, obtain its password once, and read the settings for that client."""
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from urllib.parse import quote
 
 import segno
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
 
 from mailward.core.clientsettings import (
     APPLE_KINDS,
@@ -23,7 +23,7 @@ from mailward.errors import Conflict, InvalidInput
 from mailward.web.assistant.discovery import MOBILECONFIG
 from mailward.web.assistant.state import assistant_state
 from mailward.web.state import render, web_state
-from mailward.web.viewer import SignedIn, client_ip, live_session
+from mailward.web.viewer import SignedIn, live_session
 
 router = APIRouter()
 
@@ -62,30 +62,7 @@ async def open_link(request: Request, token: str) -> Response:
         context["kinds"] = DEVICE_KINDS
         return _page(request, "choose_kind.html", context)
     context["login_url"] = f"/login?next={quote(f'/invite/{token}')}"
-    context["min_account_password"] = 12
     return _page(request, "welcome.html", context)
-
-
-@router.post("/invite/{token}/account")
-async def choose_first_password(
-    request: Request, token: str, password: Text = "", confirm: Text = ""
-) -> Response:
-    invitation = await _open(request, token)
-    if isinstance(invitation, InvitationUnusable):
-        return _unusable(request, invitation)
-    context: dict[str, Any] = {"invitation": invitation, "token": token}
-    context["login_url"] = f"/login?next={quote(f'/invite/{token}')}"
-    context["min_account_password"] = 12
-    try:
-        if password != confirm:
-            raise InvalidInput("password", "the two passwords differ")
-        await assistant_state(request).invitations.set_first_password(
-            token, password, client_ip(request)
-        )
-    except (InvalidInput, Conflict) as exc:
-        context["error"] = str(exc).capitalize()
-        return _page(request, "welcome.html", context, 400)
-    return RedirectResponse(context["login_url"] + "&created=1", status_code=303)
 
 
 def _kind(value: str) -> str:

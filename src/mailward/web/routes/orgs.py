@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from mailward.core.audit import AuditFilter, AuditTag
+from mailward.core.grants import GrantService
 from mailward.core.permissions import MANAGER_ROLES, Role
 from mailward.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from mailward.web.state import render, web_state
@@ -30,7 +31,13 @@ async def dashboard(request: Request, viewer: SignedIn) -> Response:
     counts = {
         o.id: len(await services.mail_services.list(viewer.actor, o.id)) for o in organizations
     }
-    context = {"viewer": viewer.session, "organizations": organizations, "counts": counts}
+    offers = await GrantService(services.deps).pending_for(viewer.actor)
+    context = {
+        "viewer": viewer.session,
+        "organizations": organizations,
+        "counts": counts,
+        "offers": offers,
+    }
     return render(request, "dashboard.html", context)
 
 

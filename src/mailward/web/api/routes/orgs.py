@@ -40,7 +40,8 @@ async def list_members(org_id: OrgId, api: Api) -> list[s.Member]:
     responses=problem_responses(403, 404, 409, 422),
 )
 async def add_member(org_id: OrgId, body: s.MemberIn, api: Api) -> s.Member:
-    """Add an existing account to the organization with a role."""
+    """Offer a person a role: ``pending`` until they accept it, signed in to the
+    manager. The answer is the same whether or not they have an account."""
     view = await api.services.organizations.add_member(api.actor, org_id, body.email, body.role)
     return s.Member.model_validate(view)
 

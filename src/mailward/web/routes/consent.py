@@ -1,0 +1,57 @@
+"""The signed-in person's side of consent: the roles and addresses offered to them,
+with Accept and Decline. Nothing takes effect before they accept."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from mailward.core.grants import GrantService, GrantView
+from mailward.errors import NotFound
+from mailward.web.state import render, web_state
+from mailward.web.viewer import SignedIn, Viewer
+
+router = APIRouter()
+
+
+def grants(request: Request) -> GrantService:
+    return GrantService(web_state(request).services.deps)
+
+
+async def _pending_page(
+    request: Request, viewer: Viewer, notice: str | None = None, status: int = 200
+) -> Response:
+    offers = await grants(request).pending_for(viewer.actor)
+    context = {"viewer": viewer.session, "offers": offers, "notice": notice}
+    return render(request, "pending.html", context, status)
+
+
+@router.get("/pending")
+async def pending(request: Request, viewer: SignedIn) -> Response:
+    return await _pending_page(request, viewer)
+
+
+def _what(offer: GrantView) -> str:
+    if offer.address:
+        return f"the use of {offer.address} ({offer.organization})"
+    return f"your role in {offer.organization}"
+
+
+@router.post("/pending/{grant_id}/accept")
+async def accept(request: Request, viewer: SignedIn, grant_id: int) -> Response:
+    try:
+        offer = await grants(request).accept(viewer.actor, grant_id)
+    except NotFound:
+        return await _pending_page(request, viewer, "This invitation is no longer open.", 404)
+    if await grants(request).pending_for(viewer.actor):
+        return await _pending_page(request, viewer, f"Accepted: {_what(offer)}.")
+    return RedirectResponse("/dashboard", status_code=303)
+
+
+@router.post("/pending/{grant_id}/decline")
+async def decline(request: Request, viewer: SignedIn, grant_id: int) -> Response:
+    try:
+        offer = await grants(request).decline(viewer.actor, grant_id)
+    except NotFound:
+        return await _pending_page(request, viewer, "This invitation is no longer open.", 404)
+    return await _pending_page(request, viewer, f"Declined: {_what(offer)}.")
