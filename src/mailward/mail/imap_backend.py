@@ -7,6 +7,8 @@ gets ``* BYE [UNAVAILABLE]``). Maildir file access is small and runs on the loop
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from argparse import Namespace
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -18,6 +20,7 @@ from ssl import SSLContext
 
 from pymap.backend.maildir import Config as MaildirConfig
 from pymap.backend.maildir import FilterSet, Session
+from pymap.backend.maildir import io as pymap_maildir_io
 from pymap.backend.maildir.layout import MaildirLayout
 from pymap.backend.maildir.mailbox import MailboxSet, Maildir
 from pymap.concurrent import Subsystem
@@ -83,11 +86,21 @@ def is_utf8_text(text: str) -> bool:
 
 
 def auth_error(failure: AuthFailure) -> ResponseError:
-    """The one mapping of authentication failures to IMAP answers; a rate-limited
-    attempt gets the generic answer."""
-    if failure.reason is FailureReason.UNAVAILABLE:
+    """The one mapping of authentication failures to IMAP answers: only a wrong
+    password is "failed"; a rate-limited or undecided attempt is told to try later."""
+    if failure.reason is not FailureReason.WRONG_CREDENTIALS:
         return TemporaryAuthFailure()
     return InvalidAuth("Authentication failed.")
+
+
+def write_pymap_files_beside(mail_dir: Path) -> None:
+    """pymap writes its uid lists to a temporary file in the system's temporary
+    directory, then renames it into the Maildir: across file systems (``/tmp`` on
+    tmpfs, the data directory on disk) every SELECT failed with EXDEV. Its temporary
+    files go to the mail directory instead, on the same file system."""
+    pymap_maildir_io.NamedTemporaryFile = functools.partial(  # type: ignore[assignment]
+        tempfile.NamedTemporaryFile, dir=str(mail_dir), prefix=".pymap-"
+    )
 
 
 class ImapConfig(MaildirConfig):

@@ -14,7 +14,7 @@ from mailward.bootstrap import Services
 from mailward.mail.connections import ConnectionGate, ConnectionTracker, FrontLimits
 from mailward.mail.directory import DatabaseDirectory
 from mailward.mail.imap import ImapListener
-from mailward.mail.imap_backend import DeviceLogin, ImapConfig
+from mailward.mail.imap_backend import DeviceLogin, ImapConfig, write_pymap_files_beside
 from mailward.mail.maildir import MailStore
 from mailward.mail.outbound import OutboundWorker
 from mailward.mail.pop3_front import Pop3Context, Pop3Listener
@@ -79,6 +79,7 @@ class MailServer:
     async def start(self) -> MailPorts:
         """Bind every listener; when this returns, each one accepts connections."""
         self.settings.mail_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_pymap_files_beside(self.settings.mail_dir)
         self.services.events.subscribe_revocation(self.registry.device_changed)
         s = self.settings
         self.ports = MailPorts(
