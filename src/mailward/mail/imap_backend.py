@@ -98,7 +98,7 @@ def write_pymap_files_beside(mail_dir: Path) -> None:
     directory, then renames it into the Maildir: across file systems (``/tmp`` on
     tmpfs, the data directory on disk) every SELECT failed with EXDEV. Its temporary
     files go to the mail directory instead, on the same file system."""
-    pymap_maildir_io.NamedTemporaryFile = functools.partial(  # type: ignore[assignment]
+    pymap_maildir_io.NamedTemporaryFile = functools.partial(  # type: ignore[attr-defined,assignment]
         tempfile.NamedTemporaryFile, dir=str(mail_dir), prefix=".pymap-"
     )
 
