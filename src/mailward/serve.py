@@ -73,6 +73,8 @@ async def start_web(services: Services, settings: Settings) -> WebListener | Non
         lifespan="off",
         http="h11",
         limit_concurrency=settings.http_max_connections,
+        # X-Forwarded-For only from the trusted proxies (uvicorn's default trusts 127.0.0.1).
+        **importlib.import_module("mailward.web.clientip").proxy_options(settings),
     )
     server = _WebServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="web")

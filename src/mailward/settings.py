@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     device_change_poll_seconds: float = Field(default=0.25, gt=0)
     api_requests_per_minute: int = Field(default=1200, ge=1, le=1_000_000)
     sudo_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description='reverse proxies whose X-Forwarded-For is believed: ["ip", "cidr", ...]',
+    )
     argon2_workers: int = Field(default=2, ge=1, le=64)
     # Mail logins: Argon2id checks waiting or running, in total / per client network /
     # per address; beyond them a login is told "try later" at once. The web manager's
@@ -129,6 +133,11 @@ class Settings(BaseSettings):
         for entry in value:
             parse_resolver(entry)
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        return [str(ipaddress.ip_network(entry.strip(), strict=False)) for entry in value]
 
     @classmethod
     def settings_customise_sources(

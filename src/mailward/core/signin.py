@@ -11,6 +11,7 @@ from mailward.core.accounts import AccountService, AccountView
 from mailward.core.actors import Actor
 from mailward.core.audit import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
+from mailward.core.networks import client_network
 from mailward.errors import MailwardError
 from mailward.limitstore import RateLimitStore
 
@@ -34,8 +35,13 @@ class Limit:
 
 EMAIL_LIMIT = Limit("email.signin", 5)
 IP_LIMIT = Limit("ip.signin", 20)
+EMAIL_NETWORK_LIMIT = Limit("email_network.signin", 5)
 SECOND_FACTOR_LIMIT = Limit("account.second_factor", 5)
 EMAIL_PURPOSE = "signin-email"
+# Where a person completed a sign-in (password and second factor) before: from there,
+# failures elsewhere do not stop them (DESIGN §7, "limits stop guessing, not owners").
+KNOWN_NETWORK = "known.signin"
+KNOWN_NETWORK_LIFETIME = timedelta(days=90)
 
 
 class FailureWindow:
@@ -76,17 +82,34 @@ class SignInService:
 
     async def check_password(self, email: str, password: str, ip: str) -> AccountView | None:
         """The account if the password is right. Raises :class:`TooManyAttempts` before
-        hashing when the email or the client IP failed too often."""
-        email_key = email.strip().lower()
-        counters = (IP_LIMIT, ip), (EMAIL_LIMIT, self._email_counter(email_key))
-        await self.limits.check(*counters)
+        hashing when the client's network, or the email from this network, failed too
+        often; or the email from anywhere, unless this network is one the person signed
+        in from before (so strangers' failures cannot lock the owner out)."""
+        email_counter = self._email_counter(email.strip().lower())
+        network = client_network(ip)
+        counters = self._counters(email_counter, network)
+        known = await self.deps.limit_store.has_flag(self._known_key(email_counter, network))
+        await self.limits.check(*(c for c in counters if not known or c[0] != EMAIL_LIMIT))
         account = await self.accounts.verify_password(email, password)
         if account is None:
             await self.limits.fail(*counters)
-            await self._audit(Actor(None, email_key[:320], ip), AuditTag.ACCOUNT_LOGIN_FAILURE)
+            label = email.strip().lower()[:320]
+            await self._audit(Actor(None, label, ip), AuditTag.ACCOUNT_LOGIN_FAILURE)
             return None
-        await self.limits.clear(*counters[1])
+        await self.limits.clear(*counters[2])
         return account
+
+    @staticmethod
+    def _counters(email_counter: str, network: str) -> tuple[tuple[Limit, str], ...]:
+        return (
+            (IP_LIMIT, network),
+            (EMAIL_LIMIT, email_counter),
+            (EMAIL_NETWORK_LIMIT, f"{email_counter}:{network}"),
+        )
+
+    @staticmethod
+    def _known_key(email_counter: str, network: str) -> str:
+        return f"{KNOWN_NETWORK}:{email_counter}:{network}"
 
     def _email_counter(self, email_key: str) -> str:
         # A keyed hash: people type a password into the email field now and then, and
@@ -100,7 +123,10 @@ class SignInService:
         await self.limits.fail((SECOND_FACTOR_LIMIT, str(account_id)))
 
     async def signed_in(self, account: AccountView, ip: str) -> None:
+        """Password and second factor done: remember this network for this person."""
         await self.limits.clear(SECOND_FACTOR_LIMIT, str(account.id))
+        known = self._known_key(self._email_counter(account.email), client_network(ip))
+        await self.deps.limit_store.set_flag(known, KNOWN_NETWORK_LIFETIME.total_seconds())
         await self._audit(Actor(account.id, account.email, ip), AuditTag.ACCOUNT_LOGIN)
 
     async def _audit(self, actor: Actor, tag: AuditTag) -> None:

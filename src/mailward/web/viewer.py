@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from mailward.core.actors import Actor
 from mailward.core.websessions import WebSessionView
+from mailward.web.clientip import client_ip as client_ip
 from mailward.web.security import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -41,10 +42,6 @@ class Viewer:
     @property
     def account_id(self) -> int:
         return self.session.account_id
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def here(request: Request) -> str:

@@ -13,6 +13,7 @@ from mailward.bootstrap import Services
 from mailward.core.actors import Actor
 from mailward.core.apitokens import ApiTokenService, InvalidApiToken
 from mailward.web.api.limits import ApiRateLimiter
+from mailward.web.clientip import client_ip
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -47,12 +48,6 @@ class Caller:
 def api_state(request: Request) -> ApiState:
     state: ApiState = request.app.state.api
     return state
-
-
-def client_ip(request: Request) -> str:
-    # The socket's peer; a reverse proxy's forwarded header is trusted by uvicorn's
-    # --forwarded-allow-ips, never read here.
-    return request.client.host if request.client else "unknown"
 
 
 async def current_caller(

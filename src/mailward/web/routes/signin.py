@@ -14,9 +14,10 @@ from mailward.core.actors import Actor
 from mailward.core.signin import TooManyAttempts
 from mailward.core.websessions import WebSessionView
 from mailward.errors import InvalidInput
+from mailward.web.clientip import client_ip
 from mailward.web.security import SESSION_COOKIE, safe_next, set_cookie
 from mailward.web.state import render, web_state
-from mailward.web.viewer import SignedIn, client_ip, live_session
+from mailward.web.viewer import SignedIn, live_session
 
 router = APIRouter()
 
