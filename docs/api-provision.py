@@ -11,6 +11,9 @@ Standard library only. Settings come from the environment:
     MAILWARD_IMAP_PORT      its implicit-TLS port (default 993)
     MAILWARD_TLS_INSECURE   1 to accept a self-signed certificate (tests, first start)
 
+The first run claims the domain and, until its verification record is published in DNS,
+prints the record and exits with status 2; run it again once the record is out.
+
 The device password is used once, to sign in, and never printed.
 """
 
@@ -34,8 +37,11 @@ IMAP_PORT = int(os.environ.get("MAILWARD_IMAP_PORT", "993"))
 INSECURE = os.environ.get("MAILWARD_TLS_INSECURE") == "1"
 
 
-def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """One API call; a problem+json error stops the script with its detail."""
+def call(
+    method: str, path: str, body: dict[str, Any] | None = None, allow: int | None = None
+) -> Any:
+    """One API call; a problem+json error stops the script with its detail, except the
+    status ``allow``, answered as ``None``."""
     request = urllib.request.Request(  # noqa: S310 (the URL is the operator's API)
         API + path,
         method=method,
@@ -46,6 +52,8 @@ def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             return json.load(response)
     except urllib.error.HTTPError as error:
+        if error.code == allow:
+            return None
         problem = json.load(error)
         sys.exit(f"{method} {path}: {error.code} {problem['title']}: {problem['detail']}")
 
@@ -58,13 +66,28 @@ def tls_context() -> ssl.SSLContext:
     return context
 
 
+def verified_mail_service(organization_id: int) -> Any:
+    """The organization's Mail Service for DOMAIN (claimed on the first run), verified:
+    while its DNS record is not published yet, say which one and stop."""
+    path = f"/organizations/{organization_id}/mail-services"
+    mail_service = call("POST", path, {"domain": DOMAIN}, allow=409) or next(
+        m for m in call("GET", path) if m["domain"] == DOMAIN
+    )
+    if mail_service["state"] != "verified":
+        mail_service = call("POST", f"/mail-services/{mail_service['id']}/verify")
+    if mail_service["state"] != "verified":
+        record = mail_service["record"]
+        print(mail_service["check_message"])
+        print(f'publish, then run again: {record["name"]} TXT "{record["value"]}"')
+        sys.exit(2)
+    return mail_service
+
+
 def main() -> None:
     organization = call("GET", "/organizations")[0]
     print(f"organization: {organization['name']} (you are {organization['role']})")
-    mail_service = call(
-        "POST", f"/organizations/{organization['id']}/mail-services", {"domain": DOMAIN}
-    )
-    print(f"mail service: {mail_service['domain']} (id {mail_service['id']})")
+    mail_service = verified_mail_service(organization["id"])
+    print(f"mail service: {mail_service['domain']} (id {mail_service['id']}, verified)")
     address = call(
         "POST",
         f"/mail-services/{mail_service['id']}/addresses",

@@ -40,6 +40,7 @@ MATRIX: list[Row] = [
     ("GET", "/organizations/{org}/mail-services", None, (200, 200, 200, 404)),
     ("POST", "/organizations/{org}/mail-services", {"domain": "new.test"}, (201, 201, 403, 404)),
     ("GET", "/mail-services/{ms}", None, (200, 200, 200, 404)),
+    ("POST", "/mail-services/{ms}/verify", None, (200, 200, 403, 404)),
     ("GET", "/mail-services/{ms}/addresses?search=info", None, (200, 200, 200, 404)),
     ("POST", "/mail-services/{ms}/addresses", {"local_part": "sales"}, (201, 201, 403, 404)),
     ("GET", "/addresses/{addr}", None, (200, 200, 200, 404)),

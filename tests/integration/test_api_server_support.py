@@ -4,6 +4,7 @@ one organization and an API token: what the end-to-end script and schemathesis u
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from mailward.bootstrap import build_services
 from mailward.core.actors import Actor
 from mailward.core.apitokens import ApiTokenService
 from mailward.settings import Settings
+from tests.security.dns_server import DnsServer
 from tests.support import ADMIN_PASSWORD, free_port, skip_or_fail
 
 PORT_SETTINGS = (
@@ -40,6 +42,7 @@ class RunningServer:
     token: str
     imaps_port: int
     env: dict[str, str]
+    dns: DnsServer
 
 
 async def _seed(env: dict[str, str]) -> str:
@@ -82,6 +85,10 @@ def server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
     env.update(MAILWARD_DATA_DIR=str(data_dir), MAILWARD_HOSTNAME="localhost")
     # schemathesis sends thousands of requests from one IP within a minute.
     env["MAILWARD_API_REQUESTS_PER_MINUTE"] = "1000000"
+    dns = DnsServer(data_dir.parent)  # domain verification asks this one, nothing outside
+    dns.publish({})
+    env["MAILWARD_DNS_RESOLVERS"] = json.dumps([dns.resolver])
+    env["MAILWARD_DNS_TIMEOUT_SECONDS"] = "1"
     token = asyncio.run(_seed(env))
     process = subprocess.Popen(
         [sys.executable, "-m", "mailward.serve"],
@@ -93,8 +100,9 @@ def server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
     try:
         _wait_ready(process)
         api = f"http://127.0.0.1:{env['MAILWARD_HTTP_PORT']}/api/v1"
-        yield RunningServer(api, token, int(env["MAILWARD_IMAPS_PORT"]), env)
+        yield RunningServer(api, token, int(env["MAILWARD_IMAPS_PORT"]), env, dns)
     finally:
+        dns.stop()
         process.terminate()
         try:
             process.wait(timeout=15)
