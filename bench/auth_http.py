@@ -27,7 +27,7 @@ from mailward.bootstrap import build_services
 from mailward.core.actors import Actor
 from mailward.settings import Settings
 
-UNLIMITED = AuthLimits(*(Limit(n, 10**9, 60) for n in ("a", "b", "c", "d")))
+UNLIMITED = AuthLimits(*(Limit(n, 10**9, 60) for n in ("a", "b", "c")))
 
 
 def lua_script(secret: str, bodies: list[str]) -> str:

@@ -15,7 +15,12 @@ from mailward.redis_limitstore import (
     RedisRateLimitStore,
     make_rate_limit_store,
 )
-from tests.integration.test_auth_support import add_generated, device_id
+from tests.integration.test_auth_support import (
+    CHOSEN_PASSWORDS,
+    add_chosen,
+    add_generated,
+    device_id,
+)
 from tests.support import REDIS_URL, World, free_port, make_settings
 
 
@@ -84,13 +89,14 @@ async def test_logins_share_counters_through_redis(
     world: World, redis_store: RedisRateLimitStore
 ) -> None:
     nodes = [build_authenticator(world.services, store=redis_store) for _ in range(2)]
-    _, password = await add_generated(world, "Phone")
+    await add_chosen(world, "Laptop", CHOSEN_PASSWORDS[0])
     limit = nodes[0].limiter.limits.address_ip.failures
     for i in range(limit):
         await nodes[i % 2].authenticate(world.address, f"guess-{i}", "imap", "203.0.113.9")
-    result = await nodes[1].authenticate(world.address, password, "imap", "203.0.113.9")
+    result = await nodes[1].authenticate(world.address, CHOSEN_PASSWORDS[0], "imap", "203.0.113.9")
     assert isinstance(result, AuthFailure) and result.reason == FailureReason.RATE_LIMITED
-    assert device_id(await nodes[0].authenticate(world.address, password, "imap", "192.0.2.1"))
+    ok = await nodes[0].authenticate(world.address, CHOSEN_PASSWORDS[0], "imap", "192.0.2.1")
+    assert device_id(ok)
     for node in nodes:
         await node.last_used.flush()
 
@@ -103,11 +109,14 @@ async def test_a_broken_redis_is_logged_and_counting_goes_on_in_memory(
     auth = build_authenticator(world.services, store=store)
     try:
         _, password = await add_generated(world, "Phone")
+        await add_chosen(world, "Laptop", CHOSEN_PASSWORDS[0])
         assert device_id(await auth.authenticate(world.address, password, "imap", "192.0.2.1"))
         for i in range(auth.limiter.limits.address_ip.failures):
             await auth.authenticate(world.address, f"guess-{i}", "imap", "203.0.113.9")
-        result = await auth.authenticate(world.address, password, "imap", "203.0.113.9")
+        chosen = CHOSEN_PASSWORDS[0]
+        result = await auth.authenticate(world.address, chosen, "imap", "203.0.113.9")
         assert isinstance(result, AuthFailure) and result.reason == FailureReason.RATE_LIMITED
+        assert device_id(await auth.authenticate(world.address, password, "imap", "203.0.113.9"))
         assert store.failures >= 1
         assert "Redis unavailable" in caplog.text
         assert caplog.text.count("Redis unavailable") == 1

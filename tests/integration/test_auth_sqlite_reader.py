@@ -50,14 +50,15 @@ async def test_the_reader_sees_a_device_added_after_it_opened(tmp_path: Path) ->
     try:
         found = await reader.address("info", "example.test")
         assert found is not None
-        assert await reader.chosen(found[0]) == []
+        assert await reader.salt(found[0]) is None
         await services.devices.add(
             Actor.operator(),
             "info@example.test",
             "Phone",
             password="vivid-otter-clamps-17-brass-kettles",
         )
-        assert [d.name for d in await reader.chosen(found[0])] == ["Phone"]
+        assert await reader.salt(found[0]) is not None  # made with the first chosen password
+        assert await reader.chosen(found[0]) == []  # salted: found by lookup, not one by one
     finally:
         await reader.close()
         await services.close()

@@ -52,4 +52,4 @@ def device_id(result: AuthResult) -> int:
 
 
 def argon2_calls(services: Services) -> int:
-    return services.deps.hasher.verifications
+    return services.deps.mail_login_hasher.verifications

@@ -1,12 +1,13 @@
 from datetime import timedelta
 
 import pytest
+from argon2.low_level import Type, hash_secret_raw
 from sqlalchemy import select
 
 from mailward.core.actors import Actor
 from mailward.core.devices import MAX_CHOSEN_PER_ADDRESS, DeviceOptions
-from mailward.core.passwords import lookup_hash, suggest_password
-from mailward.db.models import AuditEvent, Device, DeviceChange
+from mailward.core.passwords import chosen_lookup, lookup_hash, suggest_password
+from mailward.db.models import Address, AuditEvent, Device, DeviceChange
 from mailward.errors import (
     AlreadyExists,
     Conflict,
@@ -41,9 +42,17 @@ async def test_a_generated_password_is_stored_only_as_a_keyed_hash(world: World)
 async def test_a_chosen_password_is_stored_with_argon2id(world: World) -> None:
     new = await world.services.devices.add(world.admin, world.address, "Phone", password=CHOSEN)
     device = await stored(world, new.device.id)
-    assert new.device.password_kind == "chosen" and device.password_lookup is None
-    assert device.password_hash is not None and device.password_hash.startswith("$argon2id$")
-    assert "m=19456,t=2,p=1" in device.password_hash
+    assert new.device.password_kind == "chosen" and device.password_hash is None
+    async with world.services.db.unit_of_work() as uow:
+        address = await uow.session.get(Address, device.address_id)
+        assert address is not None and address.password_salt is not None
+        salt = address.password_salt
+    stretched = hash_secret_raw(
+        CHOSEN.encode(), salt, time_cost=2, memory_cost=19456, parallelism=1,
+        hash_len=32, type=Type.ID,
+    )  # fmt: skip
+    keys = world.services.keys
+    assert device.password_lookup == chosen_lookup(keys, device.address_id, stretched)
 
 
 async def test_an_unchanged_suggestion_is_stored_as_generated(world: World) -> None:
@@ -94,9 +103,10 @@ async def test_modifying_the_password_replaces_the_old_one(world: World) -> None
     chosen = await world.services.devices.change_password(
         world.admin, world.address, str(new.device.id), CHOSEN
     )
-    assert (
-        chosen.device.password_kind == "chosen"
-        and (await stored(world, new.device.id)).password_lookup is None
+    stored_chosen = await stored(world, new.device.id)
+    assert chosen.device.password_kind == "chosen" and stored_chosen.password_lookup not in (
+        None,
+        device.password_lookup,
     )
 
 

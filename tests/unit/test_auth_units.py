@@ -81,7 +81,6 @@ async def test_a_limit_names_itself_and_exempts_a_known_ip_from_others_failures(
         address_ip=Limit("address_ip.auth", 3, 60),
         ip=Limit("ip.auth", 100, 60),
         address=Limit("address.auth", 5, 60),
-        everything=Limit("global.auth", 100, 60),
     )
     limiter = RateLimiter(MemoryRateLimitStore(clock), limits)
     home = await limiter.check("a@x.test", "192.0.2.1")

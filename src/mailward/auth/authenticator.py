@@ -1,10 +1,13 @@
 """``authenticate()``: the one login path of every mail protocol and data plane.
 
-Order of work, cheapest first (DESIGN §3): normalize, rate limits (before any hashing),
-credential cache, one indexed keyed-hash lookup, and only on a miss Argon2id over the
-address's few chosen-password devices, in the hasher's bounded pool. An unknown
-address, or a known one without chosen passwords, costs one dummy Argon2id check, so
-timing does not tell whether an address exists.
+Order of work, cheapest first (DESIGN §3, §7): normalize and bound the input; the
+credential cache (a hit logs in without asking the rate limiter anything); one
+indexed keyed-hash lookup of a generated password (a hit logs in whatever the counters
+say: 115 bits are not guessed); only then the rate limits, and, when they allow it,
+one Argon2id computation for the chosen passwords (:mod:`mailward.auth.chosen`),
+bounded per client network, per address and in total (:mod:`mailward.auth.budget`).
+Refusals of the limits and of a full Argon2id queue are temporary failures ("try
+later"), never "wrong password".
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from mailward.auth.budget import HashingBudget, HashingBusy
 from mailward.auth.cache import CredentialCache, DeviceGrant
+from mailward.auth.chosen import ChosenPasswordCheck
 from mailward.auth.directory import AddressRecord, DeviceDirectory, DirectoryUnavailable
 from mailward.auth.interfaces import (
     AuthenticatedDevice,
@@ -35,39 +40,40 @@ from mailward.keys import ServerKeys
 FINGERPRINT_PURPOSE = "auth-failure"
 WRONG = AuthFailure(FailureReason.WRONG_CREDENTIALS)
 UNAVAILABLE = AuthFailure(FailureReason.UNAVAILABLE)
+BUSY_RETRY_SECONDS = 5.0
 MAX_PASSWORD_LENGTH = 1024
+MAX_ADDRESS_LENGTH = 320
 T = TypeVar("T")
-Found = tuple[AddressRecord | None, DeviceGrant | None]
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One login attempt, normalized. ``subject`` is the address as rate limits see it
-    (the normalized address, or the raw text when it is not one)."""
+    """One login attempt, normalized: ``subject`` is the address as rate limits see it."""
 
     subject: str
-    local: str | None
-    domain: str | None
+    local: str
+    domain: str
     password: str
     protocol: str
     ip: str
     client_name: str | None
 
-    @property
-    def email(self) -> str | None:
-        return f"{self.local}@{self.domain}" if self.local and self.domain else None
-
 
 def make_attempt(
     address: str, password: str, protocol: str, client_ip: str, client_name: str | None
-) -> Attempt:
-    ip = client_ip.strip()[:64] or "unknown"
+) -> Attempt | None:
+    """The attempt, or None when it cannot be right (answered without any work)."""
+    protocol = protocol.lower()
+    if protocol not in MailProtocol.__members__.values():
+        return None
+    if not password or len(password) > MAX_PASSWORD_LENGTH or len(address) > MAX_ADDRESS_LENGTH:
+        return None
     try:
         local, domain = split_address(address)
     except InvalidInput:
-        subject = "invalid:" + address.strip().lower()[:320]
-        return Attempt(subject, None, None, password, protocol.lower(), ip, client_name)
-    return Attempt(f"{local}@{domain}", local, domain, password, protocol.lower(), ip, client_name)
+        return None
+    ip = client_ip.strip()[:64] or "unknown"
+    return Attempt(f"{local}@{domain}", local, domain, password, protocol, ip, client_name)
 
 
 class Authenticator:
@@ -84,6 +90,8 @@ class Authenticator:
         last_used: LastUsedRecorder,
         refusals: RefusalLog,
         clock: Clock,
+        chosen: ChosenPasswordCheck,
+        budget: HashingBudget | None = None,
         db_timeout: float = 5.0,
     ) -> None:
         self.keys = keys
@@ -94,8 +102,10 @@ class Authenticator:
         self.last_used = last_used
         self.refusals = refusals
         self.clock = clock
+        self.chosen = chosen
+        self.budget = budget or HashingBudget()
         self.db_timeout = db_timeout
-        self._in_flight: dict[bytes, tuple[int, asyncio.Future[Found]]] = {}
+        self._in_flight: dict[bytes, tuple[int, asyncio.Future[DeviceGrant | None]]] = {}
 
     async def authenticate(
         self,
@@ -106,92 +116,85 @@ class Authenticator:
         client_name: str | None = None,
     ) -> AuthResult:
         attempt = make_attempt(address, password, protocol, client_ip, client_name)
-        if attempt.protocol not in MailProtocol.__members__.values():
+        if attempt is None:
             return WRONG
-        verdict = await self.limiter.check(attempt.subject, attempt.ip)
-        if verdict.limited is not None:
-            return AuthFailure(FailureReason.RATE_LIMITED, verdict.limited.retry_after)
-        if attempt.email is None or not password or len(password) > MAX_PASSWORD_LENGTH:
-            return await self._failed(attempt)
-        key = self.cache.key(attempt.email, password)
+        key = self.cache.key(attempt.subject, password)
         grant = self.cache.get(key)
         if grant is not None:
-            return await self._conclude(attempt, verdict, grant)
+            return await self._conclude(attempt, grant, None)
         if self.cache.is_known_failure(key):
             return await self._failed(attempt)
         epoch = self.cache.epoch
         try:
-            address_record, grant = await self._find_once(key, attempt)
+            return await self._look_up(attempt, key, epoch)
         except DirectoryUnavailable:
             return UNAVAILABLE
-        if grant is None:
-            address_id = address_record.address_id if address_record else None
-            self.cache.remember_failure(key, address_id, epoch)
-            return await self._failed(attempt)
-        return await self._conclude(attempt, verdict, grant, key, epoch)
+        except HashingBusy:
+            return AuthFailure(FailureReason.UNAVAILABLE, BUSY_RETRY_SECONDS)
 
     def note_client_name(self, device_id: int, client_name: str) -> None:
         self.last_used.note_client_name(device_id, client_name)
 
-    async def _find_once(self, key: bytes, attempt: Attempt) -> Found:
-        """Concurrent attempts with the same credentials share one lookup (and so one
-        Argon2id check): a client opening ten connections at once costs one. A lookup
-        that started before a device change is never joined after it."""
+    async def _look_up(self, attempt: Attempt, key: bytes, epoch: int) -> AuthResult:
+        address = await self._read(self.directory.find_address(attempt.local, attempt.domain))
+        if address is not None:
+            grant = await self._find_generated(address, attempt.password)
+            if grant is not None:
+                return await self._conclude(attempt, grant, None, key, epoch)
+        verdict = await self.limiter.check(attempt.subject, attempt.ip)
+        if verdict.limited is not None:
+            return AuthFailure(FailureReason.RATE_LIMITED, verdict.limited.retry_after)
+        grant = await self._chosen_once(key, attempt, address)
+        if grant is None:
+            self.cache.remember_failure(key, address.address_id if address else None, epoch)
+            return await self._failed(attempt)
+        return await self._conclude(attempt, grant, verdict, key, epoch)
+
+    async def _find_generated(self, address: AddressRecord, password: str) -> DeviceGrant | None:
+        lookups = [
+            lookup_hash(self.keys, address.address_id, password, key_id)
+            for key_id in self.keys.keys
+        ]
+        return await self._read(self.directory.find_generated(address, lookups))
+
+    async def _chosen_once(
+        self, key: bytes, attempt: Attempt, address: AddressRecord | None
+    ) -> DeviceGrant | None:
+        """Concurrent attempts with the same credentials share one Argon2id check: a
+        client opening ten connections at once costs one (and one slot of the budget).
+        A check that started before a device change is never joined after it."""
         epoch = self.cache.epoch
         running = self._in_flight.get(key)
         if running is not None and running[0] == epoch:
             return await asyncio.shield(running[1])
-        task = asyncio.ensure_future(self._find(attempt))
-        entry = (epoch, task)
-        self._in_flight[key] = entry
-
-        def forget(_: object) -> None:
-            if self._in_flight.get(key) is entry:
-                del self._in_flight[key]
-
-        task.add_done_callback(forget)
-        return await asyncio.shield(task)
+        with self.budget.slot(self.limiter.network(attempt.ip), attempt.subject):
+            task = asyncio.ensure_future(self.chosen.check(address, attempt.password, self._read))
+            entry = (epoch, task)
+            self._in_flight[key] = entry
+            try:
+                return await asyncio.shield(task)
+            finally:
+                if self._in_flight.get(key) is entry:
+                    del self._in_flight[key]
 
     async def _read(self, read: Awaitable[T]) -> T:
-        """A database read, bounded in time (Argon2id work is not: it waits its turn)."""
+        """A database read, bounded in time (Argon2id work is bounded by the budget)."""
         try:
             async with asyncio.timeout(self.db_timeout):
                 return await read
         except TimeoutError:
             raise DirectoryUnavailable("timeout") from None
 
-    async def _find(self, attempt: Attempt) -> Found:
-        assert attempt.local is not None and attempt.domain is not None
-        address = await self._read(self.directory.find_address(attempt.local, attempt.domain))
-        if address is None:
-            await self.hasher.verify(None, attempt.password)
-            return None, None
-        lookups = [
-            lookup_hash(self.keys, address.address_id, attempt.password, key_id)
-            for key_id in self.keys.keys
-        ]
-        grant = await self._read(self.directory.find_generated(address, lookups))
-        if grant is not None:
-            return address, grant
-        return address, await self._verify_chosen(address, attempt.password)
-
-    async def _verify_chosen(self, address: AddressRecord, password: str) -> DeviceGrant | None:
-        candidates = await self._read(self.directory.chosen_devices(address))
-        if not candidates:
-            await self.hasher.verify(None, password)
-        for candidate in candidates:
-            if await self.hasher.verify(candidate.password_hash, password):
-                return candidate.grant
-        return None
-
     async def _conclude(
         self,
         attempt: Attempt,
-        verdict: Verdict,
         grant: DeviceGrant,
+        verdict: Verdict | None,
         key: bytes | None = None,
         epoch: int = 0,
     ) -> AuthResult:
+        """A right password: check the device's scope, remember it, note the use. Only
+        a fresh verification (``key`` given) tells the limiter this network is known."""
         now = self.clock.now()
         refusal = refusal_of(grant, attempt.protocol, attempt.ip, now)
         if refusal is not None:
@@ -199,7 +202,7 @@ class Authenticator:
             return await self._failed(attempt)
         if key is not None:
             self.cache.put(key, grant, epoch)
-        await self.limiter.record_success(attempt.subject, attempt.ip, verdict)
+            await self.limiter.record_success(attempt.subject, attempt.ip, verdict)
         self.last_used.note(grant.device_id, now, attempt.ip, attempt.protocol, attempt.client_name)
         return AuthenticatedDevice(
             grant.device_id, grant.address_id, grant.address, grant.device_name

@@ -100,11 +100,15 @@ class DeviceDirectory:
         return grant_of(row, address) if row else None
 
     async def chosen_devices(self, address: AddressRecord) -> list[ChosenDevice]:
-        """The address's live chosen-password devices (a handful at most)."""
+        """The address's live chosen-password devices still kept as per-device Argon2id
+        hashes (older than address salts; a handful at most, usually none)."""
         rows = await self.reader.chosen(address.address_id)
         return [
             ChosenDevice(grant_of(r, address), r.password_hash) for r in rows if r.password_hash
         ]
+
+    async def address_salt(self, address: AddressRecord) -> bytes | None:
+        return await self.reader.salt(address.address_id)
 
     async def close(self) -> None:
         await self.reader.close()

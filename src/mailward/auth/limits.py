@@ -1,14 +1,23 @@
-"""Named login rate limits, checked before any expensive work (DESIGN §3).
+"""Named login rate limits, checked before any Argon2id work (DESIGN §3, §7).
 
-Failures are counted per (address, client IP), per client IP, per address and
-globally. The same wrong password from the same (address, IP) counts once per
-window: a stale client retrying every minute must not lock its owner out. An IP that
-has just logged in to an address is exempt from the limits others can fill (the IP,
-address and global ones), but never from its own per-(address, IP) limit.
+Limits stop guessing, not owners: a right generated password is accepted before the
+limiter is asked at all (see :mod:`mailward.auth.authenticator`), so these counters
+gate only what can be guessed (chosen passwords) and what costs (Argon2id).
+
+Failures are counted per (address, client network), per client network and per
+address. A client network is an IPv4 address, or the IPv6 /64 (``ipv6_prefix_length``)
+holding the address: one IPv6 host owns billions of addresses, not one. There is no
+server-wide failure ceiling: a counter that many networks can fill together would
+lock every organization out; the total cost is bounded by the Argon2id queue instead.
+The same wrong password from the same (address, network) counts once per window: a
+stale client retrying every minute must not lock its owner out. A network that has
+logged in to an address is exempt from the limits others can fill (the network and
+address ones), never from its own per-(address, network) limit.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from mailward.limitstore import RateLimitStore
@@ -28,8 +37,8 @@ class AuthLimits:
     address_ip: Limit = Limit("address_ip.auth", 10, 900)
     ip: Limit = Limit("ip.auth", 50, 900)
     address: Limit = Limit("address.auth", 100, 900)
-    everything: Limit = Limit("global.auth", 5000, 60)
     success_memory: float = 24 * 3600
+    ipv6_prefix_length: int = 64
 
 
 @dataclass(frozen=True)
@@ -40,10 +49,25 @@ class Limited:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of a check: over a limit or not, and whether the IP is exempt."""
+    """The outcome of a check: over a limit or not, and whether the network is exempt."""
 
     limited: Limited | None
     exempt: bool
+
+
+def client_network(client_ip: str, ipv6_prefix_length: int = 64) -> str:
+    """What the limits count: an IPv4 address (also when IPv4-mapped), an IPv6 network
+    of ``ipv6_prefix_length`` bits, or the text itself when it is no IP address."""
+    try:
+        ip = ipaddress.ip_address(client_ip.split("%", 1)[0])
+    except ValueError:
+        return client_ip[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        network = ipaddress.IPv6Network((ip, ipv6_prefix_length), strict=False)
+        return str(network)
+    return str(ip)
 
 
 class RateLimiter:
@@ -51,18 +75,19 @@ class RateLimiter:
         self.store = store
         self.limits = limits or AuthLimits()
 
+    def network(self, client_ip: str) -> str:
+        return client_network(client_ip, self.limits.ipv6_prefix_length)
+
     def _counters(self, address: str, ip: str) -> list[tuple[Limit, str]]:
-        lim = self.limits
+        lim, net = self.limits, self.network(ip)
         return [
-            (lim.address_ip, f"{lim.address_ip.name}:{address}:{ip}"),
-            (lim.ip, f"{lim.ip.name}:{ip}"),
+            (lim.address_ip, f"{lim.address_ip.name}:{address}:{net}"),
+            (lim.ip, f"{lim.ip.name}:{net}"),
             (lim.address, f"{lim.address.name}:{address}"),
-            (lim.everything, lim.everything.name),
         ]
 
-    @staticmethod
-    def _success_key(address: str, ip: str) -> str:
-        return f"ok.auth:{address}:{ip}"
+    def _success_key(self, address: str, ip: str) -> str:
+        return f"ok.auth:{address}:{self.network(ip)}"
 
     async def check(self, address: str, ip: str) -> Verdict:
         """The first limit this attempt is over, if any. One store round trip."""
@@ -90,7 +115,8 @@ class RateLimiter:
             await self.store.increment(keys, window)
         return True
 
-    async def record_success(self, address: str, ip: str, verdict: Verdict) -> None:
-        """Remember the IP as one that logs in to the address (unless already known)."""
-        if not verdict.exempt:
+    async def record_success(self, address: str, ip: str, verdict: Verdict | None) -> None:
+        """Remember the network as one that logs in to the address (unless the check
+        said it is known already; without a check, set it anyway)."""
+        if verdict is None or not verdict.exempt:
             await self.store.set_flag(self._success_key(address, ip), self.limits.success_memory)

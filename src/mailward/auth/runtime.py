@@ -18,7 +18,9 @@ import contextlib
 from types import TracebackType
 
 from mailward.auth.authenticator import Authenticator
+from mailward.auth.budget import HashingBounds, HashingBudget
 from mailward.auth.cache import CredentialCache
+from mailward.auth.chosen import ChosenPasswordCheck
 from mailward.auth.directory import DeviceDirectory
 from mailward.auth.lastused import LastUsedRecorder
 from mailward.auth.limits import AuthLimits, RateLimiter
@@ -38,16 +40,24 @@ def build_authenticator(
     once the change feed runs, see :func:`start_change_feed`)."""
     settings = services.settings
     cache = CredentialCache(services.keys, settings.credential_cache_seconds)
+    directory = DeviceDirectory(services.db)
+    hasher = services.deps.mail_login_hasher
+    limits = limits or AuthLimits(ipv6_prefix_length=settings.ipv6_prefix_length)
+    bounds = HashingBounds(
+        settings.argon2_queue, settings.argon2_per_network, settings.argon2_per_address
+    )
     services.events.subscribe_revocation(cache.device_changed)  # before anything else
     return Authenticator(
         keys=services.keys,
-        directory=DeviceDirectory(services.db),
-        hasher=services.deps.hasher,
+        directory=directory,
+        hasher=hasher,
         limiter=RateLimiter(store or services.deps.limit_store, limits),
         cache=cache,
         last_used=LastUsedRecorder(services.db, settings.last_used_flush_seconds),
         refusals=RefusalLog(services.db, services.clock),
         clock=services.clock,
+        chosen=ChosenPasswordCheck(services.keys, directory, hasher, services.db),
+        budget=HashingBudget(bounds),
     )
 
 

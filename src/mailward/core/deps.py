@@ -44,9 +44,23 @@ class NullDeviceEvents:
 class CoreDeps:
     db: Database
     keys: ServerKeys
+    # Argon2id of the web manager and the CLI (account passwords, new chosen device
+    # passwords). Mail logins have their own pool, ``login_hasher``: a flood of them
+    # never makes the manager's sign-in wait.
     hasher: PasswordHasher
     clock: Clock
     device_events: DeviceEventSink = field(default_factory=NullDeviceEvents)
     device_change_signal: ChangeSignal = field(default_factory=NullChangeSignal)
     # Rate-limit counters and one-use flags: Redis shared by every node, or memory.
     limit_store: RateLimitStore = field(default_factory=MemoryRateLimitStore)
+    login_hasher: PasswordHasher | None = None
+
+    @property
+    def mail_login_hasher(self) -> PasswordHasher:
+        """The pool of mail logins (the manager's when none of its own was wired)."""
+        return self.login_hasher or self.hasher
+
+    def close_hashers(self) -> None:
+        self.hasher.close()
+        if self.login_hasher is not None and self.login_hasher is not self.hasher:
+            self.login_hasher.close()

@@ -14,6 +14,7 @@ from mailward.core.accounts import find_account
 from mailward.core.actors import Actor
 from mailward.core.addresses import get_address, is_address_user
 from mailward.core.audit import AuditTag, AuditTarget, record
+from mailward.core.chosen_passwords import store_chosen_password
 from mailward.core.deps import CoreDeps, DeviceChangeNotice
 from mailward.core.device_views import (
     PROTOCOLS,
@@ -288,10 +289,7 @@ class DeviceService:
             return plaintext
         check_chosen_password(password)
         await self._chosen_slot_free(session, device)
-        device.password_kind = "chosen"
-        device.password_hash = await self.deps.hasher.hash(password)
-        device.password_lookup = None
-        device.password_key_id = None
+        await store_chosen_password(session, self.deps, device, password)
         return password
 
     @staticmethod

@@ -2,7 +2,10 @@
 
 Generated passwords carry over 100 bits of entropy, so a keyed hash (HMAC-SHA256 under
 a server key kept outside the database) found by one index lookup is enough. Chosen
-passwords may be weak and get Argon2id with OWASP's parameters.
+passwords may be weak and get Argon2id with OWASP's parameters, salted per address:
+their lookup is the keyed hash of Argon2id(password, address salt), so one Argon2id
+computation and one index lookup check every chosen device of an address at once, and
+a wrong password costs the same whatever the address holds (DESIGN §3).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher as _Argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.low_level import Type, hash_secret_raw
 from zxcvbn import zxcvbn
 
 from mailward.errors import WeakPassword
@@ -28,6 +32,9 @@ MIN_LENGTH = 16
 MAX_LENGTH = 128
 MIN_ZXCVBN_SCORE = 3
 LOOKUP_PURPOSE = "device-password"
+CHOSEN_LOOKUP_PURPOSE = "chosen-device-password"
+ADDRESS_SALT_BYTES = 16
+STRETCHED_BYTES = 32
 SUGGESTION_PURPOSE = "password-suggestion"
 
 # OWASP (2024): Argon2id m=19 MiB, t=2, p=1.
@@ -99,16 +106,31 @@ def lookup_hash(
     return keys.mac(LOOKUP_PURPOSE, address_id.to_bytes(8, "big"), password.encode(), key_id=key_id)
 
 
+def new_address_salt() -> bytes:
+    return secrets.token_bytes(ADDRESS_SALT_BYTES)
+
+
+def chosen_lookup(
+    keys: ServerKeys, address_id: int, stretched: bytes, key_id: str | None = None
+) -> bytes:
+    """The keyed hash of a chosen password stretched with its address's salt
+    (:meth:`PasswordHasher.stretch`), bound to the address."""
+    return keys.mac(CHOSEN_LOOKUP_PURPOSE, address_id.to_bytes(8, "big"), stretched, key_id=key_id)
+
+
 class PasswordHasher:
-    """Argon2id off the event loop, in a bounded pool. Counts verifications so tests
-    can prove which paths never reach it."""
+    """Argon2id off the event loop, in a bounded pool. Counts every Argon2id
+    computation (``verifications``: checks and stretches) so tests can prove which
+    paths never reach it, and how often the others do."""
 
     def __init__(self, workers: int = 2, memory_kib: int = ARGON2_MEMORY_KIB) -> None:
         self._argon2 = _Argon2(
             time_cost=ARGON2_TIME_COST, memory_cost=memory_kib, parallelism=ARGON2_PARALLELISM
         )
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._memory_kib = memory_kib
         self._dummy_hash = self._argon2.hash(secrets.token_urlsafe(16))
+        self.dummy_salt = new_address_salt()
         self.verifications = 0
         self.hashes = 0
 
@@ -124,6 +146,25 @@ class PasswordHasher:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
         return ok and stored is not None
+
+    def stretch_sync(self, password: str, salt: bytes) -> bytes:
+        """Argon2id's raw output for ``password`` under an address's salt."""
+        self.verifications += 1
+        return hash_secret_raw(
+            password.encode(),
+            salt,
+            time_cost=ARGON2_TIME_COST,
+            memory_cost=self._memory_kib,
+            parallelism=ARGON2_PARALLELISM,
+            hash_len=STRETCHED_BYTES,
+            type=Type.ID,
+        )
+
+    async def stretch(self, password: str, salt: bytes | None) -> bytes:
+        """``salt=None`` (an unknown address) spends the same time on a dummy salt."""
+        loop = asyncio.get_running_loop()
+        salt = salt or self.dummy_salt
+        return await loop.run_in_executor(self._pool, self.stretch_sync, password, salt)
 
     async def hash(self, password: str) -> str:
         loop = asyncio.get_running_loop()

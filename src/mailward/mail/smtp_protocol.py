@@ -41,9 +41,9 @@ TOO_MANY_COMMANDS = "421 4.7.0 Too many commands without logging in, closing"
 
 
 def auth_failure_reply(failure: AuthFailure) -> str:
-    """The one mapping of authentication failures to SMTP replies; a rate-limited
-    attempt gets the generic answer."""
-    if failure.reason is FailureReason.UNAVAILABLE:
+    """The one mapping of authentication failures to SMTP replies: only a wrong
+    password is 535; a rate-limited or undecided attempt gets 454 (try later)."""
+    if failure.reason is not FailureReason.WRONG_CREDENTIALS:
         return AUTH_UNAVAILABLE
     return AUTH_FAILED
 
