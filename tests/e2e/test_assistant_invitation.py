@@ -1,7 +1,8 @@
 """The setup assistant in a real browser (Chromium): the admin invites a person, the
 invitation arrives in their local mailbox (read over IMAP), they follow the link,
-create their account, obtain a device password, log in to IMAP with it; the link then
-fails, as do expired and cancelled links. Discovery documents are fetched with curl."""
+create their account with the code mailed to that same mailbox, obtain a device
+password, log in to IMAP with it; the link then fails, as do expired and cancelled
+links. Discovery documents are fetched with curl."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import imaplib
 import plistlib
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from email import policy
@@ -28,6 +30,7 @@ from tests.integration.test_discovery_documents import (
     check_outlook,
     check_thunderbird,
 )
+from tests.mailbox import code_in
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +54,7 @@ def reader_password(live: LiveMailward) -> str:
 
 
 def invitation_from_mailbox(live: LiveMailward, password: str) -> EmailMessage:
+    """The newest message in the invited person's inbox, read over IMAP."""
     assert live.mail_ports is not None
     client = imaplib.IMAP4_SSL("127.0.0.1", live.mail_ports.imaps, ssl_context=_tls(), timeout=15)
     try:
@@ -69,6 +73,16 @@ def invitation_from_mailbox(live: LiveMailward, password: str) -> EmailMessage:
     return message
 
 
+def code_from_mailbox(live: LiveMailward, password: str) -> EmailMessage:
+    """The email-proof code's message: sent just after the page answered."""
+    for _ in range(50):
+        message = invitation_from_mailbox(live, password)
+        if message["Subject"] == "Your Mailward code":
+            return message
+        time.sleep(0.1)
+    raise AssertionError("the code did not arrive in the invited person's mailbox")
+
+
 def admin_sends_assistant(page: Page, live: LiveMailward) -> None:
     enrol_and_sign_in(page, live, "admin@corp.test")
     page.goto(f"{live.url}/addresses/1/users")
@@ -84,13 +98,18 @@ def admin_sends_assistant(page: Page, live: LiveMailward) -> None:
     expect(page.locator("#sent")).to_contain_text(f"The invitation was sent to {INVITED}")
 
 
-def invited_person_obtains_password(page: Page, live: LiveMailward, link: str) -> str:
+def invited_person_obtains_password(page: Page, live: LiveMailward, link: str, reader: str) -> str:
     page.get_by_role("button", name="Sign out").first.click()
     response = page.goto(link)
     assert response is not None and response.headers["referrer-policy"] == "no-referrer"
+    expect(page.locator('input[type="password"]')).to_have_count(0)  # the link sets none
+    page.get_by_role("button", name="Create my account").click()
+    expect(page.locator("#code-sent")).to_contain_text(INVITED)
+    code = code_in(code_from_mailbox(live, reader))  # only that mailbox has it
+    page.fill("#code", code)
     page.fill("#password", ACCOUNT_PASSWORD)
     page.fill("#confirm", ACCOUNT_PASSWORD)
-    page.get_by_role("button", name="Create my account").click()
+    page.get_by_role("button", name="Set my password").click()
     page.fill("#email", INVITED)
     page.fill("#password", ACCOUNT_PASSWORD)
     page.get_by_role("button", name="Continue").click()
@@ -127,8 +146,10 @@ def test_an_invited_person_obtains_a_working_password_through_the_link(
     assert body is not None
     link = _LINK.search(body.get_content())
     assert link, "no invitation link in the email"
-    password = invited_person_obtains_password(page, live, link.group(0))
+    password = invited_person_obtains_password(page, live, link.group(0), reader)
     assert imap_login_works(live, ADDRESS, password)
+    users = live.run(live.services.addresses.users(Actor.operator(), ADDRESS))
+    assert (INVITED, "accepted") in [(u.email, u.state) for u in users]  # by using the link
     page.goto(link.group(0))
     expect(page.locator("#invitation-unusable")).to_have_attribute("data-reason", "used")
     expect(page.get_by_role("alert")).to_contain_text("Ask an administrator of Corp")
