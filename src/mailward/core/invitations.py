@@ -383,13 +383,10 @@ class InvitationService:
             or await pending_grant(session, account.id, offer) is not None
         ):
             return account
-        raise InvalidInput(
-            "user", f"{email or 'nobody'} is not a user of this address; add them first"
-        )
+        raise InvalidInput("user", f"{email or 'nobody'} is not a user of this address; add them")
 
     async def _accept_address(self, session: AsyncSession, row: _Row) -> None:
-        """Using the link, signed in as the invited person, accepts the use of the
-        address that was offered to them (the link names it; they act on it)."""
+        """Using the link, signed in as the invited person, accepts the address."""
         offer = Offer(row.organization.id, address_id=row.address.id)
         grant = await pending_grant(session, row.account.id, offer)
         if grant is None:
