@@ -1,0 +1,188 @@
+"""Finding 3: a flood of failures from many IPs locked every login of the server out
+(a global failure ceiling), and 110 wrong passwords from 11 IPs locked an address for
+every new IP. Limits stop guessing, not owners: a right generated password logs in
+whatever the counters say, and a refusal under flood says "try later"."""
+
+from __future__ import annotations
+
+import base64
+import logging
+
+import pytest
+
+from mailward.auth.endpoint import dovecot_answer
+from mailward.auth.interfaces import AuthFailure, FailureReason
+from mailward.limitstore import MemoryRateLimitStore, RateLimitStore
+from mailward.mail.imap_backend import TemporaryAuthFailure, auth_error
+from mailward.mail.smtp_protocol import auth_failure_reply
+from mailward.redis_limitstore import FallbackRateLimitStore, RedisRateLimitStore
+from tests.integration.test_auth_support import add_chosen, add_generated
+from tests.security.flood_support import (
+    CHOSEN,
+    CountingHasher,
+    closed,
+    flood_authenticator,
+    is_device,
+    is_temporary,
+    is_wrong,
+    limit_store,
+)
+from tests.security.front_support import Raw, front_mail
+from tests.support import World, free_port
+
+__all__ = ["limit_store"]
+
+
+async def test_a_flood_of_unknown_users_from_101_ips_leaves_every_generated_password_working(
+    world: World, limit_store: RateLimitStore
+) -> None:
+    auth = flood_authenticator(world.services, limit_store)
+    try:
+        phone, password = await add_generated(world, "Phone")
+        for ip in range(101):
+            for n in range(50):
+                await auth.authenticate(f"nobody{n}@example.test", "guess", "imap", f"10.9.{ip}.1")
+        assert is_device(
+            await auth.authenticate(world.address, password, "imap", "10.77.0.1"), phone
+        )
+        assert is_device(
+            await auth.authenticate(world.address, password, "smtp", "10.9.3.1"), phone
+        )
+    finally:
+        await closed(auth)
+
+
+async def test_110_wrong_passwords_from_11_ips_do_not_lock_the_address_for_a_right_password(
+    world: World, limit_store: RateLimitStore
+) -> None:
+    auth = flood_authenticator(world.services, limit_store)
+    try:
+        laptop = await add_chosen(world, "Laptop", CHOSEN[0])
+        home = "198.51.100.7"
+        assert is_device(await auth.authenticate(world.address, CHOSEN[0], "imap", home), laptop)
+        auth.cache.clear()
+        phone, password = await add_generated(world, "Phone")
+        for i in range(110):
+            await auth.authenticate(world.address, f"guess-{i}", "imap", f"203.0.113.{i % 11}")
+        newcomer = "192.0.2.200"
+        assert is_device(await auth.authenticate(world.address, password, "pop3", newcomer), phone)
+        stranger = "192.0.2.201"
+        refused = await auth.authenticate(world.address, CHOSEN[0], "imap", stranger)
+        assert is_temporary(refused), "a guessable password from a new network waits"
+        assert is_device(await auth.authenticate(world.address, CHOSEN[0], "imap", home), laptop)
+    finally:
+        await closed(auth)
+
+
+async def test_a_refusal_under_flood_says_try_later_on_every_edge(
+    world: World, limit_store: RateLimitStore
+) -> None:
+    auth = flood_authenticator(world.services, limit_store)
+    try:
+        await add_chosen(world, "Laptop", CHOSEN[0])
+        attacker = "203.0.113.66"
+        for i in range(auth.limiter.limits.address_ip.failures):
+            assert is_wrong(await auth.authenticate(world.address, f"guess-{i}", "imap", attacker))
+        result = await auth.authenticate(world.address, CHOSEN[0], "imap", attacker)
+        assert isinstance(result, AuthFailure) and result.reason is FailureReason.RATE_LIMITED
+    finally:
+        await closed(auth)
+    assert isinstance(auth_error(result), TemporaryAuthFailure)
+    assert auth_failure_reply(result).startswith("454 4.7.0")
+    assert b'"tempfail"' in dovecot_answer(result)
+
+
+async def test_real_clients_over_their_limit_are_told_to_try_later(world: World) -> None:
+    async with front_mail(world) as mail:
+        await add_chosen(world, "Laptop", CHOSEN[0])
+        auth = mail.authenticator.inner
+        for i in range(auth.limiter.limits.address_ip.failures):
+            await auth.authenticate(world.address, f"guess-{i}", "imap", "127.0.0.1")
+        user, secret = world.address, CHOSEN[0]
+        imap = await Raw.connect(mail.ports.imaps, tls=True)
+        await imap.line()
+        await imap.send(f'a LOGIN "{user}" "{secret}"\r\n'.encode())
+        assert (await imap.until(b"a "))[-1].startswith(b"a NO [UNAVAILABLE]")
+        pop3 = await Raw.connect(mail.ports.pop3s, tls=True)
+        await pop3.line()
+        await pop3.send(f"USER {user}\r\n".encode())
+        await pop3.line()
+        await pop3.send(f"PASS {secret}\r\n".encode())
+        assert (await pop3.line()).startswith(b"-ERR [SYS/TEMP]")
+        smtp = await Raw.connect(mail.ports.submissions, tls=True)
+        await smtp.until(b"220 ")
+        await smtp.send(b"EHLO client.test\r\n")
+        await smtp.until(b"250 ")
+        plain = base64.b64encode(f"\0{user}\0{secret}".encode()).decode()
+        await smtp.send(f"AUTH PLAIN {plain}\r\n".encode())
+        assert (await smtp.line()).startswith(b"454 4.7.0")
+        for client in (imap, pop3, smtp):
+            await client.close()
+
+
+async def test_a_network_that_logged_in_before_is_never_locked_out_by_the_address_counter(
+    world: World, limit_store: RateLimitStore
+) -> None:
+    auth = flood_authenticator(world.services, limit_store)
+    try:
+        laptop = await add_chosen(world, "Laptop", CHOSEN[0])
+        home = "2001:db8:1:2::10"
+        assert is_device(await auth.authenticate(world.address, CHOSEN[0], "imap", home), laptop)
+        auth.cache.clear()
+        for i in range(auth.limiter.limits.address.failures + 10):
+            await auth.authenticate(world.address, f"guess-{i}", "imap", f"198.18.{i}.1")
+        same_home_network = "2001:db8:1:2::99"  # a privacy address of the same /64
+        result = await auth.authenticate(world.address, CHOSEN[0], "imap", same_home_network)
+        assert is_device(result, laptop)
+    finally:
+        await closed(auth)
+
+
+async def test_garbage_and_huge_credentials_are_answered_without_any_work(
+    world: World, limit_store: RateLimitStore
+) -> None:
+    hasher = CountingHasher()
+    auth = flood_authenticator(world.services, limit_store, hasher)
+    try:
+        calls = 0
+        counts = limit_store.counts
+
+        async def counting(keys: list[str]) -> list[int]:
+            nonlocal calls
+            calls += 1
+            return await counts(keys)
+
+        limit_store.counts = counting  # type: ignore[method-assign]
+        for address, password in [
+            ("x" * 100_000 + "@example.test", "pw"),
+            (world.address, "p" * 1_000_000),
+            ("no address at all", "pw"),
+            ("\x00\xff@\x00", "\x00"),
+            (world.address, ""),
+        ]:
+            assert is_wrong(await auth.authenticate(address, password, "imap", "192.0.2.9"))
+        assert is_wrong(await auth.authenticate(world.address, "pw", "gopher", "192.0.2.9"))
+        assert hasher.stretches == hasher.checks == calls == 0
+    finally:
+        await closed(auth)
+
+
+async def test_a_redis_outage_during_a_flood_keeps_right_passwords_working_and_logs_once(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = RedisRateLimitStore.from_url(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
+    store = FallbackRateLimitStore(dead, MemoryRateLimitStore())
+    auth = flood_authenticator(world.services, store)
+    try:
+        phone, password = await add_generated(world, "Phone")
+        with caplog.at_level(logging.WARNING):
+            for i in range(300):
+                await auth.authenticate(world.address, f"guess-{i}", "imap", f"10.1.{i % 30}.1")
+            result = await auth.authenticate(world.address, password, "imap", "10.1.3.1")
+        assert is_device(result, phone)
+        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warnings) == 1 and "Redis unavailable" in warnings[0].getMessage()
+        assert not any(r.exc_info for r in caplog.records)
+    finally:
+        await closed(auth)
+        await store.close()
