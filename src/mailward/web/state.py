@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
-from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from mailward.bootstrap import Services
@@ -18,6 +22,8 @@ from mailward.core.websessions import WebSessionService
 from mailward.web.formatting import FILTERS
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+SECRET_MARK = re.compile(r"\{#\s*secret:\s*(sudo|sign-in)\s*#\}")
+log = logging.getLogger("mailward.web")
 
 
 @dataclass
@@ -52,10 +58,31 @@ def web_state(request: Request) -> WebState:
     return cast(WebState, request.app.state.web)
 
 
+@functools.cache
+def secret_kind(template: str) -> str | None:
+    """``"sudo"`` or ``"sign-in"`` for a template that shows a secret (it starts with
+    ``{# secret: sudo #}`` or ``{# secret: sign-in #}``), None for the others."""
+    found = SECRET_MARK.match((TEMPLATES_DIR / template).read_text(encoding="utf-8"))
+    return found.group(1) if found else None
+
+
+def _refused_secret(request: Request, template: str) -> Response | None:
+    """A last line behind :class:`~mailward.web.viewer.SudoFor`: a page showing a new
+    secret is never rendered for a route that did not ask for the password again."""
+    if secret_kind(template) != "sudo" or getattr(request.state, "reauthenticated", False):
+        return None
+    log.error("route %s renders %s without re-authentication", request.url.path, template)
+    back = request.url.path if request.method == "GET" else "/dashboard"
+    return RedirectResponse(f"/sudo?next={quote(back)}", status_code=303)
+
+
 def render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
-) -> HTMLResponse:
+) -> Response:
     """A page. ``context`` should carry ``viewer`` (or None) and ``csrf``."""
+    refused = _refused_secret(request, template)
+    if refused is not None:
+        return refused
     state = web_state(request)
     context.setdefault("viewer", None)
     context.setdefault("csrf", getattr(request.state, "csrf", ""))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -82,7 +82,28 @@ async def current_viewer(request: Request) -> Viewer:
 SignedIn = Annotated[Viewer, Depends(current_viewer)]
 
 
-def require_sudo(request: Request, viewer: Viewer, back_to: str) -> None:
-    """Ask for the password again before a page that shows a new secret."""
-    if not viewer.session.in_sudo(web_state(request).services.clock.now()):
-        raise SudoRequired(back_to)
+class SudoFor:
+    """The dependency of every route that shows a new secret (device password, setup
+    assistant link, API token): signed in, and the password typed within the sudo
+    window, checked before the route does anything. Being the only way to reach
+    ``request.state.reauthenticated``, it is also the mark that ``render`` and the
+    route-table test look for (tests/security/test_web_sudo.py).
+
+    ``back_to`` is where to return after the password, a path whose ``{name}`` parts
+    come from the route's path parameters; the current page when omitted (GET)."""
+
+    def __init__(self, back_to: str | None = None) -> None:
+        self.back_to = back_to
+
+    async def __call__(self, request: Request) -> Viewer:
+        viewer = await current_viewer(request)
+        if not viewer.session.in_sudo(web_state(request).services.clock.now()):
+            back = self.back_to.format(**request.path_params) if self.back_to else here(request)
+            raise SudoRequired(back)
+        request.state.reauthenticated = True
+        return viewer
+
+
+def reauthenticated(back_to: str | None = None) -> Any:
+    """``viewer: Annotated[Viewer, reauthenticated("/back")]``: see :class:`SudoFor`."""
+    return Depends(SudoFor(back_to))

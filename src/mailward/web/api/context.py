@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mailward.bootstrap import Services
@@ -70,3 +70,16 @@ async def current_caller(
 
 
 Api = Annotated[Caller, Depends(current_caller)]
+
+
+async def secret_caller(caller: Api, response: Response) -> Caller:
+    """The dependency of every operation whose response holds a new secret (device
+    password, setup-assistant link, API token). A bearer token is checked in full on
+    every request, which is the API's re-authentication: there is no session to
+    outlive a sudo window. This marks the operation (the route-table test looks for
+    it) and makes its response uncacheable."""
+    response.headers["Cache-Control"] = "no-store"
+    return caller
+
+
+ApiSecret = Annotated[Caller, Depends(secret_caller)]

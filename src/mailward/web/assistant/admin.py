@@ -16,12 +16,15 @@ from mailward.web.assistant.state import assistant_state
 from mailward.web.paths import devices_path
 from mailward.web.routes.addresses import address_context
 from mailward.web.state import render, web_state
-from mailward.web.viewer import SignedIn, Viewer, require_sudo
+from mailward.web.viewer import SignedIn, Viewer, reauthenticated
 
 router = APIRouter()
 
 Text = Annotated[str, Form()]
 UserError = (InvalidInput, AlreadyExists, Conflict)
+# The pages that show a setup-assistant link: the password is asked again first.
+Sending = Annotated[Viewer, reauthenticated("/addresses/{address_id}/devices/new")]
+Showing = Annotated[Viewer, reauthenticated("/addresses/{address_id}/devices")]
 
 
 async def pending_invitations(
@@ -61,10 +64,9 @@ def _link_page(
 
 @router.post("/addresses/{address_id}/invitations/new")
 async def send_assistant(
-    request: Request, viewer: SignedIn, address_id: int, user: Text = "", name: Text = ""
+    request: Request, viewer: Sending, address_id: int, user: Text = "", name: Text = ""
 ) -> Response:
     context = await _manager_context(request, viewer, address_id)
-    require_sudo(request, viewer, f"{devices_path(address_id)}/new")
     if not user:
         context["error"] = (
             "Choose the user who will receive the setup assistant: “Without user” devices "
@@ -83,7 +85,7 @@ async def send_assistant(
 
 @router.post("/addresses/{address_id}/invitations/send")
 async def send_by_email(
-    request: Request, viewer: SignedIn, address_id: int, token: Text = ""
+    request: Request, viewer: Showing, address_id: int, token: Text = ""
 ) -> Response:
     """Email the link shown on the page (the token came from that page's form)."""
     context = await _manager_context(request, viewer, address_id)
@@ -115,7 +117,7 @@ async def cancel(
 
 @router.post("/addresses/{address_id}/invitations/{invitation_id}/resend")
 async def resend(
-    request: Request, viewer: SignedIn, address_id: int, invitation_id: int
+    request: Request, viewer: Showing, address_id: int, invitation_id: int
 ) -> Response:
     context = await _manager_context(request, viewer, address_id)
     try:

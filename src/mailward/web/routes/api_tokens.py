@@ -11,7 +11,7 @@ from mailward.core.apitokens import ApiTokenService
 from mailward.errors import MailwardError
 from mailward.web.routes.devices import parse_expiry
 from mailward.web.state import render, web_state
-from mailward.web.viewer import SignedIn, Viewer, require_sudo
+from mailward.web.viewer import SignedIn, Viewer, reauthenticated
 
 router = APIRouter()
 PAGE = "/account/api-tokens"
@@ -46,12 +46,11 @@ async def api_tokens(request: Request, viewer: SignedIn) -> Response:
 @router.post(PAGE)
 async def create_api_token(
     request: Request,
-    viewer: SignedIn,
+    viewer: Annotated[Viewer, reauthenticated(PAGE)],
     name: Text = "",
     organization: Text = "",
     expires: Text = "",
 ) -> Response:
-    require_sudo(request, viewer, PAGE)
     context = await _page_context(request, viewer)
     context["form"] = {"name": name, "organization": organization, "expires": expires}
     try:

@@ -15,7 +15,7 @@ from mailward.web.assistant import pending_invitations
 from mailward.web.paths import devices_path
 from mailward.web.routes.addresses import address_context
 from mailward.web.state import render, web_state
-from mailward.web.viewer import SignedIn, Viewer, require_sudo
+from mailward.web.viewer import SignedIn, Viewer, reauthenticated
 
 router = APIRouter()
 
@@ -23,6 +23,11 @@ Text = Annotated[str, Form()]
 Choices = Annotated[list[str] | None, Form()]
 UserError = (InvalidInput, AlreadyExists, Conflict)
 REGENERATE = "regenerate"
+# The pages that show a new password: the password is asked again first.
+Adding = Annotated[Viewer, reauthenticated("/addresses/{address_id}/devices/new")]
+Replacing = Annotated[
+    Viewer, reauthenticated("/addresses/{address_id}/devices/{device_id}/password")
+]
 
 
 def go_to(path: str) -> RedirectResponse:
@@ -61,14 +66,13 @@ async def _prepare_add(request: Request, viewer: Viewer, address_id: int) -> dic
     await web_state(request).rights.require_manager(
         viewer.actor, context["organization"].id, "add devices"
     )
-    require_sudo(request, viewer, f"{devices_path(address_id)}/new")
     users = await web_state(request).services.addresses.users(viewer.actor, address_id)
     context.update(tab="devices", users=users, protocols=PROTOCOLS, min_length=MIN_LENGTH)
     return context
 
 
 @router.get("/addresses/{address_id}/devices/new")
-async def add_device_form(request: Request, viewer: SignedIn, address_id: int) -> Response:
+async def add_device_form(request: Request, viewer: Adding, address_id: int) -> Response:
     context = await _prepare_add(request, viewer, address_id)
     form = {"user": "", "name": "", "expires": "", "protocols": list(PROTOCOLS)}
     context.update(form=form, **_suggestion_fields(request))
@@ -78,7 +82,7 @@ async def add_device_form(request: Request, viewer: SignedIn, address_id: int) -
 @router.post("/addresses/{address_id}/devices/new")
 async def add_device(
     request: Request,
-    viewer: SignedIn,
+    viewer: Adding,
     address_id: int,
     name: Text = "",
     user: Text = "",
@@ -146,12 +150,11 @@ def _action_path(address_id: int, device_id: int, action: str) -> str:
 
 @router.get("/addresses/{address_id}/devices/{device_id}/password")
 async def password_form(
-    request: Request, viewer: SignedIn, address_id: int, device_id: int
+    request: Request, viewer: Replacing, address_id: int, device_id: int
 ) -> Response:
     context, _ = await device_context(
         request, viewer, address_id, device_id, "modify device passwords"
     )
-    require_sudo(request, viewer, _action_path(address_id, device_id, "password"))
     context.update(_suggestion_fields(request))
     return render(request, "device_password.html", context)
 
@@ -159,7 +162,7 @@ async def password_form(
 @router.post("/addresses/{address_id}/devices/{device_id}/password")
 async def change_password(
     request: Request,
-    viewer: SignedIn,
+    viewer: Replacing,
     address_id: int,
     device_id: int,
     password: Text = "",
@@ -169,7 +172,6 @@ async def change_password(
     context, _ = await device_context(
         request, viewer, address_id, device_id, "modify device passwords"
     )
-    require_sudo(request, viewer, _action_path(address_id, device_id, "password"))
     context.update(password=password, proof=proof)
     if action == REGENERATE:
         context.update(_suggestion_fields(request))

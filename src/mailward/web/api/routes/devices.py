@@ -8,12 +8,11 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from mailward.core.devices import PROTOCOLS, DeviceOptions
 from mailward.web.api import schemas as s
-from mailward.web.api.context import Api
+from mailward.web.api.context import Api, ApiSecret
 from mailward.web.api.problems import problem_responses
 
 router = APIRouter(tags=["devices"])
 ObjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-NO_STORE = "no-store"
 
 
 def _options(body: s.DeviceIn) -> DeviceOptions:
@@ -40,9 +39,7 @@ async def list_devices(
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(403, 404, 409, 422),
 )
-async def add_device(
-    address_id: ObjectId, body: s.DeviceIn, api: Api, response: Response
-) -> s.NewDevicePassword:
+async def add_device(address_id: ObjectId, body: s.DeviceIn, api: ApiSecret) -> s.NewDevicePassword:
     """Add a device. The password is in this response only (``Cache-Control: no-store``)."""
     made = await api.services.devices.add(
         api.actor,
@@ -52,7 +49,6 @@ async def add_device(
         password=body.password,
         options=_options(body),
     )
-    response.headers["Cache-Control"] = NO_STORE
     return s.NewDevicePassword.model_validate(made)
 
 
@@ -70,15 +66,13 @@ async def change_device_password(
     address_id: ObjectId,
     device_id: ObjectId,
     body: s.DevicePasswordIn,
-    api: Api,
-    response: Response,
+    api: ApiSecret,
 ) -> s.NewDevicePassword:
     """Replace the password; the old one stops working at once and the device's open
     sessions end. The new one is in this response only."""
     made = await api.services.devices.change_password(
         api.actor, address_id, device_id, password=body.password
     )
-    response.headers["Cache-Control"] = NO_STORE
     return s.NewDevicePassword.model_validate(made)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Response, status
 from mailward.core.invitations import InvitationService
 from mailward.core.invitations import NewInvitation as MadeInvitation
 from mailward.web.api import schemas as s
-from mailward.web.api.context import Api
+from mailward.web.api.context import Api, ApiSecret
 from mailward.web.api.problems import problem_responses
 
 router = APIRouter(tags=["invitations"])
@@ -21,8 +21,7 @@ def _invitations(api: Api) -> InvitationService:
     return InvitationService(api.services.deps, api.services.devices)
 
 
-def _link(api: Api, made: MadeInvitation, response: Response) -> s.NewInvitation:
-    response.headers["Cache-Control"] = "no-store"
+def _link(api: Api, made: MadeInvitation) -> s.NewInvitation:
     link = made.link(api.services.settings.effective_public_url)
     return s.NewInvitation(invitation=s.Invitation.model_validate(made.invitation), link=link)
 
@@ -40,11 +39,11 @@ async def list_invitations(address_id: ObjectId, api: Api) -> list[s.Invitation]
     responses=problem_responses(403, 404, 409, 422),
 )
 async def create_invitation(
-    address_id: ObjectId, body: s.InvitationIn, api: Api, response: Response
+    address_id: ObjectId, body: s.InvitationIn, api: ApiSecret
 ) -> s.NewInvitation:
     """A setup-assistant link for a user of the address, valid 30 days, single use."""
     made = await _invitations(api).create(api.actor, address_id, body.user_email, body.device_name)
-    return _link(api, made, response)
+    return _link(api, made)
 
 
 @router.post(
@@ -52,11 +51,11 @@ async def create_invitation(
     responses=problem_responses(403, 404, 409),
 )
 async def resend_invitation(
-    address_id: ObjectId, invitation_id: ObjectId, api: Api, response: Response
+    address_id: ObjectId, invitation_id: ObjectId, api: ApiSecret
 ) -> s.NewInvitation:
     """A new link valid 30 days from now; the previous link stops working."""
     made = await _invitations(api).resend(api.actor, address_id, invitation_id)
-    return _link(api, made, response)
+    return _link(api, made)
 
 
 @router.delete(

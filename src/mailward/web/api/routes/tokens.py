@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from mailward.web.api import schemas as s
-from mailward.web.api.context import Api
+from mailward.web.api.context import Api, ApiSecret
 from mailward.web.api.problems import problem_responses
 
 router = APIRouter(tags=["API tokens"])
@@ -22,10 +22,9 @@ async def list_api_tokens(api: Api) -> list[s.ApiToken]:
 
 
 @router.post("/api-tokens", status_code=status.HTTP_201_CREATED, responses=problem_responses(422))
-async def create_api_token(body: s.ApiTokenIn, api: Api, response: Response) -> s.NewApiToken:
+async def create_api_token(body: s.ApiTokenIn, api: ApiSecret) -> s.NewApiToken:
     """A new token of yours for this organization; its secret is in this response only."""
     made = await api.tokens.create(api.actor, api.organization_id, body.name, body.expires_at)
-    response.headers["Cache-Control"] = "no-store"
     return s.NewApiToken.model_validate(made)
 
 
