@@ -36,6 +36,8 @@ def test_a_user_member_is_told_who_can_add_a_device(live: LiveMailward, page: Pa
     aid = info_address_id(live)
     live.run(world.services.addresses.add_user(world.admin, aid, "user@corp.test"))
     enrol_and_sign_in(page, live, "user@corp.test")
+    page.get_by_role("link", name="See the invitations").click()
+    page.get_by_role("button", name=re.compile("^Accept: info@example.test")).click()
     page.goto(f"{live.url}/addresses/{aid}/devices")
     page.get_by_role("link", name="Add a device").click()
     explanation = page.get_by_role("region", name=re.compile("You cannot add devices"))
