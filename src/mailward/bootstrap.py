@@ -114,7 +114,7 @@ async def build_services(
         db=db,
         keys=keys,
         hasher=hasher or PasswordHasher(workers=settings.manager_argon2_workers),
-        login_hasher=hasher or PasswordHasher(workers=settings.argon2_workers),
+        login_hasher=hasher or PasswordHasher(workers=settings.argon2_workers, yielding=True),
         clock=clock or SystemClock(),
         device_events=events,
         device_change_signal=change_signal_for(db, DEVICE_CHANGES_CHANNEL),

@@ -11,9 +11,12 @@ a wrong password costs the same whatever the address holds (DESIGN §3).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import os
 import secrets
 import string
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -41,6 +44,7 @@ SUGGESTION_PURPOSE = "password-suggestion"
 ARGON2_MEMORY_KIB = 19 * 1024
 ARGON2_TIME_COST = 2
 ARGON2_PARALLELISM = 1
+YIELDING_NICE = 10
 
 
 def generated_entropy_bits(length: int = GENERATED_LENGTH) -> float:
@@ -118,16 +122,30 @@ def chosen_lookup(
     return keys.mac(CHOSEN_LOOKUP_PURPOSE, address_id.to_bytes(8, "big"), stretched, key_id=key_id)
 
 
+def _yield_cpu() -> None:
+    """Run this worker thread at a lower CPU priority (Linux: nice is per thread): a
+    busy pool of mail-login checks must not delay the event loop, which answers the
+    logins of generated passwords and the web manager."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), YIELDING_NICE)
+
+
 class PasswordHasher:
     """Argon2id off the event loop, in a bounded pool. Counts every Argon2id
     computation (``verifications``: checks and stretches) so tests can prove which
     paths never reach it, and how often the others do."""
 
-    def __init__(self, workers: int = 2, memory_kib: int = ARGON2_MEMORY_KIB) -> None:
+    def __init__(
+        self, workers: int = 2, memory_kib: int = ARGON2_MEMORY_KIB, yielding: bool = False
+    ) -> None:
         self._argon2 = _Argon2(
             time_cost=ARGON2_TIME_COST, memory_cost=memory_kib, parallelism=ARGON2_PARALLELISM
         )
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers,
+            thread_name_prefix="argon2",
+            initializer=_yield_cpu if yielding else None,
+        )
         self._memory_kib = memory_kib
         self._dummy_hash = self._argon2.hash(secrets.token_urlsafe(16))
         self.dummy_salt = new_address_salt()
