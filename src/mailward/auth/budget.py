@@ -24,7 +24,7 @@ class HashingBusy(Exception):
 
 @dataclass(frozen=True)
 class HashingBounds:
-    total: int = 32
+    total: int = 16
     per_network: int = 4
     per_address: int = 8
 
