@@ -88,10 +88,13 @@ def serve_environment(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
     return env
 
 
-def start_serve(data_dir: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
+def start_serve(
+    data_dir: Path, ports: dict[str, int], prefix: tuple[str, ...] = (), **env: str
+) -> subprocess.Popen[str]:
+    """``mailward serve`` ready on ``ports`` (``prefix``: e.g. a ``prlimit`` command)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "mailward.serve"],
-        env=serve_environment(data_dir, ports),
+        [*prefix, sys.executable, "-m", "mailward.serve"],
+        env=serve_environment(data_dir, ports) | env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -121,13 +121,13 @@ class AuthHttpConnection(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self.request.url += url
         if len(self.request.url) > MAX_URL:
-            self.request.refusal = HTTPStatus.REQUEST_URI_TOO_LONG
+            self._refuse(HTTPStatus.REQUEST_URI_TOO_LONG)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         request = self.request
         request.header_bytes += len(name) + len(value)
         if len(request.headers) >= MAX_HEADERS or request.header_bytes > MAX_HEADER_BYTES:
-            request.refusal = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+            self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)  # now, not at the end
             return
         request.headers.append((name.lower(), value))
 
@@ -192,6 +192,8 @@ class AuthHttpConnection(asyncio.Protocol):
         return answer["status"], answer["headers"], answer["body"]
 
     def _refuse(self, status: HTTPStatus) -> None:
-        if self.transport is not None:
+        """Answer ``status`` and close, once; what the parser still calls back is moot."""
+        self.request.refusal = status
+        if self.transport is not None and not self.transport.is_closing():
             self.transport.write(refusal_bytes(status))
             self.transport.close()

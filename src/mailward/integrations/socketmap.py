@@ -98,18 +98,30 @@ def netstring(text: str) -> bytes:
     return str(len(data)).encode() + b":" + data + b","
 
 
+async def read_length(reader: asyncio.StreamReader) -> int | None:
+    """A netstring's length prefix, digit by digit (a garbage prefix is refused at its
+    first wrong byte, not after waiting for a colon); ``None`` at the end of the stream."""
+    digits = b""
+    while True:
+        try:
+            byte = await asyncio.wait_for(reader.readexactly(1), IDLE_SECONDS)
+        except (asyncio.IncompleteReadError, TimeoutError):
+            return None
+        if byte == b":" and digits:
+            return int(digits)
+        if not (byte.isdigit() and len(digits) < 6):
+            raise ValueError("bad netstring length")
+        digits += byte
+
+
 async def read_netstring(reader: asyncio.StreamReader) -> bytes | None:
     """One netstring's payload; ``None`` at the end of the stream."""
-    try:
-        length = await asyncio.wait_for(reader.readuntil(b":"), IDLE_SECONDS)
-    except (asyncio.IncompleteReadError, TimeoutError):
+    length = await read_length(reader)
+    if length is None:
         return None
-    digits = length[:-1]
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 6:
-        raise ValueError("bad netstring length")
-    if int(digits) > MAX_REQUEST:
+    if length > MAX_REQUEST:
         raise ValueError("netstring too long")
-    payload = await asyncio.wait_for(reader.readexactly(int(digits) + 1), IDLE_SECONDS)
+    payload = await asyncio.wait_for(reader.readexactly(length + 1), IDLE_SECONDS)
     if payload[-1:] != b",":
         raise ValueError("netstring without its comma")
     return payload[:-1]
@@ -152,8 +164,10 @@ class SocketmapServer:
             while (request := await read_netstring(reader)) is not None:
                 writer.write(netstring(await answer(self.directory, request)))
                 await writer.drain()
-        except (ValueError, ConnectionError, TimeoutError, asyncio.IncompleteReadError):
-            pass  # garbage or a client gone: close (ValueError covers LimitOverrunError)
+        except (ValueError, asyncio.LimitOverrunError, asyncio.IncompleteReadError):
+            pass  # garbage: close
+        except (ConnectionError, TimeoutError):
+            pass  # the client is gone or silent
         finally:
             writer.close()
 
