@@ -9,16 +9,16 @@ from email.utils import getaddresses
 
 from mailward.core.notifications import SendResult
 
-CODE = re.compile(r"\b(\d{4}) (\d{4})\b")
+CODE = re.compile(r"\b([A-Z2-9]{4})-([A-Z2-9]{4})-([A-Z2-9]{4})\b")
 
 
 def code_in(message: EmailMessage) -> str:
-    """The 8-digit email-proof code of a message."""
+    """The email-proof code of a message (``ABCD-EFGH-JKLM``), without its dashes."""
     body = message.get_body(("plain",))
     assert body is not None
     found = CODE.search(body.get_content())
     assert found, "no code in the message"
-    return found.group(1) + found.group(2)
+    return "".join(found.groups())
 
 
 class CapturingMailer:

@@ -45,8 +45,8 @@ def next_code(secret: str, clock: FrozenClock) -> str:
     return current_code(secret, clock)
 
 
-def web_client(services: Services) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=create_app(services))
+def web_client(services: Services, client_ip: str = "127.0.0.1") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=create_app(services), client=(client_ip, 123))
     return httpx.AsyncClient(transport=transport, base_url=BASE_URL)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from mailward.clock import FrozenClock
 from mailward.core.actors import Actor
+from mailward.core.emailproof import CHECK_IP_LIMIT, new_code
 from mailward.core.grants import GrantService
 from mailward.core.invitations import InvitationService
 from mailward.db.models import Account, AuditEvent, EmailProof
@@ -136,26 +137,38 @@ async def test_the_link_holder_cannot_set_daves_password_only_his_mailbox_can(
     assert await world.services.accounts.verify_password(DAVE, DAVES_PASSWORD) is not None
 
 
-async def test_a_code_works_once_and_guessing_is_limited(world: World, outside: Collector) -> None:
+async def test_guessing_is_limited_per_network_and_never_locks_the_owner_out(
+    world: World, outside: Collector
+) -> None:
     boss = await org_b(world)
     token = await b_prepares_the_takeover(world, boss)
-    async with web_client(world.services) as b:
+    async with web_client(world.services, client_ip="198.51.100.66") as b:
         page = await b.get(f"/invite/{token}")
         csrf = csrf_of(page.text)
         await b.post("/email-code", data={"csrf": csrf, "email": DAVE})
         code = code_in(await daves_mail(world, outside))
         form = {"csrf": csrf, "email": DAVE, "password": B_PASSWORD, "confirm": B_PASSWORD}
         statuses = []
-        for n in range(6):
-            guess = f"{(int(code) + n + 1) % 10**8:08d}"
+        for _ in range(CHECK_IP_LIMIT.failures + 1):
+            guess = new_code()  # a well-formed code; 2^-60 that it is Dave's
             statuses.append(
                 (await b.post("/email-code/password", data={**form, "code": guess})).status_code
             )
-        assert statuses == [400] * 5 + [429]
-        # Even the right code is refused while the guessing limit holds.
-        right = await b.post("/email-code/password", data={**form, "code": code})
-        assert right.status_code == 429
+        assert statuses == [400] * CHECK_IP_LIMIT.failures + [429]
+        # Past the limit, B's network is refused even the right code...
+        refused = await b.post("/email-code/password", data={**form, "code": code})
+        assert refused.status_code == 429
     assert await world.services.accounts.verify_password(DAVE, B_PASSWORD) is None
+    # ...while B's wrong tries did not lock Dave out: from his own network, his code works.
+    async with web_client(world.services, client_ip="203.0.113.4") as dave:
+        page = await dave.get("/email-code")
+        done = await dave.post(
+            "/email-code/password",
+            data={"csrf": csrf_of(page.text), "email": DAVE, "code": code,
+                  "password": DAVES_PASSWORD, "confirm": DAVES_PASSWORD},
+        )  # fmt: skip
+        assert done.status_code == 303
+    assert await world.services.accounts.verify_password(DAVE, DAVES_PASSWORD) is not None
 
 
 async def test_org_a_making_dave_administrator_waits_for_dave_to_accept(

@@ -5,9 +5,12 @@ Setting an account's first password, or a new one without the old, takes a one-t
 code mailed to the account's own address and never shown to anyone else (not to the
 administrator who invited them). Where the address is a verified Mail Service of this
 server, the code lands in that mailbox; elsewhere it goes out through the smarthost.
-Codes have 8 digits, last 30 minutes, work once, and are kept only as keyed hashes;
-asking for codes and trying them are limited per email and per client IP. No answer
-says whether an account exists.
+Codes have 12 characters (60 bits), last 30 minutes, work once, and are kept only as
+keyed hashes. Nobody guesses one in its 30 minutes at 20 tries per client network, so
+wrong tries are limited per network only: someone else's wrong tries never lock the
+owner out (DESIGN §7). Asking for codes is limited per network, and per email silently
+(the newest code already in the mailbox keeps working). No answer says whether an
+account exists.
 """
 
 from __future__ import annotations
@@ -26,26 +29,37 @@ from mailward.core.accounts import AccountView, check_account_password, find_acc
 from mailward.core.actors import Actor
 from mailward.core.audit import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
+from mailward.core.networks import client_network
 from mailward.core.notifications import Mailer, _html, _message
-from mailward.core.signin import FailureWindow, Limit
+from mailward.core.signin import FailureWindow, Limit, TooManyAttempts
 from mailward.db.models import Account, EmailProof
 from mailward.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
 CODE_LIFETIME = timedelta(minutes=30)
-CODE_DIGITS = 8
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I look-alikes
+CODE_LENGTH = 12  # 60 bits
 CODE_PURPOSE = "email-proof"
 EMAIL_KEY_PURPOSE = "email-proof-counter"
 SEND_LIMIT = Limit("email.proof_send", 3)
 SEND_IP_LIMIT = Limit("ip.proof_send", 20)
-CHECK_LIMIT = Limit("email.proof_check", 5)
 CHECK_IP_LIMIT = Limit("ip.proof_check", 20)
 WRONG_CODE = "the code is wrong or has expired; ask for a new one"
 
 
 def normalize_code(code: str) -> str:
-    return "".join(ch for ch in code if ch.isdigit())[: CODE_DIGITS + 1]
+    """What the person typed, without spaces, dashes or case."""
+    return "".join(ch for ch in code.upper() if ch in CODE_ALPHABET)[: CODE_LENGTH + 1]
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def format_code(code: str) -> str:
+    """``ABCDEFGHJKLM`` -> ``ABCD-EFGH-JKLM``, easier to read and type."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
 @dataclass(frozen=True)
@@ -58,7 +72,7 @@ class ProofRequest:
 
 def proof_message(sender: str, to: str, code: str, public_url: str, at: datetime) -> EmailMessage:
     paragraphs = [
-        f"Your Mailward code: {code[:4]} {code[4:]}",
+        f"Your Mailward code: {format_code(code)}",
         f"Enter it on the page that asked for it, at {public_url}, to choose the password "
         f"of your Mailward account ({to}). It works once, for 30 minutes.",
         "Nobody from Mailward or your organization will ask you for this code. If you did "
@@ -83,15 +97,24 @@ class EmailProofService:
 
     async def new_code(self, request: ProofRequest) -> EmailMessage | None:
         """A new code for the account of ``request.email``, in the message to mail to
-        it (None when there is no such account: the caller answers the same either way,
-        and sends the message after answering). The previous code stops working.
-        Raises :class:`~mailward.core.signin.TooManyAttempts`, counted for every email
-        alike."""
+        it (None when there is no such account, or when that email had its share of
+        codes lately: the caller answers the same either way, and sends the message
+        after answering). The previous code stops working. Raises
+        :class:`~mailward.core.signin.TooManyAttempts` when the client's network asked
+        too often."""
         email = request.email.strip().lower()
-        counters = (SEND_IP_LIMIT, request.ip), (SEND_LIMIT, self._email_key(email))
-        await self.limits.check(*counters)
-        await self.limits.fail(*counters)
-        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        email_counter = (SEND_LIMIT, self._email_key(email))
+        ip_counter = (SEND_IP_LIMIT, client_network(request.ip))
+        await self.limits.check(ip_counter)
+        try:
+            await self.limits.check(email_counter)
+            asked_lately = False
+        except TooManyAttempts:
+            asked_lately = True  # someone asks for this email a lot: its newest code stays
+        await self.limits.fail(ip_counter, email_counter)
+        if asked_lately:
+            return None
+        code = new_code()
         async with self.deps.db.unit_of_work() as uow:
             try:
                 account = await find_account(uow.session, email)
@@ -140,13 +163,13 @@ class EmailProofService:
         ``InvalidInput`` (the same for a wrong code and an unknown email) or
         ``TooManyAttempts``."""
         email = request.email.strip().lower()
-        counters = (CHECK_IP_LIMIT, request.ip), (CHECK_LIMIT, self._email_key(email))
-        await self.limits.check(*counters)
+        counter = (CHECK_IP_LIMIT, client_network(request.ip))
+        await self.limits.check(counter)
         check_account_password(password, email)
         async with self.deps.db.unit_of_work() as uow:
             account = await self._proved(uow.session, email, normalize_code(code))
             if account is None:
-                await self.limits.fail(*counters)
+                await self.limits.fail(counter)
                 raise InvalidInput("code", WRONG_CODE)
             account.password_hash = await self.deps.hasher.hash(password)
             account.status = "active"
@@ -157,9 +180,7 @@ class EmailProofService:
                 uow.session, actor, AuditTag.ACCOUNT_PASSWORD_CHANGE, target, now,
                 via="email proof",
             )  # fmt: skip
-            view = AccountView.of(account)
-        await self.limits.clear(*counters[1])
-        return view
+            return AccountView.of(account)
 
     async def _proved(self, session: AsyncSession, email: str, code: str) -> Account | None:
         """The account, if ``code`` is its live code; the code is used up then."""
@@ -167,7 +188,7 @@ class EmailProofService:
             account = await find_account(session, email)
         except InvalidInput:
             return None
-        if account is None or len(code) != CODE_DIGITS:
+        if account is None or len(code) != CODE_LENGTH:
             return None
         now = self._now()
         proof = await session.scalar(
