@@ -50,13 +50,17 @@ def upgrade() -> None:
         _when(True, "answered_at"),
         _account("grants"),
         sa.ForeignKeyConstraint(
-            ["address_id"], ["addresses.id"], name=op.f("fk_grants_address_id_addresses"),
+            ["address_id"],
+            ["addresses.id"],
+            name=op.f("fk_grants_address_id_addresses"),
             ondelete="CASCADE",
-        ),  # fmt: skip
+        ),
         sa.ForeignKeyConstraint(
-            ["organization_id"], ["organizations.id"],
-            name=op.f("fk_grants_organization_id_organizations"), ondelete="CASCADE",
-        ),  # fmt: skip
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_grants_organization_id_organizations"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_grants")),
     )
     op.create_index("ix_grants_account_id_state", "grants", ["account_id", "state"])
