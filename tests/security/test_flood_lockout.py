@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Sequence
 
 import pytest
 
@@ -147,7 +148,7 @@ async def test_garbage_and_huge_credentials_are_answered_without_any_work(
         calls = 0
         counts = limit_store.counts
 
-        async def counting(keys: list[str]) -> list[int]:
+        async def counting(keys: Sequence[str]) -> list[int]:
             nonlocal calls
             calls += 1
             return await counts(keys)
