@@ -91,21 +91,34 @@ class FallbackRateLimitStore:
         self._now = monotonic
         self._broken_until = 0.0
         self._last_logged = -math.inf
+        self._suspect = False
+        self._probing = False
         self.failures = 0
 
     async def _use(
         self, primary: Callable[[], Awaitable[T]], fallback: Callable[[], Awaitable[T]]
     ) -> T:
-        if self._now() < self._broken_until:
+        """After a failure, one call at a time tries Redis again (the others count in
+        memory meanwhile): a Redis that stopped answering makes one login wait for its
+        timeout every ``retry_seconds``, not every login of a flood."""
+        if self._now() < self._broken_until or self._probing:
             return await fallback()
+        probe = self._suspect
+        self._probing = probe
         try:
-            return await primary()
+            result = await primary()
         except (RedisError, OSError, TimeoutError) as exc:
             self._broken(exc)
             return await fallback()
+        finally:
+            if probe:
+                self._probing = False
+        self._suspect = False
+        return result
 
     def _broken(self, exc: BaseException) -> None:
         self.failures += 1
+        self._suspect = True
         now = self._now()
         self._broken_until = now + self.retry_seconds
         if now - self._last_logged >= self.quiet_seconds:

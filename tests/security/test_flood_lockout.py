@@ -5,6 +5,7 @@ whatever the counters say, and a refusal under flood says "try later"."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import Sequence
@@ -187,3 +188,36 @@ async def test_a_redis_outage_during_a_flood_keeps_right_passwords_working_and_l
     finally:
         await closed(auth)
         await store.close()
+
+
+async def test_a_redis_that_stops_answering_holds_one_probe_not_every_login() -> None:
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    now = [0.0]
+    silent = RedisRateLimitStore.from_url(f"redis://127.0.0.1:{port}/0", timeout=0.2)
+    store = FallbackRateLimitStore(
+        silent, MemoryRateLimitStore(lambda: now[0]), monotonic=lambda: now[0]
+    )
+    tried = 0
+    asked = silent.counts
+
+    async def counting(keys: Sequence[str]) -> list[int]:
+        nonlocal tried
+        tried += 1
+        return await asked(keys)
+
+    silent.counts = counting  # type: ignore[method-assign]
+    try:
+        assert await store.counts(["k"]) == [0]  # waits for the timeout once
+        now[0] += store.retry_seconds
+        answers = await asyncio.gather(*(store.counts(["k"]) for _ in range(20)))
+        assert answers == [[0]] * 20
+        assert tried == 2, "the first failure, then one probe while the others use memory"
+    finally:
+        await store.close()
+        server.close()
+        await server.wait_closed()
