@@ -3,8 +3,9 @@ fresh addresses. Clients are counted by network: an IPv4 address, an IPv6 /64.""
 
 from __future__ import annotations
 
-from mailward.auth.limits import AuthLimits, client_network
+from mailward.auth.limits import AuthLimits
 from mailward.auth.runtime import build_authenticator, close_authenticator
+from mailward.core.networks import client_network
 from mailward.limitstore import RateLimitStore
 from tests.integration.test_auth_support import add_chosen
 from tests.security.flood_support import (

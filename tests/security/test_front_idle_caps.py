@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from mailward.mail.connections import ConnectionGate, network_of
+from mailward.core.networks import client_network
+from mailward.mail.connections import ConnectionGate
 from tests.security.front_support import Raw, front_mail, rest_or_reset
 from tests.support import World
 
@@ -14,9 +15,9 @@ GREETING = {"imap": b"* OK", "pop3": b"+OK", "submission": b"220 "}
 
 
 def test_ipv6_clients_are_counted_by_their_64_network() -> None:
-    assert network_of("2001:db8:1:2::1") == network_of("2001:db8:1:2:ffff::9")
-    assert network_of("2001:db8:1:2::1") != network_of("2001:db8:1:3::1")
-    assert network_of("::ffff:192.0.2.7") == network_of("192.0.2.7") == "192.0.2.7"
+    assert client_network("2001:db8:1:2::1") == client_network("2001:db8:1:2:ffff::9")
+    assert client_network("2001:db8:1:2::1") != client_network("2001:db8:1:3::1")
+    assert client_network("::ffff:192.0.2.7") == client_network("192.0.2.7") == "192.0.2.7"
     gate = ConnectionGate(total=10, per_network=2)
     first, second = gate.enter("2001:db8::1"), gate.enter("2001:db8::2")
     assert first and second and gate.enter("2001:db8::3") is None

@@ -4,13 +4,13 @@ per-network and total connection caps, and the limits that bound a client before
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from mailward.core.networks import IPV6_PREFIX, client_network
 from mailward.settings import Settings
 
 
@@ -20,20 +20,6 @@ def peer_ip(transport: Any) -> str:
     if isinstance(peer, tuple) and peer:
         return str(peer[0])
     return ""
-
-
-def network_of(ip: str) -> str:
-    """What a connection cap counts: the IPv4 address, or the IPv6 /64 (one customer's
-    network; a client can pick any address inside it)."""
-    try:
-        address = ipaddress.ip_address(ip.split("%", 1)[0])
-    except ValueError:
-        return ip
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if isinstance(address, ipaddress.IPv6Address):
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
 
 
 def drop_unencrypted_input(reader: asyncio.StreamReader) -> None:
@@ -70,9 +56,10 @@ class ConnectionGate:
     """Open connections counted per network and in total; a connection over either
     cap is refused at once (the listener says so and closes)."""
 
-    def __init__(self, total: int, per_network: int) -> None:
+    def __init__(self, total: int, per_network: int, ipv6_prefix: int = IPV6_PREFIX) -> None:
         self.total = total
         self.per_network = per_network
+        self.ipv6_prefix = ipv6_prefix
         self._open: Counter[str] = Counter()
         self._count = 0
 
@@ -81,7 +68,7 @@ class ConnectionGate:
 
     def enter(self, ip: str) -> str | None:
         """The network counted, or ``None`` when a cap is reached (nothing counted)."""
-        network = network_of(ip)
+        network = client_network(ip, self.ipv6_prefix)
         if self._open[network] >= self.per_network or self._count >= self.total:
             return None
         self._open[network] += 1

@@ -56,7 +56,9 @@ class MailServer:
         )
         self.imap_connections = ConnectionTracker()
         self.gate = ConnectionGate(
-            settings.mail_max_connections, settings.mail_max_connections_per_network
+            settings.mail_max_connections,
+            settings.mail_max_connections_per_network,
+            settings.ipv6_prefix_length,
         )
         self.pop3 = Pop3Context(
             authenticator,
