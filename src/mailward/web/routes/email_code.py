@@ -85,12 +85,15 @@ async def choose_password(
         if password != confirm:
             raise InvalidInput("password", "the two passwords differ")
         request_ = ProofRequest(email, client_ip(request))
-        await proofs(request).set_password(request_, code[:64], password)
+        account = await proofs(request).set_password(request_, code[:64], password)
     except InvalidInput as exc:
         context["error"] = str(exc).capitalize() + "."
         return _page(request, context, 400)
     except TooManyAttempts as exc:
         context["error"] = str(exc).capitalize() + "."
         return _page(request, context, 429)
+    # A new password set by proof of the mailbox ends whatever the old one opened:
+    # every web session and personal API token of the account.
+    await web_state(request).sessions.end_all(account.id, request_.ip)
     login = f"/login?next={quote(context['next'])}&created=1"
     return RedirectResponse(login, status_code=303)
