@@ -148,3 +148,19 @@ def _field(html: str, name: str) -> str:
     )
     assert found, f"no field {name}"
     return found.group(1)
+
+
+async def test_racing_devices_of_one_name_give_one_device_and_clear_errors(
+    world: World,
+) -> None:
+    add = world.services.devices.add
+    results = await asyncio.gather(
+        *(add(world.admin, world.address, "Front desk") for _ in range(6)),
+        return_exceptions=True,
+    )
+    made = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(made) == 1
+    assert all(isinstance(r, AlreadyExists | Conflict) for r in refused), refused
+    names = [d.name for d in await world.services.devices.list(world.admin, world.address)]
+    assert names.count("Front desk") == 1

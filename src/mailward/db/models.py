@@ -72,6 +72,7 @@ class Membership(Base):
 
 
 VERIFIED = text("verified_at IS NOT NULL")
+LIVE_DEVICE = text("revoked_at IS NULL")
 
 
 class MailService(Base):
@@ -139,7 +140,18 @@ class Device(Base):
     Argon2id hash of a chosen one, until its next login converts it."""
 
     __tablename__ = "devices"
-    __table_args__ = (Index("ix_devices_address_id_revoked_at", "address_id", "revoked_at"),)
+    __table_args__ = (
+        Index("ix_devices_address_id_revoked_at", "address_id", "revoked_at"),
+        # Two racing "Add a device" with one name: one wins, the other is told.
+        Index(
+            "uq_devices_live_name",
+            "address_id",
+            "name",
+            unique=True,
+            sqlite_where=LIVE_DEVICE,
+            postgresql_where=LIVE_DEVICE,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     address_id: Mapped[int] = mapped_column(ForeignKey("addresses.id", ondelete="CASCADE"))
