@@ -61,6 +61,15 @@ def add_device(page: Page, name: str, user: str, shots: bool) -> str:
     return shown
 
 
+def accept_the_address_as_ursula(page: Page, live: LiveMailward) -> None:
+    """The use of an address is an offer until the person, signed in, accepts it."""
+    sign_out(page)
+    enrol_and_sign_in(page, live, "user@corp.test")
+    page.get_by_role("link", name="See the invitations").click()
+    page.get_by_role("button", name=f"Accept: {ADDRESS}").click()
+    sign_out(page)
+
+
 def test_the_product_brief_story_in_the_browser(live: LiveMailward, page: Page) -> None:
     shots = "sqlite" in str(live.database_url)
     secret = enrol_and_sign_in(page, live, "admin@corp.test", shots)
@@ -82,8 +91,10 @@ def test_the_product_brief_story_in_the_browser(live: LiveMailward, page: Page) 
     page.get_by_role("link", name="Users").click()
     page.get_by_label("Email of a member, or of a new person").fill("user@corp.test")
     page.get_by_role("button", name="Add the user").click()
-    expect(page.get_by_role("cell", name="user@corp.test")).to_be_visible()
-    page.get_by_role("link", name="Devices").click()
+    expect(page.get_by_role("row", name=re.compile("user@corp.test"))).to_contain_text("Pending")
+    accept_the_address_as_ursula(page, live)
+    sign_in(page, live, "admin@corp.test", secret)
+    go_to_devices(page)
     second = add_device(page, SECOND, "Ursula User", shots=False)
     expect(page.locator("tr", has_text=SECOND)).to_contain_text("user@corp.test")
     screenshot(page, "devices-tab.png", shots)
