@@ -5,6 +5,7 @@ message; once verified, no other organization can claim the domain."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from mailward.bootstrap import Services
 from mailward.clock import FrozenClock
 from mailward.core.actors import Actor
 from mailward.core.audit import AuditFilter
+from mailward.core.domainproof import TxtAnswer
 from mailward.core.mailservices import DomainTaken
 from tests.security.dns_server import DnsServer
 from tests.support import ADMIN_PASSWORD, free_port, make_settings, open_services
@@ -141,3 +143,25 @@ async def test_the_background_pass_is_bounded_and_backs_off(
     clock.advance(timedelta(seconds=2 * services.settings.domain_check_interval_seconds))
     assert await services.domain_checks.check_due() == 2
     assert (await services.mail_services.get(alice, first.id)).state == "verified"
+
+
+async def test_checks_of_one_claim_asked_at_once_share_one_dns_lookup(
+    dns_services: tuple[Services, FrozenClock], dns: DnsServer
+) -> None:
+    services, _ = dns_services
+    org_a, alice = await _organization(services, "Org A", "alice@org-a.test")
+    claim = await services.mail_services.create(alice, org_a, DOMAIN)
+    checks = services.domain_checks
+    lookups = 0
+    real_txt = checks.lookup.txt
+
+    async def counted(name: str) -> TxtAnswer:
+        nonlocal lookups
+        lookups += 1
+        await asyncio.sleep(0.5)  # a slow DNS server: every check arrives meanwhile
+        return await real_txt(name)
+
+    checks.lookup.txt = counted  # type: ignore[method-assign]
+    views = await asyncio.gather(*(checks.check(alice, claim.id) for _ in range(20)))
+    assert {v.state for v in views} == {"pending"}
+    assert lookups == 1

@@ -51,9 +51,12 @@ class DomainChecks:
         self.lookup = lookup
         self.interval_seconds = interval_seconds
         self.per_pass = per_pass
+        self._in_flight: dict[int, asyncio.Future[TxtAnswer]] = {}
 
     async def check(self, actor: Actor, key: int | str) -> MailServiceView:
-        """Look the domain's record up now; a verified Mail Service is returned as is."""
+        """Look the domain's record up now; a verified Mail Service is returned as is.
+        Checks of one claim asked for while its lookup runs share that lookup: pressing
+        "Check now" many times costs one DNS query at a time."""
         async with self.deps.db.unit_of_work() as uow:
             mail_service = await get_mail_service(uow.session, actor, key)
             await require_manager(
@@ -62,8 +65,16 @@ class DomainChecks:
             if mail_service.verified_at is not None or not mail_service.verification_token:
                 return await mail_service_view(uow.session, mail_service)
             mail_service_id, domain = mail_service.id, mail_service.domain
-        answer = await self.lookup.txt(record_name(domain))
+        answer = await self._lookup_once(mail_service_id, domain)
         return await self._settle(actor, mail_service_id, answer)
+
+    async def _lookup_once(self, mail_service_id: int, domain: str) -> TxtAnswer:
+        running = self._in_flight.get(mail_service_id)
+        if running is None:
+            running = asyncio.ensure_future(self.lookup.txt(record_name(domain)))
+            self._in_flight[mail_service_id] = running
+            running.add_done_callback(lambda _: self._in_flight.pop(mail_service_id, None))
+        return await asyncio.shield(running)
 
     async def check_due(self) -> int:
         """One background pass; returns how many domains were looked at."""
