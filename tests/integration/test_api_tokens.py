@@ -126,6 +126,23 @@ async def test_requests_over_a_named_limit_get_429_with_retry_after(api: ApiWorl
     assert bad_statuses == [401, 401, 429]
 
 
+async def test_refused_tokens_are_counted_per_ipv6_network_not_per_address(
+    api: ApiWorld,
+) -> None:
+    limiter = ApiRateLimiter(
+        MemoryRateLimitStore(),
+        (Limit("api.ip", 100, 60), Limit("api.ip.bad_token", 2, 60), Limit("api.token", 50, 60)),
+    )
+    app = api_app(api.world, limiter)
+    statuses = []
+    for host in ("2001:db8:5:6::1", "2001:db8:5:6::2", "2001:db8:5:6:ffff::3"):  # one /64
+        transport = httpx.ASGITransport(app=app, client=(host, 4242))
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
+            response = await c.get("/api/v1/organizations", headers=api.headers("unknown"))
+            statuses.append(response.status_code)
+    assert statuses == [401, 401, 429]
+
+
 async def test_a_path_with_a_newline_under_the_api_gets_a_problem_not_an_html_page(
     api: ApiWorld,
 ) -> None:

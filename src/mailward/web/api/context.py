@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mailward.bootstrap import Services
 from mailward.core.actors import Actor
 from mailward.core.apitokens import ApiTokenService, InvalidApiToken
+from mailward.core.networks import client_network
 from mailward.web.api.limits import ApiRateLimiter
 from mailward.web.clientip import client_ip
 
@@ -56,14 +57,15 @@ async def current_caller(
 ) -> Caller:
     state = api_state(request)
     ip = client_ip(request)
-    await state.limiter.hit("api.ip", ip)
+    network = client_network(ip, state.services.settings.ipv6_prefix_length)
+    await state.limiter.hit("api.ip", network)
     if credentials is None:
         raise InvalidApiToken()
-    await state.limiter.check("api.ip.bad_token", ip)
+    await state.limiter.check("api.ip.bad_token", network)
     try:
         grant = await state.tokens.authenticate(credentials.credentials)
     except InvalidApiToken:
-        await state.limiter.hit("api.ip.bad_token", ip)
+        await state.limiter.hit("api.ip.bad_token", network)
         raise
     await state.limiter.hit("api.token", str(grant.token_id))
     return Caller(state.services, state.tokens, grant.actor(ip), grant.token_id)

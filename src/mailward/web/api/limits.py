@@ -1,9 +1,10 @@
 """Named rate limits for the API, counted in the rate-limit store (Redis shared by
 every node, or memory): a window per key, from its first request.
 
-``api.ip`` counts every request of a client IP, before any token is looked at;
-``api.ip.bad_token`` counts a client IP's refused tokens and, once exceeded, refuses
-further tokens from it before hashing; ``api.token`` counts one token's requests.
+``api.ip`` counts every request of a client network (an IPv4 address or an IPv6 /64),
+before any token is looked at; ``api.ip.bad_token`` counts a network's refused tokens
+and, once exceeded, refuses further tokens from it before hashing; ``api.token`` counts
+one token's requests.
 """
 
 from __future__ import annotations
