@@ -22,6 +22,7 @@ from mailward.bootstrap import Services
 from mailward.clock import FrozenClock
 from mailward.mail.server import MailPorts, MailServer
 from mailward.web.app import create_app
+from mailward.web.clientip import proxy_options
 from tests.support import (
     World,
     create_postgres_database,
@@ -151,6 +152,7 @@ class LiveMailward:
             log_config=None,
             lifespan="off",
             access_log=True,
+            **proxy_options(services.settings),  # as `mailward serve` trusts forwarded IPs
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
