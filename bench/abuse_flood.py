@@ -37,7 +37,7 @@ from mailward.auth.authenticator import Authenticator  # noqa: E402
 from mailward.auth.interfaces import AuthenticatedDevice, AuthFailure  # noqa: E402
 from mailward.auth.runtime import build_authenticator, close_authenticator  # noqa: E402
 from mailward.bootstrap import Services, build_services  # noqa: E402
-from mailward.core.actors import Actor  # noqa: E402
+from mailward.core.access.actors import Actor  # noqa: E402
 from mailward.settings import Settings  # noqa: E402
 
 DOMAIN = "flood.test"

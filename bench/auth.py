@@ -38,7 +38,7 @@ from mailward.auth.interfaces import AuthenticatedDevice
 from mailward.auth.limits import AuthLimits, Limit
 from mailward.auth.runtime import build_authenticator, close_authenticator
 from mailward.bootstrap import Services, build_services
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from mailward.core.passwords import (
     ARGON2_MEMORY_KIB,
     ARGON2_PARALLELISM,

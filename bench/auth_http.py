@@ -24,7 +24,7 @@ import httpx
 from mailward.auth.limits import AuthLimits, Limit
 from mailward.auth.runtime import AuthRuntime, build_authenticator
 from mailward.bootstrap import build_services
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from mailward.settings import Settings
 
 UNLIMITED = AuthLimits(*(Limit(n, 10**9, 60) for n in ("a", "b", "c")))

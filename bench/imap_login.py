@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailward.bootstrap import Services, build_services
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from mailward.settings import Settings
 
 ADDRESS = "bench@bench.test"

@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 from mailward.bootstrap import Services, build_services
 from mailward.clock import Clock
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from mailward.redis_limitstore import RedisRateLimitStore
 from mailward.settings import Settings
 
@@ -149,7 +149,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
 async def accept_offers(services: Services, person: Actor) -> None:
     """The person, signed in, accepts every role and address offered to them (consent:
     nothing an administrator offers takes effect before that)."""
-    from mailward.core.grants import GrantService
+    from mailward.core.access.grants import GrantService
 
     grants = GrantService(services.deps)
     for offer in await grants.pending_for(person):

@@ -11,8 +11,8 @@ import pyotp
 
 from mailward.bootstrap import Services
 from mailward.clock import FrozenClock
-from mailward.core.actors import Actor
-from mailward.core.totp import SecondFactorService
+from mailward.core.access.actors import Actor
+from mailward.core.signin.totp import SecondFactorService
 from mailward.web.app import create_app
 from tests.support import ADMIN_PASSWORD
 

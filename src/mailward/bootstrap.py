@@ -7,15 +7,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from mailward.clock import Clock, SystemClock
-from mailward.core.accounts import AccountService
-from mailward.core.addresses import AddressService
-from mailward.core.auditlog import AuditLogService
+from mailward.core.accounts.service import AccountService
+from mailward.core.addresses.service import AddressService
+from mailward.core.audit.service import AuditLogService
 from mailward.core.deps import CoreDeps
-from mailward.core.devices import DeviceService
-from mailward.core.domainchecks import DomainChecks
-from mailward.core.events import DEVICE_CHANGES_CHANNEL, DeviceChangeFeed, DeviceEventHub
-from mailward.core.mailservices import MailServiceService
-from mailward.core.organizations import OrganizationService
+from mailward.core.devices.changes import DEVICE_CHANGES_CHANNEL, DeviceChangeFeed, DeviceEventHub
+from mailward.core.devices.service import DeviceService
+from mailward.core.mailservices.domainchecks import DomainChecks
+from mailward.core.mailservices.service import MailServiceService
+from mailward.core.organizations.service import OrganizationService
 from mailward.core.passwords import PasswordHasher
 from mailward.db.engine import Database
 from mailward.db.migrate import upgrade

@@ -15,7 +15,7 @@ import dns.nameserver
 import dns.rdtypes.ANY.TXT
 import dns.resolver
 
-from mailward.core.domainproof import DnsProblem, TxtAnswer
+from mailward.core.mailservices.domainproof import DnsProblem, TxtAnswer
 from mailward.settings import parse_resolver
 
 log = logging.getLogger(__name__)

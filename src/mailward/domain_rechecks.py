@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 
-from mailward.core.domainchecks import DomainChecks
+from mailward.core.mailservices.domainchecks import DomainChecks
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.e2e.web_browser import chromium
+from tests.e2e.web_browser import PHONE, chromium
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +19,16 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 860})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    """A page the size of a small phone (375 px wide), touch and all."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     try:
         yield context.new_page()
     finally:

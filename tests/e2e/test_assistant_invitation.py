@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from mailward.core.actors import Actor
-from mailward.core.invitations import InvitationService
+from mailward.core.access.actors import Actor
+from mailward.core.invitations.service import InvitationService
 from tests.e2e.web_browser import _tls, enrol_and_sign_in, fresh_code, imap_login_works
 from tests.e2e.web_harness import LiveMailward, live_mailward
 from tests.integration.test_discovery_documents import (

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailward.bootstrap import Services
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from tests.support import World, free_port, make_settings, make_world, open_services
 
 OTHER = "bob@example.test"

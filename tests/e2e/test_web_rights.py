@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from tests.e2e.web_browser import enrol_and_sign_in, screenshot
 from tests.e2e.web_harness import LiveMailward, live_mailward
 from tests.support import ADMIN_PASSWORD

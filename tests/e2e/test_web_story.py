@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.web_browser import (
+    assert_fits_the_screen,
     crawl,
     device_action,
     enrol_and_sign_in,
@@ -20,6 +21,7 @@ from tests.e2e.web_browser import (
     sign_out,
 )
 from tests.e2e.web_harness import DB_KINDS, LiveMailward, live_mailward
+from tests.e2e.web_rights import every_page_fits
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import os
 import re
+import shutil
 import ssl
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,7 +19,12 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.e2e.web_harness import CHROMIUM, CHROMIUM_ARGS, LiveMailward, require_chromium
 from tests.support import ADMIN_PASSWORD
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+# Test runs write here (git-ignored); MAILWARD_REFRESH_SCREENSHOTS=1 also copies the
+# shots over the committed ones in docs/screenshots (see docs/WEB.md).
+SCREENSHOTS = ROOT / "build" / "screenshots"
+COMMITTED_SCREENSHOTS = ROOT / "docs" / "screenshots"
+PHONE = {"width": 375, "height": 740}
 _HREF = re.compile(r'href="(/[^"#]*)"')
 
 
@@ -32,9 +39,22 @@ def chromium() -> Iterator[Browser]:
 
 
 def screenshot(page: Page, name: str, enabled: bool = True) -> None:
-    if enabled:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+    """A full-page shot in build/screenshots; on a phone-sized page named phone-<name>."""
+    if not enabled:
+        return
+    if page.viewport_size is not None and page.viewport_size["width"] <= PHONE["width"]:
+        name = f"phone-{name}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+    if os.environ.get("MAILWARD_REFRESH_SCREENSHOTS") == "1":
+        shutil.copyfile(SCREENSHOTS / name, COMMITTED_SCREENSHOTS / name)
+
+
+def assert_fits_the_screen(page: Page) -> None:
+    """No sideways scrolling: the page is no wider than the window."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    window = page.evaluate("window.innerWidth")
+    assert width <= window, f"{page.url} is {width} px wide in a {window} px window"
 
 
 def fresh_code(live: LiveMailward, secret: str) -> str:

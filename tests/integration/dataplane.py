@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mailward.bootstrap import Services, build_services
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from mailward.integrations.dovecot import write_dovecot_config
 from mailward.integrations.options import DataPlaneOptions
 from mailward.integrations.postfix import write_postfix_config

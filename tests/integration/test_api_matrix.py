@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from mailward.web.api import openapi_document
 from tests.integration.test_api_support import (  # noqa: F401
     CALLERS,

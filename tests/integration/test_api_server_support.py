@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from mailward.bootstrap import build_services
-from mailward.core.actors import Actor
-from mailward.core.apitokens import ApiTokenService
+from mailward.core.access.actors import Actor
+from mailward.core.accounts.apitokens import ApiTokenService
 from mailward.settings import Settings
 from tests.security.dns_server import DnsServer
 from tests.support import ADMIN_PASSWORD, free_port, skip_or_fail

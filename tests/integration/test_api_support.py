@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 
 from mailward.clock import FrozenClock
-from mailward.core.actors import Actor
-from mailward.core.apitokens import ApiTokenService
-from mailward.core.invitations import InvitationService
+from mailward.core.access.actors import Actor
+from mailward.core.accounts.apitokens import ApiTokenService
+from mailward.core.invitations.service import InvitationService
 from mailward.limitstore import MemoryRateLimitStore
 from mailward.web.api import install_api
 from mailward.web.api.limits import ApiRateLimiter, Limit

@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import select
 
 from mailward.clock import FrozenClock
-from mailward.core.apitokens import TOKEN_PREFIX, ApiTokenService, InvalidApiToken
+from mailward.core.accounts.apitokens import TOKEN_PREFIX, ApiTokenService, InvalidApiToken
 from mailward.db.models import ApiToken, AuditEvent
 from mailward.limitstore import MemoryRateLimitStore
 from mailward.web.api.limits import ApiRateLimiter, Limit

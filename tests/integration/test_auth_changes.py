@@ -16,7 +16,7 @@ from mailward.auth.runtime import AuthRuntime, build_authenticator
 from mailward.bootstrap import Services
 from mailward.clock import FrozenClock
 from mailward.core.deps import DeviceChangeNotice
-from mailward.core.devices import DeviceOptions
+from mailward.core.devices.service import DeviceOptions
 from mailward.db.engine import Database
 from mailward.settings import Settings
 from tests.integration.test_auth_support import (

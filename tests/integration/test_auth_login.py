@@ -7,8 +7,8 @@ from datetime import timedelta
 from mailward.auth.authenticator import Authenticator
 from mailward.auth.interfaces import AuthenticatedDevice, AuthFailure, FailureReason
 from mailward.clock import FrozenClock
-from mailward.core.audit import AuditFilter, AuditTag
-from mailward.core.devices import DeviceOptions
+from mailward.core.audit.events import AuditFilter, AuditTag
+from mailward.core.devices.service import DeviceOptions
 from tests.integration.test_auth_support import (
     CHOSEN_PASSWORDS,
     OPERATOR,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mailward.auth.readers import SqliteReader
 from mailward.bootstrap import Services
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from tests.support import make_settings, make_world, open_services
 
 

@@ -10,8 +10,8 @@ from mailward.auth.authenticator import Authenticator
 from mailward.auth.interfaces import AuthenticatedDevice, AuthResult
 from mailward.auth.runtime import build_authenticator, close_authenticator
 from mailward.bootstrap import Services
-from mailward.core.actors import Actor
-from mailward.core.devices import DeviceOptions
+from mailward.core.access.actors import Actor
+from mailward.core.devices.service import DeviceOptions
 from tests.support import World
 
 CHOSEN_PASSWORDS = [

@@ -1,6 +1,6 @@
 import pytest
 
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from mailward.errors import AlreadyExists, InvalidInput, NotAllowed, NotFound
 from tests.integration.test_core_organizations import other_org_admin
 from tests.support import World, accept_offers

@@ -4,8 +4,8 @@ import pytest
 from argon2.low_level import Type, hash_secret_raw
 from sqlalchemy import select
 
-from mailward.core.actors import Actor
-from mailward.core.devices import MAX_CHOSEN_PER_ADDRESS, DeviceOptions
+from mailward.core.access.actors import Actor
+from mailward.core.devices.service import MAX_CHOSEN_PER_ADDRESS, DeviceOptions
 from mailward.core.passwords import chosen_lookup, lookup_hash, suggest_password
 from mailward.db.models import Address, AuditEvent, Device, DeviceChange
 from mailward.errors import (

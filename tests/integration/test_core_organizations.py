@@ -1,6 +1,6 @@
 import pytest
 
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from mailward.errors import AlreadyExists, Conflict, InvalidInput, NotAllowed, NotFound
 from tests.support import ADMIN_PASSWORD, World
 

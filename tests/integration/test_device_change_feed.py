@@ -19,7 +19,7 @@ from mailward.auth.runtime import start_change_feed
 from mailward.bootstrap import Services
 from mailward.clock import FrozenClock
 from mailward.core.deps import DeviceChangeNotice
-from mailward.core.events import HOLE_SECONDS, DeviceChangeFeed, DeviceEventHub
+from mailward.core.devices.changes import HOLE_SECONDS, DeviceChangeFeed, DeviceEventHub
 from mailward.db.engine import Database
 from mailward.db.models import DeviceChange
 from mailward.db.notify import LISTENER_NAME, PostgresChangeSignal, Wake
@@ -291,7 +291,7 @@ async def test_a_listener_without_a_server_logs_once_and_keeps_trying(
 async def test_a_database_outage_is_logged_once_not_at_every_poll(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="mailward.core.events")
+    caplog.set_level(logging.INFO, logger="mailward.core.devices.changes")
     dead = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing")
     feed = DeviceChangeFeed(dead, DeviceEventHub(), interval=0.01)
     try:

@@ -121,7 +121,7 @@ def test_a_password_change_ends_the_old_sessions(plane: DataPlane) -> None:
     session = imaps_login(plane, INFO, device.password)
 
     async def change(services):  # type: ignore[no-untyped-def]
-        from mailward.core.actors import Actor
+        from mailward.core.access.actors import Actor
 
         return await services.devices.change_password(Actor.operator(), INFO, device.device.id)
 

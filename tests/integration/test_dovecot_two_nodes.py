@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from mailward.bootstrap import Services
-from mailward.core.actors import Actor
-from mailward.core.apitokens import ApiTokenService, IssuedApiToken
+from mailward.core.access.actors import Actor
+from mailward.core.accounts.apitokens import ApiTokenService, IssuedApiToken
 from mailward.db.models import Account, Organization
 from mailward.settings import Settings
 from tests.integration.dataplane import (

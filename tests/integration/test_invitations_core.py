@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from mailward.clock import FrozenClock
-from mailward.core.actors import Actor
-from mailward.core.audit import AuditTag
-from mailward.core.emailproof import EmailProofService, ProofRequest
-from mailward.core.invitations import (
+from mailward.core.access.actors import Actor
+from mailward.core.accounts.emailproof import EmailProofService, ProofRequest
+from mailward.core.audit.events import AuditTag
+from mailward.core.invitations.service import (
     TOKEN_PURPOSE,
     InvitationForSomeoneElse,
     InvitationService,

@@ -6,8 +6,8 @@ import email
 from email import policy
 from email.message import EmailMessage
 
-from mailward.core.devices import DeviceOptions
-from mailward.core.invitations import InvitationService
+from mailward.core.devices.service import DeviceOptions
+from mailward.core.invitations.service import InvitationService
 from mailward.core.notifications import NullMailer, SecurityNotices, invitation_message
 from mailward.mail.directory import DatabaseDirectory
 from mailward.mail.maildir import MailStore

@@ -19,7 +19,7 @@ from mailward.auth.interfaces import (
 )
 from mailward.auth.runtime import build_authenticator, close_authenticator
 from mailward.bootstrap import Services
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from mailward.mail.server import MailPorts, MailServer
 from tests.support import World
 

@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 
 from mailward.bootstrap import Services
 from mailward.clock import FrozenClock
-from mailward.core.signin import EMAIL_LIMIT, IP_LIMIT, SignInService, TooManyAttempts
-from mailward.core.totp import SecondFactorService
+from mailward.core.signin.limits import EMAIL_LIMIT, IP_LIMIT, SignInService, TooManyAttempts
+from mailward.core.signin.totp import SecondFactorService
 from mailward.limitstore import MemoryRateLimitStore, RateLimitStore
 from mailward.redis_limitstore import FallbackRateLimitStore, RedisRateLimitStore
 from mailward.web.api.limits import ApiRateLimiter, Limit

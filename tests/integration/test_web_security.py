@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from mailward.clock import FrozenClock
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from tests.support import ADMIN_PASSWORD, World, accept_offers
 from tests.web_support import (
     SignedInClient,

@@ -4,8 +4,8 @@ web session and personal API token of the account (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from mailward.clock import FrozenClock
-from mailward.core.apitokens import ApiTokenService
-from mailward.core.emailproof import EmailProofService, ProofRequest
+from mailward.core.accounts.apitokens import ApiTokenService
+from mailward.core.accounts.emailproof import EmailProofService, ProofRequest
 from tests.mailbox import CapturingMailer, code_in
 from tests.support import World
 from tests.web_support import csrf_of, enrol_totp, sign_in, web_client

@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import select
 
 from mailward.clock import FrozenClock
-from mailward.core.actors import Actor
-from mailward.core.emailproof import CHECK_IP_LIMIT, new_code
-from mailward.core.grants import GrantService
-from mailward.core.invitations import InvitationService
+from mailward.core.access.actors import Actor
+from mailward.core.access.grants import GrantService
+from mailward.core.accounts.emailproof import CHECK_IP_LIMIT, new_code
+from mailward.core.invitations.service import InvitationService
 from mailward.db.models import Account, AuditEvent, EmailProof
 from mailward.errors import NotFound
 from mailward.settings import Settings

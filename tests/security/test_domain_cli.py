@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from tests.security.dns_server import DnsServer
 from tests.support import ADMIN_PASSWORD, make_settings, open_services
 

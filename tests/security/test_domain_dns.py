@@ -14,10 +14,10 @@ import pytest
 
 from mailward.bootstrap import Services
 from mailward.clock import FrozenClock
-from mailward.core.actors import Actor
-from mailward.core.audit import AuditFilter
-from mailward.core.domainproof import TxtAnswer
-from mailward.core.mailservices import DomainTaken
+from mailward.core.access.actors import Actor
+from mailward.core.audit.events import AuditFilter
+from mailward.core.mailservices.domainproof import TxtAnswer
+from mailward.core.mailservices.service import DomainTaken
 from tests.security.dns_server import DnsServer
 from tests.support import ADMIN_PASSWORD, free_port, make_settings, open_services
 

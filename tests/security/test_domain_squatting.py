@@ -19,10 +19,10 @@ from mailward.auth.authenticator import Authenticator
 from mailward.auth.interfaces import AuthenticatedDevice, AuthFailure
 from mailward.auth.runtime import build_authenticator, close_authenticator
 from mailward.bootstrap import Services
-from mailward.core.actors import Actor
-from mailward.core.addresses import find_local_address
-from mailward.core.domainchecks import DomainChecks
-from mailward.core.domainproof import TxtAnswer
+from mailward.core.access.actors import Actor
+from mailward.core.addresses.service import find_local_address
+from mailward.core.mailservices.domainchecks import DomainChecks
+from mailward.core.mailservices.domainproof import TxtAnswer
 from mailward.integrations.socketmap import DatabaseMailDirectory
 from mailward.mail.directory import DatabaseDirectory
 from mailward.mail.outbox import OutboxMailer, build_outbox

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from mailward.auth.budget import HashingBounds
 from mailward.auth.interfaces import AuthFailure, FailureReason
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from mailward.db.models import Device
 from mailward.limitstore import MemoryRateLimitStore, RateLimitStore
 from tests.integration.test_auth_support import add_generated

@@ -8,8 +8,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from mailward.clock import FrozenClock
-from mailward.core.apitokens import ApiTokenService
-from mailward.core.websessions import WebSessionService
+from mailward.core.accounts.apitokens import ApiTokenService
+from mailward.core.signin.websessions import WebSessionService
 from mailward.db.models import AuditEvent
 from tests.integration.test_web_security import signed_in
 from tests.support import World

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from mailward.clock import FrozenClock
-from mailward.core.apitokens import ApiTokenService
+from mailward.core.accounts.apitokens import ApiTokenService
 from mailward.mail.outbound import OutboundWorker, smarthost_of
 from mailward.mail.spool import SpoolEntry
 from mailward.settings import Settings

@@ -16,7 +16,7 @@ import pytest
 
 import mailward
 from mailward.core.deps import DeviceChangeNotice
-from mailward.core.events import DeviceEventHub
+from mailward.core.devices.changes import DeviceEventHub
 from mailward.mail.outbound import OutboundWorker, Smarthost
 from mailward.mail.outbox import OutboxMailer, send_security_notices
 from mailward.settings import Settings

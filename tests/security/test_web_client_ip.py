@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import select
 
 from mailward.bootstrap import Services
-from mailward.core.apitokens import ApiTokenService
+from mailward.core.accounts.apitokens import ApiTokenService
 from mailward.db.models import AuditEvent
 from mailward.serve import start_web
 from mailward.settings import Settings

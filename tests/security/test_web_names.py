@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from mailward.clock import FrozenClock
-from mailward.core.apitokens import ApiTokenService
+from mailward.core.accounts.apitokens import ApiTokenService
 from mailward.core.names import clean_name, normalize_domain, normalize_email, normalize_local_part
 from mailward.errors import AlreadyExists, Conflict, InvalidInput
 from tests.support import World

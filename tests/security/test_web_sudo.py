@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from starlette.routing import Mount
 
 from mailward.clock import FrozenClock
-from mailward.core.invitations import InvitationService
+from mailward.core.invitations.service import InvitationService
 from mailward.web.api.context import secret_caller
 from mailward.web.app import create_app
 from mailward.web.state import TEMPLATES_DIR, secret_kind

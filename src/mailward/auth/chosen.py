@@ -19,7 +19,7 @@ from sqlalchemy import update
 
 from mailward.auth.cache import DeviceGrant
 from mailward.auth.directory import DATABASE_ERRORS, AddressRecord, ChosenDevice, DeviceDirectory
-from mailward.core.chosen_passwords import address_salt
+from mailward.core.devices.chosen_passwords import address_salt
 from mailward.core.passwords import PasswordHasher, chosen_lookup
 from mailward.db.engine import Database
 from mailward.db.models import Device

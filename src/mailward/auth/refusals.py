@@ -13,8 +13,8 @@ from enum import StrEnum
 from mailward.auth.cache import DeviceGrant
 from mailward.auth.directory import DATABASE_ERRORS
 from mailward.clock import Clock
-from mailward.core.actors import Actor
-from mailward.core.audit import AuditTag, AuditTarget, record
+from mailward.core.access.actors import Actor
+from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.db.engine import Database
 from mailward.limitstore import Monotonic
 

@@ -8,7 +8,7 @@ import typer
 
 from mailward.bootstrap import Services, prepare_data_dir
 from mailward.cli.runtime import OPERATOR, options, print_rows, run_with_services
-from mailward.core.audit import AuditFilter
+from mailward.core.audit.events import AuditFilter
 from mailward.db.engine import Database
 from mailward.db.migrate import current_revision, upgrade
 from mailward.keys import load_key_file, write_key_file

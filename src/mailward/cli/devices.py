@@ -15,7 +15,7 @@ from mailward.cli.runtime import (
     run_with_services,
     split_list,
 )
-from mailward.core.devices import DeviceOptions, DeviceView, NewDevicePassword
+from mailward.core.devices.service import DeviceOptions, DeviceView, NewDevicePassword
 
 device_app = typer.Typer(help="Devices and their passwords.", no_args_is_help=True)
 

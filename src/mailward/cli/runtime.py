@@ -16,7 +16,7 @@ import typer
 from pydantic import ValidationError
 
 from mailward.bootstrap import Services, build_services
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from mailward.errors import InvalidInput, MailwardError
 from mailward.keys import KeyFileError
 from mailward.mail.outbox import send_security_notices

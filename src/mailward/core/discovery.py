@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from mailward.core.mailservices import VERIFIED_ONLY
+from mailward.core.mailservices.service import VERIFIED_ONLY
 from mailward.core.names import normalize_domain
 from mailward.db.engine import Database
 from mailward.db.models import MailService

@@ -20,9 +20,9 @@ from typing import Protocol
 
 from sqlalchemy import select
 
+from mailward.core.access.permissions import MANAGER_ROLES
 from mailward.core.deps import DeviceChangeNotice
-from mailward.core.invitations import InvitationView
-from mailward.core.permissions import MANAGER_ROLES
+from mailward.core.invitations.service import InvitationView
 from mailward.db.engine import Database
 from mailward.db.models import (
     Account,

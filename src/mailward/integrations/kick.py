@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from mailward.core.deps import DeviceChangeNotice
-from mailward.core.events import Subscriber
+from mailward.core.devices.changes import Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def device_mask(device_id: int) -> str:
 
 
 class DovecotKicker:
-    """A :class:`~mailward.core.events.DeviceEventHub` subscriber that runs
+    """A :class:`~mailward.core.devices.changes.DeviceEventHub` subscriber that runs
     ``doveadm -c CONFIG kick '*#<id>'`` for changes that end sessions."""
 
     def __init__(self, dovecot_config: Path, doveadm: str = "doveadm") -> None:

@@ -21,8 +21,8 @@ from typing import Protocol
 
 from sqlalchemy import select
 
-from mailward.core.addresses import find_local_address
-from mailward.core.mailservices import VERIFIED_ONLY
+from mailward.core.addresses.service import find_local_address
+from mailward.core.mailservices.service import VERIFIED_ONLY
 from mailward.core.names import normalize_domain, normalize_email
 from mailward.db.engine import Database
 from mailward.db.models import MailService

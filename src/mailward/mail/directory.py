@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from mailward.core.addresses import find_local_address
-from mailward.core.mailservices import MailServiceService
+from mailward.core.addresses.service import find_local_address
+from mailward.core.mailservices.service import MailServiceService
 from mailward.core.names import normalize_domain
 from mailward.db.engine import Database
 from mailward.errors import InvalidInput

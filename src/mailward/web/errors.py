@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
-from mailward.core.signin import TooManyAttempts
+from mailward.core.signin.limits import TooManyAttempts
 from mailward.errors import MailwardError, NotAllowed, NotFound
 from mailward.web.security import CsrfRejected
 from mailward.web.state import render

@@ -15,10 +15,10 @@ from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from mailward.bootstrap import Services
-from mailward.core.rights import RightsService
-from mailward.core.signin import SignInService
-from mailward.core.totp import SecondFactorService
-from mailward.core.websessions import WebSessionService
+from mailward.core.access.rights import RightsService
+from mailward.core.signin.limits import SignInService
+from mailward.core.signin.totp import SecondFactorService
+from mailward.core.signin.websessions import WebSessionService
 from mailward.web.formatting import FILTERS
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from mailward.core.actors import Actor
-from mailward.core.websessions import WebSessionView
+from mailward.core.access.actors import Actor
+from mailward.core.signin.websessions import WebSessionView
 from mailward.web.clientip import client_ip as client_ip
 from mailward.web.security import (
     CSRF_FIELD,

@@ -17,7 +17,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp
 
 from mailward.bootstrap import Services
-from mailward.core.apitokens import ApiTokenService
+from mailward.core.accounts.apitokens import ApiTokenService
 from mailward.web.api.context import ApiState
 from mailward.web.api.limits import ApiRateLimiter, api_limits
 from mailward.web.api.problems import Problem, install_problems

@@ -10,8 +10,8 @@ from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mailward.bootstrap import Services
-from mailward.core.actors import Actor
-from mailward.core.apitokens import ApiTokenService, InvalidApiToken
+from mailward.core.access.actors import Actor
+from mailward.core.accounts.apitokens import ApiTokenService, InvalidApiToken
 from mailward.core.networks import client_network
 from mailward.web.api.limits import ApiRateLimiter
 from mailward.web.clientip import client_ip

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 
-from mailward.core.apitokens import InvalidApiToken
+from mailward.core.accounts.apitokens import InvalidApiToken
 from mailward.errors import (
     AlreadyExists,
     Conflict,

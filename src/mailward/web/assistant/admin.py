@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from mailward.core.clientsettings import dns_records
-from mailward.core.invitations import InvitationView, NewInvitation, invitation_link
+from mailward.core.invitations.service import InvitationView, NewInvitation, invitation_link
 from mailward.core.notifications import invitation_message
 from mailward.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from mailward.web.assistant.state import assistant_state

@@ -17,7 +17,7 @@ from mailward.core.clientsettings import (
     client_settings,
     mobileconfig,
 )
-from mailward.core.invitations import InvitationUnusable, InvitationView
+from mailward.core.invitations.service import InvitationUnusable, InvitationView
 from mailward.core.passwords import MIN_LENGTH, suggest_password
 from mailward.errors import Conflict, InvalidInput
 from mailward.web.assistant.discovery import MOBILECONFIG

@@ -8,7 +8,7 @@ from typing import cast
 from fastapi import Request
 
 from mailward.bootstrap import Services
-from mailward.core.invitations import InvitationService
+from mailward.core.invitations.service import InvitationService
 from mailward.core.notifications import Mailer
 from mailward.mail.outbox import OutboxMailer
 from mailward.web.assistant.downloads import OneTimeDownloads

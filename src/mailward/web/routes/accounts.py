@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from mailward.core.signin import TooManyAttempts
+from mailward.core.signin.limits import TooManyAttempts
 from mailward.errors import InvalidInput
 from mailward.web.security import SESSION_COOKIE
 from mailward.web.state import render, web_state

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from mailward.core.permissions import MANAGER_ROLES, Role
+from mailward.core.access.permissions import MANAGER_ROLES, Role
 from mailward.errors import AlreadyExists, Conflict, InvalidInput
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer

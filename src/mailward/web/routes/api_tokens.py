@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from mailward.core.apitokens import ApiTokenService
+from mailward.core.accounts.apitokens import ApiTokenService
 from mailward.errors import MailwardError
 from mailward.web.routes.devices import parse_expiry
 from mailward.web.state import render, web_state

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from mailward.core.grants import GrantService, GrantView
+from mailward.core.access.grants import GrantService, GrantView
 from mailward.errors import NotFound
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 
-from mailward.core.devices import PROTOCOLS, DeviceOptions
+from mailward.core.devices.service import PROTOCOLS, DeviceOptions
 from mailward.web.paths import devices_path
 from mailward.web.routes.devices import (
     UserError,

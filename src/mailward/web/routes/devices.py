@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from mailward.core.devices import PROTOCOLS, DeviceOptions, DeviceView, NewDevicePassword
+from mailward.core.devices.service import PROTOCOLS, DeviceOptions, DeviceView, NewDevicePassword
 from mailward.core.passwords import MIN_LENGTH, suggest_password
 from mailward.errors import AlreadyExists, Conflict, InvalidInput
 from mailward.web.assistant import pending_invitations

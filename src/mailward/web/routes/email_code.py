@@ -10,9 +10,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, BackgroundTasks, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from mailward.core.accounts import MIN_ACCOUNT_PASSWORD
-from mailward.core.emailproof import CODE_LIFETIME, EmailProofService, ProofRequest
-from mailward.core.signin import TooManyAttempts
+from mailward.core.accounts.emailproof import CODE_LIFETIME, EmailProofService, ProofRequest
+from mailward.core.accounts.service import MIN_ACCOUNT_PASSWORD
+from mailward.core.signin.limits import TooManyAttempts
 from mailward.errors import InvalidInput
 from mailward.web.assistant.state import assistant_state
 from mailward.web.security import safe_next

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from mailward.core.audit import AuditFilter, AuditTag
-from mailward.core.grants import GrantService
-from mailward.core.permissions import MANAGER_ROLES, Role
+from mailward.core.access.grants import GrantService
+from mailward.core.access.permissions import MANAGER_ROLES, Role
+from mailward.core.audit.events import AuditFilter, AuditTag
 from mailward.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer

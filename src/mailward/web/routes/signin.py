@@ -9,10 +9,10 @@ import segno
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from mailward.core.accounts import AccountView
-from mailward.core.actors import Actor
-from mailward.core.signin import TooManyAttempts
-from mailward.core.websessions import WebSessionView
+from mailward.core.access.actors import Actor
+from mailward.core.accounts.service import AccountView
+from mailward.core.signin.limits import TooManyAttempts
+from mailward.core.signin.websessions import WebSessionView
 from mailward.errors import InvalidInput
 from mailward.web.clientip import client_ip
 from mailward.web.security import SESSION_COOKIE, safe_next, set_cookie

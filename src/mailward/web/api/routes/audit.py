@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from mailward.core.audit import AuditFilter
+from mailward.core.audit.events import AuditFilter
 from mailward.web.api import schemas as s
 from mailward.web.api.context import Api
 from mailward.web.api.problems import problem_responses

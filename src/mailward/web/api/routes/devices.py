@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from mailward.core.devices import PROTOCOLS, DeviceOptions
+from mailward.core.devices.service import PROTOCOLS, DeviceOptions
 from mailward.web.api import schemas as s
 from mailward.web.api.context import Api, ApiSecret
 from mailward.web.api.problems import problem_responses

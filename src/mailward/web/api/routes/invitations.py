@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from mailward.core.invitations import InvitationService
-from mailward.core.invitations import NewInvitation as MadeInvitation
+from mailward.core.invitations.service import InvitationService
+from mailward.core.invitations.service import NewInvitation as MadeInvitation
 from mailward.web.api import schemas as s
 from mailward.web.api.context import Api, ApiSecret
 from mailward.web.api.problems import problem_responses

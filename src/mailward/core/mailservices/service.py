@@ -16,17 +16,17 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailward.core.actors import Actor
-from mailward.core.audit import AuditTag, AuditTarget, record
+from mailward.core.access.actors import Actor
+from mailward.core.access.permissions import require_manager, require_member, role_in
+from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
-from mailward.core.domainproof import (
+from mailward.core.mailservices.domainproof import (
     VerificationRecord,
     new_token,
     next_check,
     verification_record,
 )
 from mailward.core.names import normalize_domain
-from mailward.core.permissions import require_manager, require_member, role_in
 from mailward.db.models import Address, MailService
 from mailward.errors import AlreadyExists, Conflict, NotFound
 

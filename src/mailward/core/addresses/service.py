@@ -8,11 +8,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailward.core.accounts import find_account, invited_account
-from mailward.core.actors import Actor
-from mailward.core.audit import AuditTag, AuditTarget, record
-from mailward.core.deps import CoreDeps
-from mailward.core.grants import (
+from mailward.core.access.actors import Actor
+from mailward.core.access.grants import (
     GrantState,
     Offer,
     make_offer,
@@ -20,9 +17,12 @@ from mailward.core.grants import (
     pending_people,
     withdraw,
 )
-from mailward.core.mailservices import VERIFIED_ONLY, get_mail_service
+from mailward.core.access.permissions import Role, require_manager, require_member
+from mailward.core.accounts.service import find_account, invited_account
+from mailward.core.audit.events import AuditTag, AuditTarget, record
+from mailward.core.deps import CoreDeps
+from mailward.core.mailservices.service import VERIFIED_ONLY, get_mail_service
 from mailward.core.names import clean_name, normalize_email, normalize_local_part, split_address
-from mailward.core.permissions import Role, require_manager, require_member
 from mailward.db.models import Account, Address, AddressUser, MailService
 from mailward.errors import AlreadyExists, NotFound
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from mailward.core.accounts import AccountService, AccountView
-from mailward.core.actors import Actor
-from mailward.core.audit import AuditTag, AuditTarget, record
+from mailward.core.access.actors import Actor
+from mailward.core.accounts.service import AccountService, AccountView
+from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
 from mailward.core.networks import client_network
 from mailward.errors import MailwardError

@@ -16,8 +16,8 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailward.core.actors import Actor
-from mailward.core.audit import AuditTag, AuditTarget, record
+from mailward.core.access.actors import Actor
+from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
 from mailward.db.models import (
     Account,

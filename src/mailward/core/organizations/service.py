@@ -7,11 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailward.core.accounts import find_account, get_account, invited_account
-from mailward.core.actors import Actor
-from mailward.core.audit import AuditTag, AuditTarget, record
-from mailward.core.deps import CoreDeps
-from mailward.core.grants import (
+from mailward.core.access.actors import Actor
+from mailward.core.access.grants import (
     GrantState,
     Offer,
     make_offer,
@@ -19,8 +16,11 @@ from mailward.core.grants import (
     pending_people,
     withdraw,
 )
+from mailward.core.access.permissions import MANAGER_ROLES, Role, require_manager, require_member
+from mailward.core.accounts.service import find_account, get_account, invited_account
+from mailward.core.audit.events import AuditTag, AuditTarget, record
+from mailward.core.deps import CoreDeps
 from mailward.core.names import clean_name, normalize_email
-from mailward.core.permissions import MANAGER_ROLES, Role, require_manager, require_member
 from mailward.db.models import Account, Membership, Organization
 from mailward.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 

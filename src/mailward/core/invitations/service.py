@@ -15,15 +15,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailward.core.accounts import find_account
-from mailward.core.actors import Actor
-from mailward.core.addresses import get_address, is_address_user
-from mailward.core.audit import AuditTag, AuditTarget, record
+from mailward.core.access.actors import Actor
+from mailward.core.access.grants import GrantState, Offer, pending_grant, take_effect
+from mailward.core.access.permissions import managers_of, require_manager
+from mailward.core.accounts.service import find_account
+from mailward.core.addresses.service import get_address, is_address_user
+from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
-from mailward.core.devices import DeviceOptions, DeviceService, NewDevicePassword
-from mailward.core.grants import GrantState, Offer, pending_grant, take_effect
+from mailward.core.devices.service import DeviceOptions, DeviceService, NewDevicePassword
 from mailward.core.names import clean_name
-from mailward.core.permissions import managers_of, require_manager
 from mailward.db.engine import UnitOfWork
 from mailward.db.models import Account, Address, Invitation, MailService, Organization
 from mailward.errors import Conflict, InvalidInput, MailwardError, NotFound

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from mailward.db.models import AuditEvent
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailward.core.accounts import find_account
-from mailward.core.actors import Actor
-from mailward.core.addresses import get_address, is_address_user
-from mailward.core.audit import AuditTag, AuditTarget, record
-from mailward.core.chosen_passwords import store_chosen_password
+from mailward.core.access.actors import Actor
+from mailward.core.access.permissions import Role, require_manager
+from mailward.core.accounts.service import find_account
+from mailward.core.addresses.service import get_address, is_address_user
+from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps, DeviceChangeNotice
-from mailward.core.device_views import (
+from mailward.core.devices.chosen_passwords import store_chosen_password
+from mailward.core.devices.views import (
     PROTOCOLS,
     DeviceOptions,
     DeviceView,
@@ -32,7 +33,6 @@ from mailward.core.passwords import (
     is_suggestion,
     lookup_hash,
 )
-from mailward.core.permissions import Role, require_manager
 from mailward.db.engine import UnitOfWork
 from mailward.db.models import Account, Address, Device, DeviceChange, MailService
 from mailward.errors import AlreadyExists, Conflict, InvalidInput, NotFound

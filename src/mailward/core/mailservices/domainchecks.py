@@ -14,10 +14,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailward.core.actors import Actor
-from mailward.core.audit import AuditTag, AuditTarget, record
+from mailward.core.access.actors import Actor
+from mailward.core.access.permissions import require_manager
+from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
-from mailward.core.domainproof import (
+from mailward.core.mailservices.domainproof import (
     CheckOutcome,
     TxtAnswer,
     TxtLookup,
@@ -25,14 +26,13 @@ from mailward.core.domainproof import (
     next_check,
     record_name,
 )
-from mailward.core.mailservices import (
+from mailward.core.mailservices.service import (
     DomainTaken,
     MailServiceView,
     get_mail_service,
     mail_service_view,
     remove_rival_claims,
 )
-from mailward.core.permissions import require_manager
 from mailward.db.models import MailService
 from mailward.errors import NotFound
 

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailward.core.actors import Actor
-from mailward.core.audit import AuditTag, AuditTarget, record
+from mailward.core.access.actors import Actor
+from mailward.core.access.permissions import require_member
+from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
 from mailward.core.names import clean_name
-from mailward.core.permissions import require_member
 from mailward.db.models import Account, ApiToken, Membership
 from mailward.errors import InvalidInput, MailwardError, NotFound
 

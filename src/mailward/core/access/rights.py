@@ -3,9 +3,9 @@ before showing a form (the use cases check again when they act)."""
 
 from __future__ import annotations
 
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
+from mailward.core.access.permissions import require_manager
 from mailward.core.deps import CoreDeps
-from mailward.core.permissions import require_manager
 
 
 class RightsService:

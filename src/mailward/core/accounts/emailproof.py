@@ -25,13 +25,13 @@ from email.message import EmailMessage
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailward.core.accounts import AccountView, check_account_password, find_account
-from mailward.core.actors import Actor
-from mailward.core.audit import AuditTag, AuditTarget, record
+from mailward.core.access.actors import Actor
+from mailward.core.accounts.service import AccountView, check_account_password, find_account
+from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
 from mailward.core.networks import client_network
 from mailward.core.notifications import Mailer, _html, _message
-from mailward.core.signin import FailureWindow, Limit, TooManyAttempts
+from mailward.core.signin.limits import FailureWindow, Limit, TooManyAttempts
 from mailward.db.models import Account, EmailProof
 from mailward.errors import InvalidInput
 
@@ -100,7 +100,7 @@ class EmailProofService:
         it (None when there is no such account, or when that email had its share of
         codes lately: the caller answers the same either way, and sends the message
         after answering). The previous code stops working. Raises
-        :class:`~mailward.core.signin.TooManyAttempts` when the client's network asked
+        :class:`~mailward.core.signin.limits.TooManyAttempts` when the client's network asked
         too often."""
         email = request.email.strip().lower()
         email_counter = (SEND_LIMIT, self._email_key(email))

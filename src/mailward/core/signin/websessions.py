@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, select, update
 
-from mailward.core.actors import Actor
-from mailward.core.apitokens import revoke_all_tokens
+from mailward.core.access.actors import Actor
+from mailward.core.accounts.apitokens import revoke_all_tokens
 from mailward.core.deps import CoreDeps
 from mailward.db.models import Account, WebSession
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from mailward.core.actors import Actor
-from mailward.core.audit import AuditEventView, AuditFilter, audit_query
+from mailward.core.access.actors import Actor
+from mailward.core.access.permissions import require_manager
+from mailward.core.audit.events import AuditEventView, AuditFilter, audit_query
 from mailward.core.deps import CoreDeps
-from mailward.core.permissions import require_manager
 
 
 class AuditLogService:

@@ -12,7 +12,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailward.core.actors import Actor
+from mailward.core.access.actors import Actor
 from mailward.db.models import Account, Membership, Organization
 from mailward.errors import NotAllowed, NotFound
 

@@ -1,0 +1,1 @@
+"""Who may do what: actors, roles and their rights, and grants that take effect when accepted."""

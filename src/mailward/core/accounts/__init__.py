@@ -1,0 +1,1 @@
+"""Accounts: the people who sign in, their email proofs and personal API tokens."""

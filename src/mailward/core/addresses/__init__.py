@@ -1,0 +1,1 @@
+"""Email addresses of a Mail Service and the accounts that use them."""

@@ -1,0 +1,1 @@
+"""Device passwords: adding, replacing, revoking; their views; chosen passwords; the change feed."""

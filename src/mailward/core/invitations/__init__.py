@@ -1,0 +1,1 @@
+"""Setup-assistant invitations."""

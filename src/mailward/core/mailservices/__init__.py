@@ -1,0 +1,1 @@
+"""Mail Services: one per domain, claimed and proved by DNS."""

@@ -1,0 +1,1 @@
+"""Signing in to the manager: limits, the second factor, web sessions."""
