@@ -21,7 +21,6 @@ from tests.e2e.web_browser import (
     sign_out,
 )
 from tests.e2e.web_harness import DB_KINDS, LiveMailward, live_mailward
-from tests.e2e.web_rights import every_page_fits
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +35,11 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveMailwar
     yield from live_mailward(request.param, tmp_path)
 
 
+@pytest.fixture
+def live_sqlite(tmp_path: Path) -> Iterator[LiveMailward]:
+    yield from live_mailward("sqlite", tmp_path)
+
+
 def go_to_devices(page: Page) -> None:
     """Dashboard → Mail Service → the domain → the address (Devices tab)."""
     page.get_by_role("link", name="Mail Service").first.click()
@@ -43,6 +47,7 @@ def go_to_devices(page: Page) -> None:
     page.get_by_role("link", name=ADDRESS).click()
     expect(page.get_by_role("heading", name=ADDRESS)).to_be_visible()
     page.get_by_role("link", name="Devices").click()
+    assert_fits_the_screen(page)
 
 
 def add_device(page: Page, name: str, user: str, shots: bool) -> str:
@@ -52,15 +57,26 @@ def add_device(page: Page, name: str, user: str, shots: bool) -> str:
     suggested = page.get_by_label("Password", exact=True).input_value()
     assert len(suggested) == 20
     expect(page.get_by_text("never shown again")).to_be_visible()
+    assert_fits_the_screen(page)
     screenshot(page, "add-a-device.png", shots)
     page.get_by_role("button", name="Finish").click()
     shown = page.locator("#secret").input_value()
     assert shown == suggested
     expect(page.get_by_text("This password will never be shown again.")).to_be_visible()
+    assert_fits_the_screen(page)
+    assert_whole_password_visible(page)
     screenshot(page, "password-shown-once.png", shots)
-    page.get_by_role("link", name="Finish").click()
+    page.reload()  # resends the form: the device list, never the password again
     expect(page.locator("th", has_text=name)).to_be_visible()
+    assert shown not in page.content()
     return shown
+
+
+def assert_whole_password_visible(page: Page) -> None:
+    """The password field is wide enough for all 20 characters."""
+    field = page.locator("#secret")
+    overflow = field.evaluate("el => el.scrollWidth - el.clientWidth")
+    assert overflow <= 0, f"the password field hides {overflow} px of the password"
 
 
 def accept_the_address_as_ursula(page: Page, live: LiveMailward) -> None:
@@ -73,7 +89,14 @@ def accept_the_address_as_ursula(page: Page, live: LiveMailward) -> None:
 
 
 def test_the_product_brief_story_in_the_browser(live: LiveMailward, page: Page) -> None:
-    shots = "sqlite" in str(live.database_url)
+    the_administrators_story(live, page, shots="sqlite" in str(live.database_url))
+
+
+def test_the_administrators_story_on_a_375_px_phone(live_sqlite: LiveMailward, phone: Page) -> None:
+    the_administrators_story(live_sqlite, phone, shots=True)
+
+
+def the_administrators_story(live: LiveMailward, page: Page, shots: bool) -> None:
     secret = enrol_and_sign_in(page, live, "admin@corp.test", shots)
     sign_out(page)
     sign_in(page, live, "admin@corp.test", secret, shots)
@@ -99,6 +122,7 @@ def test_the_product_brief_story_in_the_browser(live: LiveMailward, page: Page) 
     go_to_devices(page)
     second = add_device(page, SECOND, "Ursula User", shots=False)
     expect(page.locator("tr", has_text=SECOND)).to_contain_text("user@corp.test")
+    assert_fits_the_screen(page)
     screenshot(page, "devices-tab.png", shots)
 
     device_action(page, FIRST, "Revoke")
@@ -112,7 +136,16 @@ def test_the_product_brief_story_in_the_browser(live: LiveMailward, page: Page) 
 
     pages = crawl(page, live)
     assert len(pages) > 10
+    every_page_fits(page, live, pages)
     for password in (first, CHOSEN, second):
         leaks = [path for path, html in pages.items() if password in html]
         assert leaks == [], f"a device password appears on {leaks}"
         assert not any(password in line for line in live.logs.lines)
+
+
+def every_page_fits(page: Page, live: LiveMailward, pages: dict[str, str]) -> None:
+    """Each page the crawl found, opened in this window, scrolls only up and down."""
+    for path, html in pages.items():
+        if html.startswith("200 ") and "/download" not in path:
+            page.goto(f"{live.url}{path}")
+            assert_fits_the_screen(page)

@@ -14,6 +14,7 @@ from mailward.errors import AlreadyExists, Conflict, InvalidInput
 from mailward.web.assistant import pending_invitations
 from mailward.web.paths import devices_path
 from mailward.web.routes.addresses import address_context
+from mailward.web.routes.finished_forms import FinishedForms, new_submission
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer, reauthenticated
 
@@ -28,6 +29,10 @@ Adding = Annotated[Viewer, reauthenticated("/addresses/{address_id}/devices/new"
 Replacing = Annotated[
     Viewer, reauthenticated("/addresses/{address_id}/devices/{device_id}/password")
 ]
+
+
+# Forms that already showed their password: sent again (a reload), they lead to the list.
+FINISHED = FinishedForms()
 
 
 def go_to(path: str) -> RedirectResponse:
@@ -61,6 +66,13 @@ def _suggestion_fields(request: Request) -> dict[str, str]:
     return {"password": suggestion.password, "proof": suggestion.proof}
 
 
+def _already_finished(submission: str, address_id: int) -> Response | None:
+    """The answer to a form sent again after it showed its password: the device list."""
+    if FINISHED.seen(submission):
+        return go_to(f"{devices_path(address_id)}?done=shown")
+    return None
+
+
 async def _prepare_add(request: Request, viewer: Viewer, address_id: int) -> dict[str, Any]:
     context = await address_context(request, viewer, address_id)
     await web_state(request).rights.require_manager(
@@ -75,7 +87,7 @@ async def _prepare_add(request: Request, viewer: Viewer, address_id: int) -> dic
 async def add_device_form(request: Request, viewer: Adding, address_id: int) -> Response:
     context = await _prepare_add(request, viewer, address_id)
     form = {"user": "", "name": "", "expires": "", "protocols": list(PROTOCOLS)}
-    context.update(form=form, **_suggestion_fields(request))
+    context.update(form=form, submission=new_submission(), **_suggestion_fields(request))
     return render(request, "device_new.html", context)
 
 
@@ -91,10 +103,13 @@ async def add_device(
     expires: Text = "",
     protocols: Choices = None,
     action: Text = "",
+    submission: Text = "",
 ) -> Response:
+    if finished := _already_finished(submission, address_id):
+        return finished
     context = await _prepare_add(request, viewer, address_id)
     form = {"user": user, "name": name, "expires": expires, "protocols": protocols or []}
-    context.update(form=form, password=password, proof=proof)
+    context.update(form=form, password=password, proof=proof, submission=submission)
     if action == REGENERATE:
         context.update(_suggestion_fields(request))
         return render(request, "device_new.html", context)
@@ -108,6 +123,7 @@ async def add_device(
         if isinstance(exc, Conflict):
             context.update(_suggestion_fields(request))
         return render(request, "device_new.html", context, 400)
+    FINISHED.add(submission)
     return _secret_page(request, viewer, context, created, replaced=False)
 
 
@@ -155,7 +171,7 @@ async def password_form(
     context, _ = await device_context(
         request, viewer, address_id, device_id, "modify device passwords"
     )
-    context.update(_suggestion_fields(request))
+    context.update(submission=new_submission(), **_suggestion_fields(request))
     return render(request, "device_password.html", context)
 
 
@@ -168,11 +184,14 @@ async def change_password(
     password: Text = "",
     proof: Text = "",
     action: Text = "",
+    submission: Text = "",
 ) -> Response:
+    if finished := _already_finished(submission, address_id):
+        return finished
     context, _ = await device_context(
         request, viewer, address_id, device_id, "modify device passwords"
     )
-    context.update(password=password, proof=proof)
+    context.update(password=password, proof=proof, submission=submission)
     if action == REGENERATE:
         context.update(_suggestion_fields(request))
         return render(request, "device_password.html", context)
@@ -185,6 +204,7 @@ async def change_password(
         if isinstance(exc, Conflict):
             context.update(_suggestion_fields(request))
         return render(request, "device_password.html", context, 400)
+    FINISHED.add(submission)
     return _secret_page(request, viewer, context, changed, replaced=True)
 
 
