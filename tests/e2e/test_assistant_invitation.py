@@ -23,7 +23,14 @@ from playwright.sync_api import Page, expect
 
 from mailward.core.access.actors import Actor
 from mailward.core.invitations.service import InvitationService
-from tests.e2e.web_browser import _tls, enrol_and_sign_in, fresh_code, imap_login_works
+from tests.e2e.web_browser import (
+    _tls,
+    assert_fits_the_screen,
+    enrol_and_sign_in,
+    fresh_code,
+    imap_login_works,
+    screenshot,
+)
 from tests.e2e.web_harness import LiveMailward, live_mailward
 from tests.integration.test_discovery_documents import (
     check_apple,
@@ -90,12 +97,21 @@ def admin_sends_assistant(page: Page, live: LiveMailward) -> None:
     page.get_by_role("button", name="Add the user").click()
     page.goto(f"{live.url}/addresses/1/devices")
     page.get_by_role("link", name="Add a device").click()
+    send = page.get_by_role("button", name="Send a setup assistant for the user's device")
+    expect(send).to_be_hidden()  # "Without user" is chosen: nobody to send it to
     page.get_by_label(INVITED).check()
     page.get_by_label("Device name").fill("Ursula's iPhone")
-    page.get_by_role("button", name="Send a setup assistant for the user's device").click()
+    assert_fits_the_screen(page)
+    send.click()
     expect(page.get_by_role("heading", name=f"Setup assistant for {INVITED}")).to_be_visible()
     page.get_by_role("button", name="Send by email").click()
     expect(page.locator("#sent")).to_contain_text(f"The invitation was sent to {INVITED}")
+    assert_fits_the_screen(page)
+    screenshot(page, "assistant-sent.png")
+    page.goto(f"{live.url}/addresses/1/devices")
+    expect(page.locator("#pending-invitations")).to_contain_text("Ursula's iPhone")
+    assert_fits_the_screen(page)
+    screenshot(page, "pending-assistants.png")
 
 
 def invited_person_obtains_password(page: Page, live: LiveMailward, link: str, reader: str) -> str:
@@ -103,6 +119,8 @@ def invited_person_obtains_password(page: Page, live: LiveMailward, link: str, r
     response = page.goto(link)
     assert response is not None and response.headers["referrer-policy"] == "no-referrer"
     expect(page.locator('input[type="password"]')).to_have_count(0)  # the link sets none
+    assert_fits_the_screen(page)
+    screenshot(page, "assistant-link.png")
     page.get_by_role("button", name="Create my account").click()
     expect(page.locator("#code-sent")).to_contain_text(INVITED)
     code = code_in(code_from_mailbox(live, reader))  # only that mailbox has it
@@ -110,7 +128,8 @@ def invited_person_obtains_password(page: Page, live: LiveMailward, link: str, r
     page.fill("#password", ACCOUNT_PASSWORD)
     page.fill("#confirm", ACCOUNT_PASSWORD)
     page.get_by_role("button", name="Set my password").click()
-    page.fill("#email", INVITED)
+    expect(page.get_by_role("status")).to_contain_text("Your password is set")
+    expect(page.locator("#email")).to_have_value(INVITED)
     page.fill("#password", ACCOUNT_PASSWORD)
     page.get_by_role("button", name="Continue").click()
     secret = page.inner_text("#totp-secret").strip()
@@ -118,12 +137,16 @@ def invited_person_obtains_password(page: Page, live: LiveMailward, link: str, r
     page.get_by_role("button", name="Turn on and continue").click()
     page.get_by_role("link", name="I saved them, continue").click()
     expect(page.get_by_role("heading", name=re.compile("Which mail program"))).to_be_visible()
+    assert_fits_the_screen(page)
     page.get_by_label("Apple Mail on iPhone or iPad").check()
     page.get_by_role("button", name="Continue").click()
     suggested = page.locator("#password").input_value()
+    assert_fits_the_screen(page)
     page.get_by_role("button", name="Obtain my password").click()
     shown = page.locator("#secret").input_value()
     assert shown == suggested and len(shown) == 20
+    assert_fits_the_screen(page)
+    screenshot(page, "assistant-password.png")
     expect(page.locator("#client-settings")).to_contain_text("SSL/TLS")
     expect(page.locator("figure.qr svg")).to_be_visible()
     profile_url = page.locator("#profile").get_attribute("href")
@@ -135,9 +158,11 @@ def invited_person_obtains_password(page: Page, live: LiveMailward, link: str, r
     return shown
 
 
+@pytest.mark.parametrize("window", ["page", "phone"], ids=["1280px", "375px"])
 def test_an_invited_person_obtains_a_working_password_through_the_link(
-    page: Page, live: LiveMailward
+    window: str, request: pytest.FixtureRequest, live: LiveMailward
 ) -> None:
+    page: Page = request.getfixturevalue(window)
     reader = reader_password(live)
     admin_sends_assistant(page, live)
     message = invitation_from_mailbox(live, reader)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from mailward.bootstrap import Services
@@ -29,6 +30,11 @@ from mailward.web.viewer import csrf_guard
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+async def favicon() -> FileResponse:
+    """Browsers ask every site for /favicon.ico, whatever the page's <link rel=icon>."""
+    return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon")
+
+
 def create_app(services: Services) -> FastAPI:
     """The HTML manager over ``services``. Public URLs come from the settings."""
     state = WebState.build(services)
@@ -43,6 +49,7 @@ def create_app(services: Services) -> FastAPI:
     app.middleware("http")(security_middleware(state.secure_cookies))
     install_error_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_api_route("/favicon.ico", favicon, include_in_schema=False)
     for module in (signin, accounts, api_tokens, orgs, addresses, device_routes, device_access):
         app.include_router(module.router)
     for module in (consent, email_code):

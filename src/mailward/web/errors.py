@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 
 from mailward.core.signin.limits import TooManyAttempts
 from mailward.errors import MailwardError, NotAllowed, NotFound
+from mailward.web.formatting import sentence
 from mailward.web.security import CsrfRejected
 from mailward.web.state import render
 from mailward.web.viewer import SignInRequired, SudoRequired, live_session
@@ -45,7 +46,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def domain_error(request: Request, exc: Exception) -> Response:
     context = await _viewer_context(request)
-    context["message"] = str(exc).capitalize()
+    context["message"] = sentence(exc)
     status = 429 if isinstance(exc, TooManyAttempts) else 400
     return render(request, "error.html", context, status_code=status)
 

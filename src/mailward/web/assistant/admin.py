@@ -13,6 +13,7 @@ from mailward.core.invitations.service import InvitationView, NewInvitation, inv
 from mailward.core.notifications import invitation_message
 from mailward.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from mailward.web.assistant.state import assistant_state
+from mailward.web.formatting import sentence
 from mailward.web.paths import devices_path
 from mailward.web.routes.addresses import address_context
 from mailward.web.state import render, web_state
@@ -78,7 +79,7 @@ async def send_assistant(
             viewer.actor, address_id, user, name
         )
     except UserError as exc:
-        context["error"] = str(exc).capitalize()
+        context["error"] = sentence(exc)
         return render(request, "assistant/error_back.html", context, 400)
     return _link_page(request, context, new)
 
@@ -102,7 +103,7 @@ async def send_by_email(
     result = await state.mailer.send(message)
     context["sent_ok"] = result.ok
     sent = result.summary("The invitation")
-    if not result.ok:
+    if not result.ok and "send it yourself" not in sent:
         sent += " Copy the link and send it yourself."
     return _link_page(request, context, NewInvitation(invitation, token), sent)
 
@@ -125,7 +126,7 @@ async def resend(
             viewer.actor, address_id, invitation_id
         )
     except UserError as exc:
-        context["error"] = str(exc).capitalize()
+        context["error"] = sentence(exc)
         return render(request, "assistant/error_back.html", context, 400)
     return _link_page(request, context, new)
 

@@ -22,6 +22,7 @@ from mailward.core.passwords import MIN_LENGTH, suggest_password
 from mailward.errors import Conflict, InvalidInput
 from mailward.web.assistant.discovery import MOBILECONFIG
 from mailward.web.assistant.state import assistant_state
+from mailward.web.formatting import sentence
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, live_session
 
@@ -121,7 +122,7 @@ async def obtain_password(
     except InvitationUnusable as exc:
         return _unusable(request, exc, viewer.session)
     except (InvalidInput, Conflict) as exc:
-        context["error"] = str(exc).capitalize()
+        context["error"] = sentence(exc)
         return _page(request, "password.html", context, 400)
     return _settings_page(request, context, created.device.address, created.password)
 

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from mailward.core.access.permissions import MANAGER_ROLES, Role
 from mailward.errors import AlreadyExists, Conflict, InvalidInput
+from mailward.web.formatting import sentence
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer
 
@@ -84,7 +85,7 @@ async def create_address(
         created = await addresses.create(viewer.actor, ms_id, local_part, display_name)
     except UserError as exc:
         return await _mail_service_page(
-            request, viewer, ms_id, error=str(exc).capitalize(), status_code=400
+            request, viewer, ms_id, error=sentence(exc), status_code=400
         )
     return _go(f"/addresses/{created.id}/devices")
 
@@ -96,7 +97,7 @@ async def verify_domain(request: Request, viewer: SignedIn, ms_id: int) -> Respo
         await web_state(request).services.domain_checks.check(viewer.actor, ms_id)
     except Conflict as exc:
         return await _mail_service_page(
-            request, viewer, ms_id, error=str(exc).capitalize(), status_code=409
+            request, viewer, ms_id, error=sentence(exc), status_code=409
         )
     return _go(f"/mail-services/{ms_id}")
 
@@ -127,7 +128,7 @@ async def add_user(request: Request, viewer: SignedIn, address_id: int, email: T
     try:
         await addresses.add_user(viewer.actor, address_id, email)
     except UserError as exc:
-        return await _users_page(request, viewer, address_id, str(exc).capitalize(), 400)
+        return await _users_page(request, viewer, address_id, sentence(exc), 400)
     return _go(f"/addresses/{address_id}/users")
 
 
@@ -137,5 +138,5 @@ async def remove_user(request: Request, viewer: SignedIn, address_id: int, email
     try:
         await addresses.remove_user(viewer.actor, address_id, email)
     except UserError as exc:
-        return await _users_page(request, viewer, address_id, str(exc).capitalize(), 400)
+        return await _users_page(request, viewer, address_id, sentence(exc), 400)
     return _go(f"/addresses/{address_id}/users")

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from mailward.core.accounts.apitokens import ApiTokenService
 from mailward.errors import MailwardError
+from mailward.web.formatting import sentence
 from mailward.web.routes.devices import parse_expiry
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer, reauthenticated
@@ -60,7 +61,7 @@ async def create_api_token(
             viewer.actor, int(organization), name, parse_expiry(expires)
         )
     except MailwardError as exc:
-        context["error"] = str(exc).capitalize()
+        context["error"] = sentence(exc)
         return render(request, "api_tokens.html", context, 400)
     context.update(issued=issued.token, secret=issued.secret)
     return render(request, "api_token_created.html", context)

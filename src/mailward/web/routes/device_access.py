@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 
 from mailward.core.devices.service import PROTOCOLS, DeviceOptions
+from mailward.web.formatting import sentence
 from mailward.web.paths import devices_path
 from mailward.web.routes.devices import (
     UserError,
@@ -60,6 +61,6 @@ async def change_access(
             viewer.actor, address_id, device_id, options
         )
     except UserError as exc:
-        context["error"] = str(exc).capitalize()
+        context["error"] = sentence(exc)
         return render(request, "device_access.html", context, 400)
     return go_to(f"{devices_path(address_id)}?done=access")

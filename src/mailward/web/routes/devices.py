@@ -12,6 +12,7 @@ from mailward.core.devices.service import PROTOCOLS, DeviceOptions, DeviceView, 
 from mailward.core.passwords import MIN_LENGTH, suggest_password
 from mailward.errors import AlreadyExists, Conflict, InvalidInput
 from mailward.web.assistant import pending_invitations
+from mailward.web.formatting import sentence
 from mailward.web.paths import devices_path
 from mailward.web.routes.addresses import address_context
 from mailward.web.routes.finished_forms import FinishedForms, new_submission
@@ -119,7 +120,7 @@ async def add_device(
             viewer.actor, address_id, name, user or None, password, proof, options
         )
     except UserError as exc:
-        context["error"] = str(exc).capitalize()
+        context["error"] = sentence(exc)
         if isinstance(exc, Conflict):
             context.update(_suggestion_fields(request))
         return render(request, "device_new.html", context, 400)
@@ -200,7 +201,7 @@ async def change_password(
             viewer.actor, address_id, device_id, password, proof
         )
     except UserError as exc:
-        context["error"] = str(exc).capitalize()
+        context["error"] = sentence(exc)
         if isinstance(exc, Conflict):
             context.update(_suggestion_fields(request))
         return render(request, "device_password.html", context, 400)
@@ -225,7 +226,7 @@ async def rename(
     try:
         await web_state(request).services.devices.rename(viewer.actor, address_id, device_id, name)
     except UserError as exc:
-        context.update(name=name, error=str(exc).capitalize())
+        context.update(name=name, error=sentence(exc))
         return render(request, "device_rename.html", context, 400)
     return go_to(f"{devices_path(address_id)}?done=renamed")
 

@@ -15,6 +15,7 @@ from mailward.core.accounts.service import MIN_ACCOUNT_PASSWORD
 from mailward.core.signin.limits import TooManyAttempts
 from mailward.errors import InvalidInput
 from mailward.web.assistant.state import assistant_state
+from mailward.web.formatting import sentence
 from mailward.web.security import safe_next
 from mailward.web.state import render, web_state
 from mailward.web.viewer import client_ip
@@ -63,7 +64,7 @@ async def send_code(
     try:
         message = await service.new_code(ProofRequest(email, client_ip(request)))
     except TooManyAttempts as exc:
-        context["error"] = f"{str(exc).capitalize()}. A code already sent still works."
+        context["error"] = f"{sentence(exc)}. A code already sent still works."
         return _page(request, context, 429)
     if message is not None:
         background.add_task(service.send, message)
@@ -87,13 +88,13 @@ async def choose_password(
         request_ = ProofRequest(email, client_ip(request))
         account = await proofs(request).set_password(request_, code[:64], password)
     except InvalidInput as exc:
-        context["error"] = str(exc).capitalize() + "."
+        context["error"] = sentence(exc) + "."
         return _page(request, context, 400)
     except TooManyAttempts as exc:
-        context["error"] = str(exc).capitalize() + "."
+        context["error"] = sentence(exc) + "."
         return _page(request, context, 429)
     # A new password set by proof of the mailbox ends whatever the old one opened:
     # every web session and personal API token of the account.
     await web_state(request).sessions.end_all(account.id, request_.ip)
-    login = f"/login?next={quote(context['next'])}&created=1"
+    login = f"/login?next={quote(context['next'])}&created=1&email={quote(account.email)}"
     return RedirectResponse(login, status_code=303)

@@ -11,6 +11,7 @@ from mailward.core.access.grants import GrantService
 from mailward.core.access.permissions import MANAGER_ROLES, Role
 from mailward.core.audit.events import AuditFilter, AuditTag
 from mailward.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from mailward.web.formatting import is_account_action, sentence
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer
 
@@ -67,7 +68,7 @@ async def create_mail_service(
             viewer.actor, org_id, domain
         )
     except UserError as exc:
-        return await _mail_services_page(request, viewer, str(exc).capitalize(), 400)
+        return await _mail_services_page(request, viewer, sentence(exc), 400)
     return _go(f"/mail-services/{created.id}")
 
 
@@ -100,7 +101,7 @@ async def add_member(
     try:
         await organizations.add_member(viewer.actor, org_id, email, role)
     except (*UserError, NotFound) as exc:
-        return await _members_page(request, viewer, org_id, str(exc).capitalize(), 400)
+        return await _members_page(request, viewer, org_id, sentence(exc), 400)
     return _go(f"/orgs/{org_id}")
 
 
@@ -112,7 +113,7 @@ async def set_role(
     try:
         await organizations.set_role(viewer.actor, org_id, email, role)
     except UserError as exc:
-        return await _members_page(request, viewer, org_id, str(exc).capitalize(), 400)
+        return await _members_page(request, viewer, org_id, sentence(exc), 400)
     return _go(f"/orgs/{org_id}")
 
 
@@ -122,7 +123,7 @@ async def remove_member(request: Request, viewer: SignedIn, org_id: int, email: 
     try:
         await organizations.remove_member(viewer.actor, org_id, email)
     except UserError as exc:
-        return await _members_page(request, viewer, org_id, str(exc).capitalize(), 400)
+        return await _members_page(request, viewer, org_id, sentence(exc), 400)
     return _go(f"/orgs/{org_id}")
 
 
@@ -164,6 +165,6 @@ async def audit_log(
         "has_more": len(events) > per_page,
         "page": max(page, 1),
         "filters": {"address": address, "device": device, "actor": actor, "action": action},
-        "actions": [str(t) for t in AuditTag],
+        "actions": [str(t) for t in AuditTag if not is_account_action(t)],
     }
     return render(request, "org_audit.html", context)

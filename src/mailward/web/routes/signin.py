@@ -41,11 +41,16 @@ async def home(request: Request) -> Response:
 
 
 @router.get("/login")
-async def login_form(request: Request, next: str = "") -> Response:
+async def login_form(
+    request: Request, next: str = "", created: str = "", email: str = ""
+) -> Response:
     session = await live_session(request)
     if session and session.second_factor_done:
         return _go(safe_next(next))
-    return render(request, "login.html", {"next": safe_next(next), "email": ""})
+    context = {"next": safe_next(next), "email": email.strip()[:320]}
+    if created == "1":
+        context["notice"] = "Your password is set. Sign in with it to continue."
+    return render(request, "login.html", context)
 
 
 @router.post("/login")

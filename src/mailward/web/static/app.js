@@ -22,11 +22,13 @@
     function update() {
       var n = input.value.length;
       var ok = n >= min;
+      // Length is all this script knows: strength is checked by the server on saving,
+      // so a long enough password is not shown as good here.
       help.textContent = ok
-        ? n + " characters."
+        ? n + " characters. An unchanged suggestion is the strongest; a password you type is checked when you save it (common or guessable ones are refused)."
         : n + " characters: at least " + min + " are needed (" + (min - n) + " more).";
       help.classList.toggle("bad", !ok);
-      help.classList.toggle("good", ok);
+      help.classList.remove("good");
       input.setAttribute("aria-invalid", ok ? "false" : "true");
     }
     input.addEventListener("input", update);
@@ -60,7 +62,21 @@
     });
   });
 
+  // "Send a setup assistant" needs a user: hidden while "Without user" is chosen.
+  function setupUserChoice(block) {
+    var form = block.closest("form");
+    function update() {
+      var chosen = form.querySelector('input[name="user"]:checked');
+      block.hidden = !chosen || chosen.value === "";
+    }
+    form.querySelectorAll('input[name="user"]').forEach(function (radio) {
+      radio.addEventListener("change", update);
+    });
+    update();
+  }
+
   document.querySelectorAll("[data-copy]").forEach(setupCopy);
+  document.querySelectorAll("[data-for-users]").forEach(setupUserChoice);
   document.querySelectorAll("[data-min-length]").forEach(setupLength);
   document.querySelectorAll("details.menu").forEach(setupMenu);
 })();
