@@ -7,7 +7,13 @@ import asyncio
 import typer
 
 from mailward.bootstrap import Services, prepare_data_dir
-from mailward.cli.runtime import OPERATOR, options, print_rows, run_with_services
+from mailward.cli.runtime import (
+    OPERATOR,
+    options,
+    print_rows,
+    require_data_dir,
+    run_with_services,
+)
 from mailward.core.audit.events import AuditFilter
 from mailward.db.engine import Database
 from mailward.db.migrate import current_revision, upgrade
@@ -32,13 +38,14 @@ def db_upgrade(ctx: typer.Context) -> None:
         finally:
             await db.dispose()
 
-    typer.echo(f"database at revision {asyncio.run(main())}")
+    typer.echo(f"database at revision {asyncio.run(main())} (data directory {settings.data_dir})")
 
 
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """Print the database's migration revision."""
     settings = options(ctx).settings()
+    require_data_dir(settings)
 
     async def main() -> str | None:
         db = Database(settings.effective_database_url)
@@ -78,6 +85,7 @@ def audit_list(
 def keys_rotate(ctx: typer.Context) -> None:
     """Add a new current key; older keys keep verifying existing device passwords."""
     settings = options(ctx).settings()
+    require_data_dir(settings)
     keys = load_key_file(settings.key_file, create=False).rotated()
     write_key_file(settings.key_file, keys)
     typer.echo(f"current key is now {keys.current_id} ({len(keys.keys)} keys in the ring)")

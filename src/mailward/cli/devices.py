@@ -89,15 +89,22 @@ def device_add(
 def device_list(
     ctx: typer.Context,
     address: str,
-    all_: bool = typer.Option(False, "--all", help="include revoked devices"),
+    all_: bool = typer.Option(
+        False, "--all", help="include revoked devices, as the web manager's Devices tab does"
+    ),
     json_: bool = typer.Option(False, "--json"),
 ) -> None:
-    """List the devices of an address (never their passwords)."""
+    """List the live devices of an address, or with --all the revoked ones too (never
+    their passwords)."""
 
     async def use(services: Services) -> list[DeviceView]:
-        return await services.devices.list(OPERATOR, address, include_revoked=all_)
+        return await services.devices.list(OPERATOR, address, include_revoked=True)
 
-    views = run_with_services(ctx, use)
+    every = run_with_services(ctx, use)
+    views = every if all_ else [v for v in every if v.status != "revoked"]
+    if len(views) < len(every):
+        hidden = len(every) - len(views)
+        typer.echo(f"{hidden} revoked device(s) not listed: --all shows them", err=True)
     if json_:
         print_json([device_summary(v) for v in views])
         return

@@ -19,7 +19,6 @@ from mailward.bootstrap import Services, build_services
 from mailward.core.access.actors import Actor
 from mailward.errors import InvalidInput, MailwardError
 from mailward.keys import KeyFileError
-from mailward.mail.outbox import send_security_notices
 from mailward.settings import Settings
 
 T = TypeVar("T")
@@ -55,13 +54,32 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def run_with_services(ctx: typer.Context, use: Callable[[Services], Awaitable[T]]) -> T:
-    """Open the services, run one use, close; domain errors become one clear line."""
+def require_data_dir(settings: Settings) -> None:
+    """Refuse to work on a data directory that does not exist: run from elsewhere without
+    MAILWARD_DATA_DIR, a command would otherwise start a new, empty installation."""
+    if settings.data_dir.is_dir():
+        return
+    fail(
+        f"no data directory at {settings.data_dir.resolve()}: run mailward from the "
+        "directory that holds mailward-data, or set MAILWARD_DATA_DIR (or --data-dir); "
+        "`mailward init` or `mailward quickstart` creates a new one"
+    )
+
+
+def run_with_services(
+    ctx: typer.Context,
+    use: Callable[[Services], Awaitable[T]],
+    creates_data_dir: bool = False,
+) -> T:
+    """Open the services, run one use, close; domain errors become one clear line. Only
+    a command that ``creates_data_dir`` (init, quickstart) may start a new one."""
     settings = options(ctx).settings()
+    if not creates_data_dir:
+        require_data_dir(settings)
+    where = f"(data directory {settings.data_dir.resolve()})"
 
     async def main() -> T:
-        services = await build_services(settings)
-        send_security_notices(services)  # spooled; the serving node's worker sends them
+        services = await build_services(settings)  # notices spooled, sent by `serve`
         try:
             return await use(services)
         finally:
@@ -72,9 +90,9 @@ def run_with_services(ctx: typer.Context, use: Callable[[Services], Awaitable[T]
     except MailwardError as exc:
         fail(str(exc))
     except KeyFileError as exc:
-        fail(str(exc))
+        fail(f"{exc} {where}")
     except OSError as exc:
-        fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ") + f" {where}")
 
 
 def read_password(from_stdin: bool, prompt: str = "Password") -> str:

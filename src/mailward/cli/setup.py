@@ -36,7 +36,7 @@ def init(
         )
         typer.echo("Next: mailward mailservice create DOMAIN --org ORG")
 
-    run_with_services(ctx, use)
+    run_with_services(ctx, use, creates_data_dir=True)
 
 
 @account_app.command("create")
@@ -126,7 +126,14 @@ def quickstart(ctx: typer.Context) -> None:
 
     async def use(services: Services) -> None:
         if await services.organizations.list_for(OPERATOR):
-            typer.echo(f"Data directory {services.settings.data_dir} is already set up.")
+            data_dir = services.settings.data_dir.resolve()
+            typer.echo(
+                f"Data directory {data_dir} is already set up; its demo password was "
+                "printed by the first run only and is never shown again.\n"
+                f"Sign in as {DEMO_EMAIL} with it. For a new demo with a new password, stop "
+                f"Mailward, move the data directory away (mv {data_dir} {data_dir}.old) "
+                "and run scripts/run again."
+            )
             return
         password = generate_password(24)
         account = await services.accounts.create(OPERATOR, DEMO_EMAIL, password, "Demo Admin")
@@ -143,4 +150,4 @@ def quickstart(ctx: typer.Context) -> None:
             f"SMTP {settings.hostname}:{settings.submissions_port} TLS)"
         )
 
-    run_with_services(ctx, use)
+    run_with_services(ctx, use, creates_data_dir=True)
