@@ -29,9 +29,11 @@ from mailward.auth.interfaces import (
 )
 from mailward.clock import Clock
 from mailward.mail.connections import ConnectionGate, FrontLimits, peer_ip
+from mailward.mail.library_warnings import silence_aiosmtpd_warnings
 from mailward.mail.sessions import LiveSession, SessionRegistry
 
 log = logging.getLogger(__name__)
+silence_aiosmtpd_warnings()  # two aiosmtpd warnings that are not true here
 
 AUTH_FAILED = "535 5.7.8 Authentication credentials invalid"
 AUTH_UNAVAILABLE = "454 4.7.0 Temporary authentication failure, try again later"
