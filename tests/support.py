@@ -7,6 +7,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import pytest
 from redis.asyncio import Redis
@@ -15,6 +16,7 @@ from redis.exceptions import RedisError
 from mailward.bootstrap import Services, build_services
 from mailward.clock import Clock
 from mailward.core.access.actors import Actor
+from mailward.core.deps import CoreDeps
 from mailward.redis_limitstore import RedisRateLimitStore
 from mailward.settings import Settings
 
@@ -146,9 +148,15 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     return await build_services(settings, clock=clock)
 
 
-async def accept_offers(services: Services, person: Actor) -> None:
+class HasCoreDeps(Protocol):
+    @property
+    def deps(self) -> CoreDeps: ...
+
+
+async def accept_offers(services: HasCoreDeps, person: Actor) -> None:
     """The person, signed in, accepts every role and address offered to them (consent:
-    nothing an administrator offers takes effect before that)."""
+    nothing an administrator offers takes effect before that). ``services`` is the wired
+    Services or the unit tier's Core."""
     from mailward.core.access.grants import GrantService
 
     grants = GrantService(services.deps)
