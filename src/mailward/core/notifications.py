@@ -20,7 +20,9 @@ from typing import Protocol
 
 from sqlalchemy import select
 
+from mailward.core.access.actors import Actor
 from mailward.core.access.permissions import MANAGER_ROLES
+from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import DeviceChangeNotice
 from mailward.core.invitations.service import InvitationView
 from mailward.db.engine import Database
@@ -35,6 +37,7 @@ from mailward.db.models import (
 )
 
 log = logging.getLogger(__name__)
+NOTICE_ACTOR = "Mailward (security notice)"
 
 NOTICE_KINDS = {
     "add": "A device password was created",
@@ -182,7 +185,7 @@ class SecurityNotices:
         found = await self._event(notice)
         if found is None:
             return
-        event, recipients = found
+        event, recipients, target = found
         if recipients:
             result = await self.mailer.send(security_notice(self.sender, recipients, event))
             log.info(
@@ -191,8 +194,28 @@ class SecurityNotices:
                 len(result.delivered),
                 len(result.undelivered),
             )
+            if result.undelivered:
+                await self._record_not_sent(notice, event, target, result)
 
-    async def _event(self, notice: DeviceChangeNotice) -> tuple[DeviceEvent, list[str]] | None:
+    async def _record_not_sent(
+        self,
+        notice: DeviceChangeNotice,
+        event: DeviceEvent,
+        target: AuditTarget,
+        result: SendResult,
+    ) -> None:
+        """A notice neither delivered nor queued is in the audit log, where the address's
+        Devices tab and the organization's log show it to the administrators."""
+        async with self.db.unit_of_work() as uow:
+            record(
+                uow.session, Actor(None, NOTICE_ACTOR), AuditTag.NOTICE_NOT_SENT, target, event.at,
+                notice=notice.kind, device=event.device_name, to=", ".join(result.undelivered),
+                reason=result.reason,
+            )  # fmt: skip
+
+    async def _event(
+        self, notice: DeviceChangeNotice
+    ) -> tuple[DeviceEvent, list[str], AuditTarget] | None:
         async with self.db.unit_of_work() as uow:
             s = uow.session
             row = (
@@ -209,6 +232,7 @@ class SecurityNotices:
             audit = await s.scalar(
                 select(AuditEvent)
                 .where(AuditEvent.device_id == device.id)
+                .where(AuditEvent.action != str(AuditTag.NOTICE_NOT_SENT))
                 .order_by(AuditEvent.id.desc())
                 .limit(1)
             )
@@ -231,4 +255,5 @@ class SecurityNotices:
             ip=audit.actor_ip if audit else None,
             at=notice.at or (audit.at if audit else device.password_changed_at),
         )
-        return event, sorted(emails)
+        target = AuditTarget(mail_service.organization_id, address.id, device.id, event.address)
+        return event, sorted(emails), target

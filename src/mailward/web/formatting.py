@@ -41,6 +41,7 @@ ACTION_NAMES = {
     "grant:accept": "Offer accepted",
     "grant:decline": "Offer declined",
     "grant:withdraw": "Offer withdrawn",
+    "notice:not_sent": "Security notice not sent",
 }
 
 ROLE_NAMES = {

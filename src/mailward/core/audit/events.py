@@ -48,6 +48,7 @@ class AuditTag(StrEnum):
     GRANT_DECLINE = "grant:decline"
     GRANT_WITHDRAW = "grant:withdraw"
     ACCOUNT_EMAIL_PROOF = "account:email_proof"
+    NOTICE_NOT_SENT = "notice:not_sent"
 
 
 @dataclass(frozen=True)

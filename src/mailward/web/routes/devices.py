@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from mailward.core.audit.events import AuditEventView, AuditFilter, AuditTag
 from mailward.core.devices.service import PROTOCOLS, DeviceOptions, DeviceView, NewDevicePassword
 from mailward.core.passwords import MIN_LENGTH, suggest_password
 from mailward.errors import AlreadyExists, Conflict, InvalidInput
@@ -25,6 +26,7 @@ Text = Annotated[str, Form()]
 Choices = Annotated[list[str] | None, Form()]
 UserError = (InvalidInput, AlreadyExists, Conflict)
 REGENERATE = "regenerate"
+UNSENT_SHOWN_FOR = timedelta(days=7)
 # The pages that show a new password: the password is asked again first.
 Adding = Annotated[Viewer, reauthenticated("/addresses/{address_id}/devices/new")]
 Replacing = Annotated[
@@ -48,7 +50,24 @@ async def devices_tab(request: Request, viewer: SignedIn, address_id: int) -> Re
     )
     context.update(tab="devices", devices=devices, notice=request.query_params.get("done"))
     context["invitations"] = await pending_invitations(request, viewer, address_id)
+    if context["manager"]:
+        context["unsent"] = await _notices_not_sent(request, viewer, context)
     return render(request, "address_devices.html", context)
+
+
+async def _notices_not_sent(
+    request: Request, viewer: Viewer, context: dict[str, Any]
+) -> list[AuditEventView]:
+    """Security notices about this address's devices that could not be sent lately."""
+    services = web_state(request).services
+    query = AuditFilter(
+        organization_id=context["organization"].id,
+        address_id=context["address"].id,
+        action=AuditTag.NOTICE_NOT_SENT,
+        limit=3,
+    )
+    since = services.clock.now() - UNSENT_SHOWN_FOR
+    return [e for e in await services.audit.list(viewer.actor, query) if e.at >= since]
 
 
 def parse_expiry(value: str) -> datetime | None:
