@@ -155,6 +155,10 @@ def invited_person_obtains_password(page: Page, live: LiveMailward, link: str, r
     assert first.status == 200
     check_apple(first.body(), ADDRESS, shown)
     assert page.request.get(profile_url).status == 410  # once, never again
+    page.goto(f"{live.url}/dashboard")
+    expect(page.get_by_role("heading", name=f"Hello, {INVITED}")).to_be_visible()
+    expect(page.locator("#no-organization")).to_contain_text("setup-assistant link")
+    assert_fits_the_screen(page)
     return shown
 
 
