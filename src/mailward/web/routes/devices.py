@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
@@ -32,10 +32,6 @@ Adding = Annotated[Viewer, reauthenticated("/addresses/{address_id}/devices/new"
 Replacing = Annotated[
     Viewer, reauthenticated("/addresses/{address_id}/devices/{device_id}/password")
 ]
-
-
-# Forms that already showed their password: sent again (a reload), they lead to the list.
-FINISHED = FinishedForms()
 
 
 def go_to(path: str) -> RedirectResponse:
@@ -86,9 +82,18 @@ def _suggestion_fields(request: Request) -> dict[str, str]:
     return {"password": suggestion.password, "proof": suggestion.proof}
 
 
-def _already_finished(submission: str, address_id: int) -> Response | None:
+def finished_forms(request: Request) -> FinishedForms:
+    """This app's forms that already showed their password: sent again (a reload), they
+    lead to the device list."""
+    state = request.app.state
+    if not hasattr(state, "finished_forms"):
+        state.finished_forms = FinishedForms()
+    return cast(FinishedForms, state.finished_forms)
+
+
+def _already_finished(request: Request, submission: str, address_id: int) -> Response | None:
     """The answer to a form sent again after it showed its password: the device list."""
-    if FINISHED.seen(submission):
+    if finished_forms(request).seen(submission):
         return go_to(f"{devices_path(address_id)}?done=shown")
     return None
 
@@ -125,7 +130,7 @@ async def add_device(
     action: Text = "",
     submission: Text = "",
 ) -> Response:
-    if finished := _already_finished(submission, address_id):
+    if finished := _already_finished(request, submission, address_id):
         return finished
     context = await _prepare_add(request, viewer, address_id)
     form = {"user": user, "name": name, "expires": expires, "protocols": protocols or []}
@@ -143,7 +148,7 @@ async def add_device(
         if isinstance(exc, Conflict):
             context.update(_suggestion_fields(request))
         return render(request, "device_new.html", context, 400)
-    FINISHED.add(submission)
+    finished_forms(request).add(submission)
     return _secret_page(request, viewer, context, created, replaced=False)
 
 
@@ -206,7 +211,7 @@ async def change_password(
     action: Text = "",
     submission: Text = "",
 ) -> Response:
-    if finished := _already_finished(submission, address_id):
+    if finished := _already_finished(request, submission, address_id):
         return finished
     context, _ = await device_context(
         request, viewer, address_id, device_id, "modify device passwords"
@@ -224,7 +229,7 @@ async def change_password(
         if isinstance(exc, Conflict):
             context.update(_suggestion_fields(request))
         return render(request, "device_password.html", context, 400)
-    FINISHED.add(submission)
+    finished_forms(request).add(submission)
     return _secret_page(request, viewer, context, changed, replaced=True)
 
 
