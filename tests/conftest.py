@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +20,9 @@ from tests.support import (
     open_services,
     redis_store_for_test,
 )
+
+if TYPE_CHECKING:
+    from mailward.auth.authenticator import Authenticator
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -49,6 +53,18 @@ async def services(settings: Settings, clock: FrozenClock) -> AsyncIterator[Serv
 @pytest.fixture
 async def world(services: Services) -> World:
     return await make_world(services)
+
+
+@pytest.fixture
+async def auth(services: Services) -> AsyncIterator[Authenticator]:
+    """The device authenticator of the services, closed afterwards."""
+    from mailward.auth.runtime import build_authenticator, close_authenticator
+
+    authenticator = build_authenticator(services)
+    try:
+        yield authenticator
+    finally:
+        await close_authenticator(authenticator)
 
 
 @pytest.fixture

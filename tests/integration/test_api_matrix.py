@@ -10,11 +10,10 @@ import pytest
 
 from mailward.core.access.actors import Actor
 from mailward.web.api import openapi_document
-from tests.integration.test_api_support import (  # noqa: F401
+from tests.integration.api_world import (
     CALLERS,
     UNAUTHENTICATED,
     ApiWorld,
-    api_fixture,
     invitations_of,
 )
 

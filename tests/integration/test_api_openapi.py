@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.integration.test_api_support import ApiWorld, api_fixture  # noqa: F401
+from tests.integration.api_world import ApiWorld
 
 COMMITTED = Path(__file__).parents[2] / "docs" / "openapi.json"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_api_server_support import RunningServer, server_fixture  # noqa: F401
+from tests.integration.running_server import RunningServer
 
 SCRIPT = Path(__file__).parents[2] / "docs" / "api-provision.py"
 

@@ -14,7 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
-from tests.integration.test_api_server_support import RunningServer, server_fixture  # noqa: F401
+from tests.integration.running_server import RunningServer
 
 DOCUMENT = Path(__file__).parents[2] / "docs" / "openapi.json"
 schema = schemathesis.openapi.from_path(DOCUMENT)

@@ -13,7 +13,7 @@ from mailward.core.accounts.apitokens import TOKEN_PREFIX, ApiTokenService, Inva
 from mailward.db.models import ApiToken, AuditEvent
 from mailward.limitstore import MemoryRateLimitStore
 from mailward.web.api.limits import ApiRateLimiter, Limit
-from tests.integration.test_api_support import ApiWorld, api_app, api_fixture  # noqa: F401
+from tests.integration.api_world import ApiWorld, api_app
 from tests.support import World
 
 

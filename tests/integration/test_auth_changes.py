@@ -19,16 +19,13 @@ from mailward.core.deps import DeviceChangeNotice
 from mailward.core.devices.service import DeviceOptions
 from mailward.db.engine import Database
 from mailward.settings import Settings
-from tests.integration.test_auth_support import (
+from tests.integration.auth_devices import (
     CHOSEN_PASSWORDS,
     add_chosen,
     add_generated,
-    auth,
     device_id,
 )
 from tests.support import World, free_port, open_services
-
-__all__ = ["auth"]
 
 WRONG = AuthFailure(FailureReason.WRONG_CREDENTIALS)
 

@@ -15,7 +15,7 @@ from mailward.auth.runtime import AuthRuntime
 from mailward.auth.secret import auth_http_secret, secret_file
 from mailward.db.engine import Database
 from mailward.settings import Settings
-from tests.integration.test_auth_support import add_generated
+from tests.integration.auth_devices import add_generated
 from tests.support import World, free_port
 
 

@@ -13,7 +13,7 @@ from mailward.auth import server as auth_server
 from mailward.auth.http_connection import MAX_BODY, MAX_HEADERS
 from mailward.auth.runtime import AuthRuntime
 from mailward.auth.secret import auth_http_secret
-from tests.integration.test_auth_support import add_generated
+from tests.integration.auth_devices import add_generated
 from tests.support import World, free_port
 
 Link = tuple[asyncio.StreamReader, asyncio.StreamWriter]

@@ -8,17 +8,14 @@ from mailward.auth.authenticator import Authenticator
 from mailward.auth.interfaces import AuthenticatedDevice, AuthFailure, FailureReason
 from mailward.auth.limits import AuthLimits, Limit
 from mailward.auth.runtime import build_authenticator, close_authenticator
-from tests.integration.test_auth_support import (
+from tests.integration.auth_devices import (
     CHOSEN_PASSWORDS,
     add_chosen,
     add_generated,
     argon2_calls,
-    auth,
     device_id,
 )
 from tests.support import World
-
-__all__ = ["auth"]
 
 ATTACKER = "203.0.113.66"
 

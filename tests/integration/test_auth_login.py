@@ -9,18 +9,15 @@ from mailward.auth.interfaces import AuthenticatedDevice, AuthFailure, FailureRe
 from mailward.clock import FrozenClock
 from mailward.core.audit.events import AuditFilter, AuditTag
 from mailward.core.devices.service import DeviceOptions
-from tests.integration.test_auth_support import (
+from tests.integration.auth_devices import (
     CHOSEN_PASSWORDS,
     OPERATOR,
     add_chosen,
     add_generated,
     argon2_calls,
-    auth,
     device_id,
 )
 from tests.support import World
-
-__all__ = ["auth"]
 
 WRONG = AuthFailure(FailureReason.WRONG_CREDENTIALS)
 

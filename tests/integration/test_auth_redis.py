@@ -15,7 +15,7 @@ from mailward.redis_limitstore import (
     RedisRateLimitStore,
     make_rate_limit_store,
 )
-from tests.integration.test_auth_support import (
+from tests.integration.auth_devices import (
     CHOSEN_PASSWORDS,
     add_chosen,
     add_generated,

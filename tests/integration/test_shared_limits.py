@@ -19,7 +19,7 @@ from mailward.core.signin.totp import SecondFactorService
 from mailward.limitstore import MemoryRateLimitStore, RateLimitStore
 from mailward.redis_limitstore import FallbackRateLimitStore, RedisRateLimitStore
 from mailward.web.api.limits import ApiRateLimiter, Limit
-from tests.integration.test_api_support import ApiWorld, api_app, api_fixture  # noqa: F401
+from tests.integration.api_world import ApiWorld, api_app
 from tests.support import (
     ADMIN_PASSWORD,
     REDIS_URL,

@@ -12,7 +12,7 @@ import pytest
 
 from mailward.clock import FrozenClock
 from mailward.core.access.actors import Actor
-from tests.integration.test_api_support import ApiWorld, make_api_world
+from tests.integration.api_world import ApiWorld, make_api_world
 from tests.integration.test_web_security import address_id, signed_in
 from tests.support import ADMIN_PASSWORD, World
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 
+from tests.integration.auth_devices import add_generated
 from tests.integration.test_auth_http_connection import (  # noqa: F401
     answer,
     dovecot_request,
     port,
 )
-from tests.integration.test_auth_support import add_generated
 from tests.support import World
 
 

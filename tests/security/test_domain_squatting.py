@@ -17,7 +17,6 @@ import pytest
 
 from mailward.auth.authenticator import Authenticator
 from mailward.auth.interfaces import AuthenticatedDevice, AuthFailure
-from mailward.auth.runtime import build_authenticator, close_authenticator
 from mailward.bootstrap import Services
 from mailward.core.access.actors import Actor
 from mailward.core.addresses.service import find_local_address
@@ -68,15 +67,6 @@ class PublishedTxt:
 
     async def txt(self, name: str) -> TxtAnswer:
         return TxtAnswer(self.texts)
-
-
-@pytest.fixture
-async def auth(services: Services) -> AsyncIterator[Authenticator]:
-    authenticator = build_authenticator(services)
-    try:
-        yield authenticator
-    finally:
-        await close_authenticator(authenticator)
 
 
 async def test_a_claim_by_another_organization_is_pending_with_its_own_record(

@@ -7,7 +7,7 @@ from mailward.auth.limits import AuthLimits
 from mailward.auth.runtime import build_authenticator, close_authenticator
 from mailward.core.networks import client_network
 from mailward.limitstore import RateLimitStore
-from tests.integration.test_auth_support import add_chosen
+from tests.integration.auth_devices import add_chosen
 from tests.security.flood_support import (
     CHOSEN,
     closed,

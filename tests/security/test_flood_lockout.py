@@ -18,7 +18,7 @@ from mailward.limitstore import MemoryRateLimitStore, RateLimitStore
 from mailward.mail.imap_backend import TemporaryAuthFailure, auth_error
 from mailward.mail.smtp_protocol import auth_failure_reply
 from mailward.redis_limitstore import FallbackRateLimitStore, RedisRateLimitStore
-from tests.integration.test_auth_support import add_chosen, add_generated
+from tests.integration.auth_devices import add_chosen, add_generated
 from tests.security.flood_support import (
     CHOSEN,
     CountingHasher,

@@ -17,7 +17,7 @@ from mailward.auth.interfaces import AuthFailure, FailureReason
 from mailward.core.access.actors import Actor
 from mailward.db.models import Device
 from mailward.limitstore import MemoryRateLimitStore, RateLimitStore
-from tests.integration.test_auth_support import add_generated
+from tests.integration.auth_devices import add_generated
 from tests.security.flood_support import (
     CHOSEN,
     CountingHasher,

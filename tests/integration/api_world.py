@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from mailward.clock import FrozenClock
@@ -119,9 +118,3 @@ async def make_api_world(
     transport = httpx.ASGITransport(app=app or api_app(world))
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
         yield ApiWorld(world, client, secrets, ids)
-
-
-@pytest.fixture(name="api")
-async def api_fixture(world: World, clock: FrozenClock) -> AsyncIterator[ApiWorld]:
-    async for api_world in make_api_world(world, clock):
-        yield api_world

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from mailward.auth.authenticator import Authenticator
 from mailward.auth.interfaces import AuthenticatedDevice, AuthResult
-from mailward.auth.runtime import build_authenticator, close_authenticator
 from mailward.bootstrap import Services
 from mailward.core.access.actors import Actor
 from mailward.core.devices.service import DeviceOptions
@@ -20,15 +14,6 @@ CHOSEN_PASSWORDS = [
     "Mango tundra Pixel 3081 zeal",
 ]
 OPERATOR = Actor.operator()
-
-
-@pytest.fixture
-async def auth(services: Services) -> AsyncIterator[Authenticator]:
-    authenticator = build_authenticator(services)
-    try:
-        yield authenticator
-    finally:
-        await close_authenticator(authenticator)
 
 
 async def add_generated(

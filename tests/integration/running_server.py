@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from mailward.core.access.actors import Actor
 from mailward.core.accounts.apitokens import ApiTokenService
 from mailward.settings import Settings
 from tests.security.dns_server import DnsServer
-from tests.support import ADMIN_PASSWORD, free_port, skip_or_fail
+from tests.support import ADMIN_PASSWORD, free_port
 
 PORT_SETTINGS = (
     "HTTP_PORT",
@@ -62,7 +63,9 @@ async def _seed(env: dict[str, str]) -> str:
         await services.close()
 
 
-def _wait_ready(process: subprocess.Popen[str]) -> None:
+def _wait_ready(process: subprocess.Popen[str], errors: Path) -> None:
+    """Wait for serve's ready line. A serve that exits or stays silent is Mailward
+    broken, not a missing server: the test fails with what serve wrote to stderr."""
     ready = threading.Event()
 
     def watch() -> None:
@@ -71,14 +74,21 @@ def _wait_ready(process: subprocess.Popen[str]) -> None:
             if "ready" in line:
                 ready.set()
 
-    threading.Thread(target=watch, daemon=True).start()
-    if not ready.wait(READY_TIMEOUT):
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not ready.is_set() and watcher.is_alive() and time.monotonic() < deadline:
+        ready.wait(0.1)
+    if not ready.is_set():
         process.kill()
-        skip_or_fail("mailward serve did not print its ready line")
+        process.wait()
+        tail = errors.read_text(errors="replace")[-4000:]
+        code = process.returncode
+        pytest.fail(f"mailward serve did not print its ready line (exit {code}):\n{tail}")
 
 
-@pytest.fixture(scope="module", name="server")
-def server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def run_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """serve running for a module (the ``server`` fixture); stopped afterwards."""
     data_dir = tmp_path_factory.mktemp("api-server") / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILWARD_")}
     env.update({f"MAILWARD_{name}": str(free_port()) for name in PORT_SETTINGS})
@@ -90,15 +100,17 @@ def server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
     env["MAILWARD_DNS_RESOLVERS"] = json.dumps([dns.resolver])
     env["MAILWARD_DNS_TIMEOUT_SECONDS"] = "1"
     token = asyncio.run(_seed(env))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mailward.serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    errors = data_dir.parent / "serve.stderr"
+    with errors.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mailward.serve"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     try:
-        _wait_ready(process)
+        _wait_ready(process, errors)
         api = f"http://127.0.0.1:{env['MAILWARD_HTTP_PORT']}/api/v1"
         yield RunningServer(api, token, int(env["MAILWARD_IMAPS_PORT"]), env, dns)
     finally:
