@@ -1,0 +1,62 @@
+"""What the manager says, as a new administrator reads it: names keep their case in
+errors, a person without a name is listed once, the audit log reads as phrases, a new
+password leads to a sign-in page that says so, and /favicon.ico exists."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from mailward.clock import FrozenClock
+from mailward.core.access.actors import Actor
+from tests.security.test_ux_password_reload import form_of, signed_in_admin
+from tests.support import World
+from tests.web_support import web_client
+
+
+async def test_already_exists_keeps_the_case_of_the_device_name(
+    world: World, clock: FrozenClock
+) -> None:
+    admin, aid = await signed_in_admin(world, clock)
+    await world.services.devices.add(world.admin, aid, "Front Desk iPad")
+    page = f"/addresses/{aid}/devices/new"
+    fields = form_of((await admin.get(page)).text)
+    fields.update(name="Front Desk iPad", action="finish")
+    refused = await admin.client.post(page, data=fields)
+    assert refused.status_code == 400
+    assert "Front Desk iPad" in html.unescape(refused.text)  # was "front desk ipad"
+
+
+async def test_a_user_without_a_name_is_listed_once(world: World, clock: FrozenClock) -> None:
+    admin, aid = await signed_in_admin(world, clock)
+    services = world.services
+    await services.accounts.create(Actor.operator(), "nameless@corp.test", "Quiet-Harbor-Lamp-4821", "")
+    await services.addresses.add_user(world.admin, aid, "nameless@corp.test")
+    page = (await admin.get(f"/addresses/{aid}/devices/new")).text
+    assert page.count("nameless@corp.test") == 2  # the radio's value and its label
+
+
+async def test_the_audit_log_reads_as_phrases(world: World, clock: FrozenClock) -> None:
+    admin, aid = await signed_in_admin(world, clock)
+    await world.services.devices.add(world.admin, aid, "Scanner")
+    log = (await admin.get(f"/orgs/{world.org_id}/audit")).text
+    assert "Device added" in log and "<code>device:add</code>" not in log
+    assert not re.search(r";\s*</td>", log)  # no stray separator after the last detail
+    assert 'value="account:login"' not in log  # never in an organization's log
+    filtered = (await admin.get(f"/orgs/{world.org_id}/audit?action=account:login")).text
+    assert "mailward audit list" in filtered  # says where sign-ins are
+
+
+async def test_a_new_password_leads_to_a_sign_in_page_that_says_so(world: World) -> None:
+    client = web_client(world.services)
+    page = await client.get("/login?next=/dashboard&created=1&email=ursula%40example.test")
+    assert "Your password is set" in page.text
+    assert 'value="ursula@example.test"' in page.text
+    garbage = await client.get("/login?created=%00&email=" + "%3Cb%3E" * 200)
+    assert garbage.status_code == 200 and "<b>" not in garbage.text
+
+
+async def test_favicon_is_served(world: World) -> None:
+    response = await web_client(world.services).get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/x-icon"
