@@ -30,7 +30,9 @@ async def test_already_exists_keeps_the_case_of_the_device_name(
 async def test_a_user_without_a_name_is_listed_once(world: World, clock: FrozenClock) -> None:
     admin, aid = await signed_in_admin(world, clock)
     services = world.services
-    await services.accounts.create(Actor.operator(), "nameless@corp.test", "Quiet-Harbor-Lamp-4821", "")
+    await services.accounts.create(
+        Actor.operator(), "nameless@corp.test", "Quiet-Harbor-Lamp-4821", ""
+    )
     await services.addresses.add_user(world.admin, aid, "nameless@corp.test")
     page = (await admin.get(f"/addresses/{aid}/devices/new")).text
     assert page.count("nameless@corp.test") == 2  # the radio's value and its label
