@@ -15,6 +15,7 @@ from mailward.core.devices.changes import DEVICE_CHANGES_CHANNEL, DeviceChangeFe
 from mailward.core.devices.service import DeviceService
 from mailward.core.mailservices.domainchecks import DomainChecks
 from mailward.core.mailservices.service import MailServiceService
+from mailward.core.notifications import Mailer, SecurityNotices
 from mailward.core.organizations.service import OrganizationService
 from mailward.core.passwords import PasswordHasher
 from mailward.db.engine import Database
@@ -43,6 +44,7 @@ class Services:
     addresses: AddressService = field(init=False)
     devices: DeviceService = field(init=False)
     audit: AuditLogService = field(init=False)
+    _notices: SecurityNotices | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.accounts = AccountService(self.deps)
@@ -85,6 +87,25 @@ class Services:
         from mailward.mail.outbox import build_outbox  # an edge, wired here when used
 
         return build_outbox(self)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        """How this node sends its own email (notices, invitations, codes): the outbox."""
+        from mailward.mail.outbox import OutboxMailer
+
+        return OutboxMailer(self.outbox)
+
+    def send_security_notices(self, mailer: Mailer | None = None) -> None:
+        """Tell the address's users and the administrators about each device change made
+        in this process (web manager, API, CLI), in the background after the revocation.
+        Called by what makes changes (``mailward serve``, the web manager, the CLI);
+        subscribed once per node however many apps use it. Changes read from the change
+        feed are the other nodes' to tell, so one change makes one notice."""
+        if self._notices is not None:
+            return
+        sender = self.settings.sender_address
+        self._notices = SecurityNotices(self.db, mailer or self.mailer, sender)
+        self.events.subscribe(self._notices.device_changed, only_here=True)
 
     async def close(self) -> None:
         await self.events.close()  # queued notices reach the spool before the exit

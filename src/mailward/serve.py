@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import signal
 import socket
@@ -25,12 +24,15 @@ from typing import Any, Protocol
 import uvicorn
 
 from mailward.auth.interfaces import DeviceAuthenticator
-from mailward.auth.runtime import AuthRuntime
+from mailward.auth.runtime import build_authenticator, close_authenticator, start_change_feed
+from mailward.auth.server import serve_auth_http
 from mailward.bootstrap import Services, build_services
 from mailward.domain_rechecks import rechecks_for
 from mailward.integrations.runtime import DataPlaneRuntime
 from mailward.mail.server import MailServer
 from mailward.settings import Settings
+from mailward.web.app import create_app
+from mailward.web.clientip import proxy_options
 
 log = logging.getLogger("mailward.serve")
 
@@ -56,14 +58,9 @@ class WebListener:
         self.sock.close()
 
 
-async def start_web(services: Services, settings: Settings) -> WebListener | None:
-    """The web manager, if this build has one (imported lazily)."""
-    try:
-        module = importlib.import_module("mailward.web.app")
-    except ImportError as exc:
-        log.warning("web manager not started: %s", exc)
-        return None
-    app = module.create_app(services)
+async def start_web(services: Services, settings: Settings) -> WebListener:
+    """The web manager on ``settings.bind:http_port``, accepting when this returns."""
+    app = create_app(services)
     sock = socket.create_server((settings.bind, settings.http_port), reuse_port=False)
     # h11 bounds a request's head (16 KiB); limit_concurrency answers 503 beyond the cap.
     config = uvicorn.Config(
@@ -74,12 +71,13 @@ async def start_web(services: Services, settings: Settings) -> WebListener | Non
         http="h11",
         limit_concurrency=settings.http_max_connections,
         # X-Forwarded-For only from the trusted proxies (uvicorn's default trusts 127.0.0.1).
-        **importlib.import_module("mailward.web.clientip").proxy_options(settings),
+        **proxy_options(settings),
     )
     server = _WebServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="web")
     while not server.started:
         if task.done():
+            sock.close()
             await task
             raise RuntimeError("the web server stopped while starting")
         await asyncio.sleep(0.01)
@@ -141,10 +139,12 @@ class DovecotMail:
         log.info("SIGHUP: Dovecot and Postfix hold the mail certificates here")
 
 
-def mail_plane(settings: Settings, services: Services, auth: AuthRuntime) -> MailPlane:
+def mail_plane(
+    settings: Settings, services: Services, authenticator: DeviceAuthenticator
+) -> MailPlane:
     if settings.data_plane == "dovecot":
         return DovecotMail(services)
-    return EmbeddedMail(settings, services, auth.authenticator)
+    return EmbeddedMail(settings, services, authenticator)
 
 
 def ready_line(mail: str, web: WebListener | None, auth_port: int) -> str:
@@ -159,36 +159,63 @@ def install_signals(stop: asyncio.Event, mail: MailPlane) -> None:
     loop.add_signal_handler(signal.SIGHUP, mail.reload_tls)
 
 
+def remove_signals() -> None:
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.remove_signal_handler(number)
+
+
+async def cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def start_node(
+    stack: contextlib.AsyncExitStack, settings: Settings, with_web: bool
+) -> tuple[MailPlane, str]:
+    """Start every part of the node, each one's stop pushed on ``stack`` as soon as it
+    runs: a part that fails to start stops those already started, in reverse order.
+    Returns the mail plane (for SIGHUP) and the ready line."""
+    services = await build_services(settings)
+    stack.push_async_callback(services.close)  # queued notices reach the spool first
+    services.send_security_notices()  # of the changes made here (web manager, API)
+    authenticator = build_authenticator(services)
+    stack.push_async_callback(close_authenticator, authenticator)  # last-used flushed
+    stack.push_async_callback(cancel, await start_change_feed(services))
+    flusher = asyncio.create_task(authenticator.last_used.run(), name="device-last-used")
+    stack.push_async_callback(cancel, flusher)
+    auth_http = await serve_auth_http(authenticator, settings)
+    stack.push_async_callback(auth_http.stop)
+    services.outbox.start()  # notices and invitations leave through the spool
+    stack.push_async_callback(services.outbox.stop)
+    mail = mail_plane(settings, services, authenticator)
+    stack.push_async_callback(mail.stop)  # also after a partial start
+    listeners = await mail.start()
+    web = None
+    if with_web:
+        web = await start_web(services, settings)
+        stack.push_async_callback(web.stop)
+        # Pending domains are re-checked by the nodes that run the manager.
+        interval, timeout = settings.domain_check_interval_seconds, settings.dns_timeout_seconds
+        rechecks = rechecks_for(services.domain_checks, interval, timeout)
+        rechecks.start()
+        stack.push_async_callback(rechecks.stop)
+    return mail, ready_line(listeners, web, auth_http.port)
+
+
 async def serve(settings: Settings, with_web: bool = True) -> int:
     """Run until SIGTERM or SIGINT. ``with_web=False``: a node without the web manager
-    (``mailward integrate agent``)."""
-    services = await build_services(settings)
+    (``mailward integrate agent``). A part that fails to start ends the process with
+    its error, after stopping the parts already started."""
     stop = asyncio.Event()
-    try:
-        async with AuthRuntime(services) as auth:
-            auth_http = await auth.serve_http()
-            mail = mail_plane(settings, services, auth)
-            listeners = await mail.start()
-            services.outbox.start()  # notices and invitations leave through the spool
-            web = await start_web(services, settings) if with_web else None
-            rechecks = rechecks_for(
-                services.domain_checks,
-                settings.domain_check_interval_seconds,
-                settings.dns_timeout_seconds,
-            )
-            if with_web:  # pending domains are re-checked by the nodes that run the manager
-                rechecks.start()
-            install_signals(stop, mail)
-            print(ready_line(listeners, web, auth_http.port), flush=True)
-            await stop.wait()
-            log.info("stopping")
-            if web is not None:
-                await web.stop()
-            await rechecks.stop()
-            await mail.stop()
-            await services.outbox.stop()
-    finally:
-        await services.close()
+    async with contextlib.AsyncExitStack() as stack:
+        mail, ready = await start_node(stack, settings, with_web)
+        install_signals(stop, mail)
+        stack.callback(remove_signals)
+        print(ready, flush=True)
+        await stop.wait()
+        log.info("stopping")
     return 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import typer
@@ -10,8 +9,10 @@ import typer
 from mailward.cli.admin import audit_app, db_app, keys_app
 from mailward.cli.devices import device_app
 from mailward.cli.mail import address_app, mailservice_app
-from mailward.cli.runtime import GlobalOptions, fail, options
+from mailward.cli.runtime import GlobalOptions, options
 from mailward.cli.setup import account_app, init, org_app, quickstart
+from mailward.integrations.agent import agent_settings
+from mailward.integrations.cli import app as integrate_app
 
 app = typer.Typer(
     help="Mailward: a self-hosted mail service built around per-device passwords.",
@@ -37,11 +38,23 @@ def main(
 def serve(ctx: typer.Context) -> None:
     """Run the web manager, the auth endpoint and the embedded mail servers."""
     settings = options(ctx).settings()
-    try:
-        server = importlib.import_module("mailward.serve")
-    except ImportError as exc:
-        fail(f"the embedded servers are not available: {exc}")
-    raise typer.Exit(server.run(settings))
+    from mailward.serve import run  # not for every command; a broken import stops us
+
+    raise typer.Exit(run(settings))
+
+
+def agent(
+    ctx: typer.Context,
+    dovecot_config: Path | None = typer.Option(
+        None, help="dovecot.conf whose sessions device changes end (or MAILWARD_DOVECOT_CONFIG)"
+    ),
+) -> None:
+    """`mailward serve` for Dovecot and Postfix, without the web manager: the auth
+    endpoint, the Postfix tables, and the end of changed devices' Dovecot sessions."""
+    from mailward.serve import run
+
+    settings = agent_settings(options(ctx).settings(), dovecot_config)
+    raise typer.Exit(run(settings, with_web=False))
 
 
 app.command("init")(init)
@@ -54,15 +67,5 @@ app.add_typer(device_app, name="device")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
-
-
-def _mount_integrations() -> None:
-    """``mailward integrate``: Dovecot and Postfix configuration, when installed."""
-    try:
-        module = importlib.import_module("mailward.integrations.cli")
-    except ImportError:
-        return
-    app.add_typer(module.app, name="integrate", help="Configuration for Dovecot and Postfix.")
-
-
-_mount_integrations()
+integrate_app.command("agent")(agent)
+app.add_typer(integrate_app, name="integrate", help="Configuration for Dovecot and Postfix.")

@@ -79,7 +79,8 @@ def run_with_services(
     where = f"(data directory {settings.data_dir.resolve()})"
 
     async def main() -> T:
-        services = await build_services(settings)  # notices spooled, sent by `serve`
+        services = await build_services(settings)
+        services.send_security_notices()  # spooled; the serving node's worker sends them
         try:
             return await use(services)
         finally:

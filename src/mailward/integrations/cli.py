@@ -1,8 +1,8 @@
-"""``mailward integrate ...``: configuration for Dovecot and Postfix, and the agent.
+"""``mailward integrate ...``: configuration for Dovecot and Postfix.
 
-Mounted by the ``mailward`` command as ``integrate``. Ports (the client-facing ones and
-the socketmap's), data directory, TLS files and the auth endpoint come from the usual
-settings (``MAILWARD_*``, ``MAILWARD_CONFIG``).
+Mounted by the ``mailward`` command as ``integrate``, which adds ``agent`` to it. Ports
+(the client-facing ones and the socketmap's), data directory, TLS files and the auth
+endpoint come from the usual settings (``MAILWARD_*``, ``MAILWARD_CONFIG``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 
-from mailward.integrations.agent import run_agent
 from mailward.integrations.dovecot import write_dovecot_config
 from mailward.integrations.options import DEFAULT_LMTP_PORT, DEFAULT_SASL_PORT, DataPlaneOptions
 from mailward.integrations.postfix import write_postfix_config
@@ -74,20 +73,6 @@ def postfix(
     socketmap at MAILWARD_SOCKETMAP_BIND:MAILWARD_SOCKETMAP_PORT)."""
     options = _options(lmtp_port, sasl_port)
     _report(write_postfix_config(Settings(), output, options))
-
-
-@app.command()
-def agent(
-    dovecot_config: Annotated[
-        Path | None,
-        typer.Option(
-            help="dovecot.conf whose sessions device changes end (or set MAILWARD_DOVECOT_CONFIG)"
-        ),
-    ] = None,
-) -> None:
-    """`mailward serve` for Dovecot and Postfix, without the web manager: the auth
-    endpoint, the Postfix tables, and the end of changed devices' Dovecot sessions."""
-    raise typer.Exit(run_agent(Settings(), dovecot_config))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
 from mailward.bootstrap import Services
-from mailward.core.notifications import Mailer, SecurityNotices, SendResult
+from mailward.core.notifications import Mailer, SendResult
 from mailward.mail.directory import AddressDirectory, DatabaseDirectory
 from mailward.mail.maildir import MailStore
 from mailward.mail.outbound import OutboundWorker, Smarthost, smarthost_of
@@ -125,8 +125,6 @@ class OutboxMailer:
 
 
 def send_security_notices(services: Services, mailer: Mailer | None = None) -> None:
-    """Tell the address's users and the administrators about each device change made in
-    this process (web manager, API, CLI), in the background after the revocation."""
-    mailer = mailer or OutboxMailer(services.outbox)
-    notices = SecurityNotices(services.db, mailer, services.settings.sender_address)
-    services.events.subscribe(notices.device_changed, only_here=True)
+    """Security notices of this process's device changes, wired once per node
+    (:meth:`~mailward.bootstrap.Services.send_security_notices`)."""
+    services.send_security_notices(mailer)

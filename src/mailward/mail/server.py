@@ -79,7 +79,9 @@ class MailServer:
         self.ports: MailPorts | None = None
 
     async def start(self) -> MailPorts:
-        """Bind every listener; when this returns, each one accepts connections."""
+        """Bind every listener; when this returns, each one accepts connections. After
+        a failure, :meth:`stop` closes the listeners bound so far."""
+        self.services.outbox.start()  # first: stop() stops it, after a partial start too
         self.settings.mail_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_pymap_files_beside(self.settings.mail_dir)
         self.services.events.subscribe_revocation(self.registry.device_changed)
@@ -93,7 +95,6 @@ class MailServer:
             pop3=await self._pop3(s.pop3_port, starttls=True),
             pop3s=await self._pop3(s.pop3s_port, starttls=False),
         )
-        self.services.outbox.start()
         return self.ports
 
     async def stop(self, grace: float = 5.0) -> None:

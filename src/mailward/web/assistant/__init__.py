@@ -2,8 +2,9 @@
 
 ``install_assistant(app, services)`` adds, to the web manager made by ``create_app``:
 the invitation pages (administrator and invited person), the one-time Apple profile
-download, the DNS records page, the public discovery documents, and the security
-notices sent when a device password is created, changed or revoked.
+download, the DNS records page and the public discovery documents. The security notices
+of device changes are wired once per node
+(:meth:`~mailward.bootstrap.Services.send_security_notices`), however many apps it runs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from fastapi import FastAPI
 
 from mailward.bootstrap import Services
 from mailward.core.notifications import Mailer
-from mailward.mail.outbox import send_security_notices
 from mailward.web.assistant import admin, invited
 from mailward.web.assistant.admin import pending_invitations
 from mailward.web.assistant.discovery import mount_discovery
@@ -27,6 +27,4 @@ def install_assistant(app: FastAPI, services: Services, mailer: Mailer | None = 
     app.include_router(admin.router)
     app.include_router(invited.router)
     mount_discovery(app, services)
-    # In the background, after the credential cache and the live sessions; only for
-    # changes made in this process, so one change makes one notice on any number of nodes.
-    send_security_notices(services, state.mailer)
+    services.send_security_notices(state.mailer)  # once per node, not per app

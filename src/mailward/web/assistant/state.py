@@ -1,4 +1,4 @@
-"""The assistant's wiring: invitations, the mailer, security notices, downloads."""
+"""What the assistant's pages reach: invitations, the node's mailer, downloads."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from fastapi import Request
 from mailward.bootstrap import Services
 from mailward.core.invitations.service import InvitationService
 from mailward.core.notifications import Mailer
-from mailward.mail.outbox import OutboxMailer
 from mailward.web.assistant.downloads import OneTimeDownloads
 
 
@@ -23,11 +22,10 @@ class AssistantState:
 
     @classmethod
     def build(cls, services: Services, mailer: Mailer | None = None) -> AssistantState:
-        mailer = mailer or OutboxMailer(services.outbox)
         return cls(
             services=services,
             invitations=InvitationService(services.deps, services.devices),
-            mailer=mailer,
+            mailer=mailer or services.mailer,
             downloads=OneTimeDownloads(services.clock),
         )
 
