@@ -134,6 +134,12 @@ def the_administrators_story(live: LiveMailward, page: Page, shots: bool) -> Non
     assert not imap_login_works(live, ADDRESS, CHOSEN)
     assert imap_login_works(live, ADDRESS, second)
 
+    page.goto(f"{live.url}/dashboard")
+    page.get_by_role("link", name="Audit log").first.click()
+    expect(page.locator("tr", has_text="Device revoked").first).to_contain_text(FIRST)
+    assert_fits_the_screen(page)
+    screenshot(page, "audit-log.png", shots)
+
     pages = crawl(page, live)
     assert len(pages) > 10
     every_page_fits(page, live, pages)
