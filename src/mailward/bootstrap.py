@@ -7,17 +7,23 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from mailward.clock import Clock, SystemClock
+from mailward.core.access.rights import RightsService
+from mailward.core.accounts.apitokens import ApiTokenService
 from mailward.core.accounts.service import AccountService
 from mailward.core.addresses.service import AddressService
 from mailward.core.audit.service import AuditLogService
 from mailward.core.deps import CoreDeps
 from mailward.core.devices.changes import DEVICE_CHANGES_CHANNEL, DeviceChangeFeed, DeviceEventHub
 from mailward.core.devices.service import DeviceService
+from mailward.core.invitations.service import InvitationService
 from mailward.core.mailservices.domainchecks import DomainChecks
 from mailward.core.mailservices.service import MailServiceService
 from mailward.core.notifications import Mailer, SecurityNotices
 from mailward.core.organizations.service import OrganizationService
 from mailward.core.passwords import PasswordHasher
+from mailward.core.signin.limits import SignInService
+from mailward.core.signin.totp import SecondFactorService
+from mailward.core.signin.websessions import WebSessionService
 from mailward.db.engine import Database
 from mailward.db.migrate import upgrade
 from mailward.db.notify import change_signal_for
@@ -44,6 +50,12 @@ class Services:
     addresses: AddressService = field(init=False)
     devices: DeviceService = field(init=False)
     audit: AuditLogService = field(init=False)
+    invitations: InvitationService = field(init=False)
+    rights: RightsService = field(init=False)
+    web_sessions: WebSessionService = field(init=False)
+    second_factor: SecondFactorService = field(init=False)
+    signin: SignInService = field(init=False)
+    api_tokens: ApiTokenService = field(init=False)
     _notices: SecurityNotices | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -60,6 +72,12 @@ class Services:
         self.addresses = AddressService(self.deps)
         self.devices = DeviceService(self.deps)
         self.audit = AuditLogService(self.deps)
+        self.invitations = InvitationService(self.deps, self.devices)
+        self.rights = RightsService(self.deps)
+        self.web_sessions = WebSessionService(self.deps, self.settings.sudo_minutes)
+        self.second_factor = SecondFactorService(self.deps)
+        self.signin = SignInService(self.deps, self.accounts)
+        self.api_tokens = ApiTokenService(self.deps)
 
     @property
     def db(self) -> Database:

@@ -39,13 +39,12 @@ class WebState:
     def build(cls, services: Services) -> WebState:
         templates = Jinja2Templates(directory=TEMPLATES_DIR)
         templates.env.filters.update(FILTERS)
-        deps = services.deps
         return cls(
             services=services,
-            sessions=WebSessionService(deps, services.settings.sudo_minutes),
-            second_factor=SecondFactorService(deps),
-            signin=SignInService(deps, services.accounts),
-            rights=RightsService(deps),
+            sessions=services.web_sessions,
+            second_factor=services.second_factor,
+            signin=services.signin,
+            rights=services.rights,
             templates=templates,
         )
 

@@ -17,7 +17,6 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp
 
 from mailward.bootstrap import Services
-from mailward.core.accounts.apitokens import ApiTokenService
 from mailward.web.api.context import ApiState
 from mailward.web.api.limits import ApiRateLimiter, api_limits
 from mailward.web.api.problems import Problem, install_problems
@@ -60,7 +59,7 @@ def build_api(services: Services, limiter: ApiRateLimiter | None = None) -> Fast
     api = FastAPI(title=TITLE, version=VERSION, docs_url=None, redoc_url=None, openapi_url=None)
     api.state.api = ApiState(
         services,
-        ApiTokenService(services.deps),
+        services.api_tokens,
         limiter
         or ApiRateLimiter(
             services.deps.limit_store, api_limits(services.settings.api_requests_per_minute)

@@ -24,7 +24,7 @@ class AssistantState:
     def build(cls, services: Services, mailer: Mailer | None = None) -> AssistantState:
         return cls(
             services=services,
-            invitations=InvitationService(services.deps, services.devices),
+            invitations=services.invitations,
             mailer=mailer or services.mailer,
             downloads=OneTimeDownloads(services.clock),
         )
