@@ -8,6 +8,11 @@ Mailward besides the auth endpoint: the socketmap tables and the Dovecot kick ho
 Prints one line containing ``ready`` once every listener accepts connections; SIGTERM
 or SIGINT stops accepting, ends the sessions, flushes last-used data and exits 0;
 SIGHUP reloads the embedded servers' TLS certificate.
+
+Fails loudly: Mailward's own modules are imported directly (Mailward has no optional
+extras), so a broken one ends the process with its ImportError; a part that cannot start
+(a port in use, a database that does not answer) ends it with its error, after the parts
+already started were stopped in reverse order (one ``AsyncExitStack``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """Wiring the authenticator from :class:`~mailward.bootstrap.Services`, and running its
 background work (change feed, last-used flusher, optional HTTP endpoint).
 
-How ``mailward serve`` uses it::
+``mailward serve`` starts each of these parts on its own exit stack
+(:func:`mailward.serve.start_node`); :class:`AuthRuntime` starts and stops them together
+for a process that needs only the authenticator::
 
     services = await build_services(settings)
     async with AuthRuntime(services) as auth:            # feed + flusher running
-        http = await auth.serve_http()                   # only for the standard plane
+        http = await auth.serve_http()
         ... hand auth.authenticator to the IMAP/SMTP servers ...
     # on exit: HTTP endpoint stopped, last-used flushed
     await services.close()                               # Redis closed

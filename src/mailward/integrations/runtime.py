@@ -6,8 +6,8 @@ How ``mailward serve`` uses it::
     async with DataPlaneRuntime(services):
         ...   # Postfix can look up addresses; device changes end Dovecot sessions
 
-Changes made on other nodes reach the hook through the device change feed (the
-:class:`~mailward.auth.runtime.AuthRuntime` runs it).
+Changes made on other nodes reach the hook through the device change feed, which
+``mailward serve`` runs (:func:`~mailward.auth.runtime.start_change_feed`).
 """
 
 from __future__ import annotations
