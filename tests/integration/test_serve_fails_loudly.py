@@ -96,17 +96,24 @@ def on_free_ports(settings: Settings) -> Settings:
     return settings.model_copy(update={"bind": "127.0.0.1", **ports})
 
 
-async def test_a_part_that_cannot_start_stops_the_parts_started_before_it(
-    settings: Settings,
-) -> None:
+async def serve_failing_on(settings: Settings, taken_port: str) -> list[int]:
+    """Run ``serve`` with ``taken_port`` in use: it must fail with OSError. Returns the
+    node's other ports still bound afterwards."""
     settings = on_free_ports(settings)
-    with socket.socket() as taken:  # the web manager starts last: its port is taken
-        taken.bind(("127.0.0.1", settings.http_port))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", getattr(settings, taken_port)))
         taken.listen()
         with pytest.raises(OSError):
             await serve(settings)
-    others = [getattr(settings, name) for name in PORT_SETTINGS if name != "http_port"]
-    assert [port for port in others if not port_is_free(port)] == []
+    others = [getattr(settings, name) for name in PORT_SETTINGS if name != taken_port]
+    return [port for port in others if not port_is_free(port)]
+
+
+async def test_a_part_that_cannot_start_stops_the_parts_started_before_it(
+    settings: Settings,
+) -> None:
+    # The web manager starts last: everything else was running when it failed.
+    assert await serve_failing_on(settings, "http_port") == []
     running = {task.get_name() for task in asyncio.all_tasks()} & BACKGROUND_TASKS
     assert running == set()
 
@@ -114,11 +121,5 @@ async def test_a_part_that_cannot_start_stops_the_parts_started_before_it(
 async def test_a_mail_listener_that_cannot_bind_closes_those_bound_before_it(
     settings: Settings,
 ) -> None:
-    settings = on_free_ports(settings)
-    with socket.socket() as taken:  # POP3S is the embedded plane's last listener
-        taken.bind(("127.0.0.1", settings.pop3s_port))
-        taken.listen()
-        with pytest.raises(OSError):
-            await serve(settings)
-    others = [getattr(settings, name) for name in PORT_SETTINGS if name != "pop3s_port"]
-    assert [port for port in others if not port_is_free(port)] == []
+    # POP3S is the embedded plane's last listener: IMAP, SMTP and POP3 were bound.
+    assert await serve_failing_on(settings, "pop3s_port") == []
