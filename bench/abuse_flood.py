@@ -32,6 +32,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.auth_devices import CHOSEN_PASSWORDS as CHOSEN  # noqa: E402
 
 from mailward.auth.authenticator import Authenticator  # noqa: E402
 from mailward.auth.interfaces import AuthenticatedDevice, AuthFailure  # noqa: E402
@@ -41,13 +44,6 @@ from mailward.core.access.actors import Actor  # noqa: E402
 from mailward.settings import Settings  # noqa: E402
 
 DOMAIN = "flood.test"
-CHOSEN = [
-    "Quiet-Harbor-Lantern-47!",
-    "Velvet^Glacier^Orchid^92",
-    "Mango tundra Pixel 3081 zeal",
-    "Copper;Falcon;Meadow;5519",
-    "Saffron orbit Kettle 2207 jolt",
-]
 ATTACKERS = 64
 FLOOD_RATE = 2000.0  # wrong logins offered a second: 3 x the rate of finding 3
 LEGIT_PAUSE = 0.002

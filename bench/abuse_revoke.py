@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.test_mail_fixtures import RawImap  # noqa: E402
+from tests.integration.mail_world import RawImap  # noqa: E402
 from tests.support import World, free_port, make_world  # noqa: E402
 
 from mailward.auth.runtime import AuthRuntime  # noqa: E402

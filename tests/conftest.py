@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,13 +12,16 @@ from mailward.bootstrap import Services
 from mailward.clock import FrozenClock
 from mailward.redis_limitstore import RedisRateLimitStore
 from mailward.settings import Settings
+from tests.security.dns_server import DnsServer
+from tests.smarthost import Collector, running_smarthost
 from tests.support import (
     World,
     database_url_for,
+    free_port,
     make_settings,
     make_world,
-    open_services,
     redis_store_for_test,
+    running_services,
 )
 
 if TYPE_CHECKING:
@@ -43,11 +46,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 async def services(settings: Settings, clock: FrozenClock) -> AsyncIterator[Services]:
-    services = await open_services(settings, clock)
-    try:
+    async for services in running_services(settings, clock):
         yield services
-    finally:
-        await services.close()
 
 
 @pytest.fixture
@@ -65,6 +65,31 @@ async def auth(services: Services) -> AsyncIterator[Authenticator]:
         yield authenticator
     finally:
         await close_authenticator(authenticator)
+
+
+@pytest.fixture
+def smarthost_port() -> int:
+    """Where the settings of a file that overrides ``settings`` with
+    ``tests.smarthost.with_smarthost`` send mail for other domains."""
+    return free_port()
+
+
+@pytest.fixture
+async def outside(smarthost_port: int) -> AsyncIterator[Collector]:
+    """The outside world's mail server, listening at the smarthost's port."""
+    async for collector in running_smarthost(smarthost_port):
+        yield collector
+
+
+@pytest.fixture
+def dns(tmp_path: Path) -> Iterator[DnsServer]:
+    """A real DNS server (dnsmasq) authoritative for .test, with no records yet."""
+    server = DnsServer(tmp_path)
+    server.publish({})
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +36,24 @@ def skip_or_fail(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI must run this test: {reason}")
     pytest.skip(reason)
+
+
+async def wait_until(
+    condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0, what: str = ""
+) -> None:
+    """Poll ``condition`` (a function, or a coroutine function) every 20 ms until it is
+    true; fail with ``what`` once ``within`` seconds have passed. For waiting on
+    something that happens in the background, instead of a fixed sleep."""
+    deadline = time.monotonic() + within
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within} s: {what or condition}")
+        await asyncio.sleep(0.02)
 
 
 def free_port() -> int:
@@ -64,10 +85,8 @@ async def redis_store_for_test() -> AsyncIterator[RedisRateLimitStore]:
 
 async def create_postgres_database() -> str:
     """A fresh, empty PostgreSQL database; returns its SQLAlchemy URL."""
-    try:
-        import asyncpg
-    except ImportError:  # pragma: no cover
-        skip_or_fail("asyncpg is not installed")
+    import asyncpg  # a dependency of Mailward: missing, the install is broken (no skip)
+
     name = f"mailward_test_{secrets.token_hex(6)}"
     try:
         conn = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
@@ -146,6 +165,17 @@ async def make_world(services: Services) -> World:
 
 async def open_services(settings: Settings, clock: Clock | None = None) -> Services:
     return await build_services(settings, clock=clock)
+
+
+async def running_services(
+    settings: Settings, clock: Clock | None = None
+) -> AsyncIterator[Services]:
+    """Services (one node) for a fixture, closed afterwards."""
+    services = await open_services(settings, clock)
+    try:
+        yield services
+    finally:
+        await services.close()
 
 
 class HasCoreDeps(Protocol):

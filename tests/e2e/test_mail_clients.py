@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_mail_running import OTHER, Served, add_device, serving, stop_process
-from tests.integration.test_mail_fixtures import RawImap
+from tests.integration.mail_world import RawImap
 from tests.support import skip_or_fail
 
 pytestmark = pytest.mark.slow

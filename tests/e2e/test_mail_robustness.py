@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_mail_running import OTHER, Served, add_device, serving
-from tests.integration.test_mail_fixtures import RawImap, client_tls
+from tests.integration.mail_world import RawImap, client_tls
 
 pytestmark = pytest.mark.slow
 

@@ -12,6 +12,8 @@ CHOSEN_PASSWORDS = [
     "Quiet-Harbor-Lantern-47!",
     "Velvet^Glacier^Orchid^92",
     "Mango tundra Pixel 3081 zeal",
+    "Copper;Falcon;Meadow;5519",
+    "Saffron orbit Kettle 2207 jolt",
 ]
 OPERATOR = Actor.operator()
 

@@ -8,6 +8,7 @@ import pytest
 
 from mailward.clock import FrozenClock
 from tests.integration.api_world import ApiWorld, make_api_world
+from tests.integration.mail_world import MailWorld, running_mail
 from tests.integration.running_server import RunningServer, run_server
 from tests.support import World
 
@@ -17,6 +18,13 @@ async def api(world: World, clock: FrozenClock) -> AsyncIterator[ApiWorld]:
     """The API app over the world, with a token for every kind of caller."""
     async for api_world in make_api_world(world, clock):
         yield api_world
+
+
+@pytest.fixture
+async def mail(world: World) -> AsyncIterator[MailWorld]:
+    """The embedded mail server with two devices of info@example.test: laptop, phone."""
+    async with running_mail(world, devices=("laptop", "phone")) as mail:
+        yield mail
 
 
 @pytest.fixture(scope="module")

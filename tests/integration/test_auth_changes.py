@@ -13,7 +13,6 @@ from mailward.auth.authenticator import Authenticator
 from mailward.auth.directory import DeviceDirectory
 from mailward.auth.interfaces import AuthFailure, FailureReason
 from mailward.auth.runtime import AuthRuntime, build_authenticator
-from mailward.bootstrap import Services
 from mailward.clock import FrozenClock
 from mailward.core.deps import DeviceChangeNotice
 from mailward.core.devices.service import DeviceOptions
@@ -25,7 +24,7 @@ from tests.integration.auth_devices import (
     add_generated,
     device_id,
 )
-from tests.support import World, free_port, open_services
+from tests.support import World, free_port, running_services
 
 WRONG = AuthFailure(FailureReason.WRONG_CREDENTIALS)
 
@@ -72,9 +71,13 @@ async def test_narrowed_options_apply_to_a_cached_password_at_once(
     assert await auth.authenticate(world.address, password, "imap", "::1") == WRONG
 
 
-async def second_process(settings: Settings, clock: FrozenClock) -> Services:
-    """Another Services on the same database: the operator's CLI in another process."""
-    return await open_services(settings, clock)
+async def revoke_in_another_process(
+    world: World, settings: Settings, clock: FrozenClock, device: int
+) -> None:
+    """Revoke through another Services on the same database: the operator's CLI in
+    another process."""
+    async for cli in running_services(settings, clock):
+        await cli.devices.revoke(world.admin, world.address, device)
 
 
 async def test_a_revocation_by_another_process_is_seen_once_the_feed_polls(
@@ -84,11 +87,7 @@ async def test_a_revocation_by_another_process_is_seen_once_the_feed_polls(
     feed = world.services.change_feed()
     await feed.start_position()
     assert device_id(await auth.authenticate(world.address, password, "imap", "::1"))
-    cli = await second_process(settings, clock)
-    try:
-        await cli.devices.revoke(world.admin, world.address, device)
-    finally:
-        await cli.close()
+    await revoke_in_another_process(world, settings, clock, device)
     assert await feed.poll_once() == 1
     assert await auth.authenticate(world.address, password, "imap", "::1") == WRONG
 
@@ -107,11 +106,7 @@ async def test_the_running_feed_brings_another_process_change_within_a_second(
     async with AuthRuntime(world.services) as runtime:
         auth = runtime.authenticator
         assert device_id(await auth.authenticate(world.address, password, "imap", "::1"))
-        cli = await second_process(settings, clock)
-        try:
-            await cli.devices.revoke(world.admin, world.address, device)
-        finally:
-            await cli.close()
+        await revoke_in_another_process(world, settings, clock, device)
         await asyncio.wait_for(seen.wait(), timeout=10)
         assert await auth.authenticate(world.address, password, "imap", "::1") == WRONG
     assert settings.device_change_poll_seconds < 1

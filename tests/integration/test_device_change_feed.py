@@ -24,7 +24,13 @@ from mailward.db.engine import Database
 from mailward.db.models import DeviceChange
 from mailward.db.notify import LISTENER_NAME, PostgresChangeSignal, Wake
 from mailward.settings import Settings
-from tests.support import World, free_port, make_settings, open_services
+from tests.support import (
+    World,
+    free_port,
+    make_settings,
+    running_services,
+    wait_until,
+)
 
 SLOW_POLL = 30.0  # only a signal can explain a delivery within seconds
 WITHIN = 5.0  # generous: the machine is shared
@@ -207,11 +213,14 @@ async def listener_pids(db: Database) -> set[int]:
 
 async def new_listener(db: Database, known: frozenset[int] = frozenset()) -> int:
     """The pid of a listener not in ``known``, once it listens (within 10 s)."""
-    for _ in range(200):
-        if fresh := await listener_pids(db) - known:
-            return fresh.pop()
-        await asyncio.sleep(0.05)
-    raise AssertionError("no listener came up")
+    fresh: set[int] = set()
+
+    async def listening() -> bool:
+        fresh.update(await listener_pids(db) - known)
+        return bool(fresh)
+
+    await wait_until(listening, what="a listener came up")
+    return fresh.pop()
 
 
 @pytest.fixture
@@ -227,11 +236,8 @@ async def running_feed(world: World) -> AsyncIterator[asyncio.Task[None]]:
 
 @pytest.fixture
 async def other_node(settings: Settings, clock: FrozenClock) -> AsyncIterator[Services]:
-    other = await open_services(settings, clock)
-    try:
+    async for other in running_services(settings, clock):
         yield other
-    finally:
-        await other.close()
 
 
 async def add_device(node: Services, world: World, name: str) -> int:

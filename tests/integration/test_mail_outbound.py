@@ -7,60 +7,32 @@ import asyncio
 import smtplib
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from aiosmtpd.smtp import SMTP
 
 from mailward.clock import FrozenClock
 from mailward.settings import Settings
-from tests.integration.test_mail_fixtures import (
+from tests.integration.mail_world import (
     MailWorld,
     client_tls,
     message,
-    populate,
     running_mail,
 )
-from tests.support import World, free_port
+from tests.smarthost import Collector, with_smarthost
+from tests.support import World, wait_until
 
 REMOTE = "someone@elsewhere.test"
 
 
-class Collector:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.received = asyncio.Event()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.original_content))
-        self.received.set()
-        return "250 OK"
-
-
-@pytest.fixture
-def smarthost_port() -> int:
-    return free_port()
-
-
 @pytest.fixture
 def settings(settings: Settings, smarthost_port: int) -> Settings:
-    return settings.model_copy(
-        update={"smarthost": "127.0.0.1", "smarthost_port": smarthost_port,
-                "smarthost_starttls": False}
-    )  # fmt: skip
+    return with_smarthost(settings, smarthost_port)
 
 
 @pytest.fixture
 async def mail(world: World) -> AsyncIterator[MailWorld]:
-    await populate(world)
-    async with running_mail(world) as mail:
-        await mail.add_device(world.address, "website")
+    async with running_mail(world, devices=("website",)) as mail:
         yield mail
-
-
-async def start_smarthost(port: int, collector: Collector) -> asyncio.Server:
-    loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: SMTP(collector, loop=loop), "127.0.0.1", port)
 
 
 def submit(mail: MailWorld, to: str) -> None:
@@ -74,25 +46,17 @@ def submit(mail: MailWorld, to: str) -> None:
 
 
 async def test_mail_for_another_domain_goes_through_the_smarthost(
-    mail: MailWorld, smarthost_port: int
+    mail: MailWorld, outside: Collector
 ) -> None:
-    collector = Collector()
-    smarthost = await start_smarthost(smarthost_port, collector)
-    try:
-        await asyncio.to_thread(submit, mail, REMOTE)
-        await asyncio.wait_for(collector.received.wait(), 10)
-    finally:
-        smarthost.close()
-    sender, recipients, content = collector.messages[0]
+    await asyncio.to_thread(submit, mail, REMOTE)
+    await asyncio.wait_for(outside.received.wait(), 10)
+    sender, recipients, content = outside.messages[0]
     assert sender == mail.world.address and recipients == [REMOTE]
     assert b"Subject: out" in content and b"Message-ID:" in content
     spool = mail.server.spool
     assert spool is not None
-    for _ in range(200):  # the entry goes once the smarthost's 250 came back
-        if not spool.entries():
-            break
-        await asyncio.sleep(0.05)
-    assert spool.entries() == []
+    # the entry goes once the smarthost's 250 came back
+    await wait_until(lambda: spool.entries() == [], what="the spool emptied")
 
 
 async def test_an_unreachable_smarthost_means_retries_then_a_bounce(
@@ -101,10 +65,8 @@ async def test_an_unreachable_smarthost_means_retries_then_a_bounce(
     await asyncio.to_thread(submit, mail, REMOTE)
     spool, worker = mail.server.spool, mail.server.outbound
     assert spool is not None and worker is not None
-    for _ in range(200):  # the first attempt fails at once: nothing listens there
-        if spool.entries() and spool.entries()[0].attempts > 0:
-            break
-        await asyncio.sleep(0.05)
+    # the first attempt fails at once: nothing listens there
+    await wait_until(lambda: bool(spool.entries()) and spool.entries()[0].attempts > 0)
     assert spool.entries()[0].last_error
     clock.advance(timedelta(days=6))
     await worker.run_once()

@@ -6,29 +6,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import poplib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import pytest
-
-from tests.integration.test_mail_fixtures import (
+from tests.integration.mail_world import (
     MailWorld,
     client_tls,
     imaps,
     in_thread,
     message,
-    populate,
-    running_mail,
 )
-from tests.support import World
-
-
-@pytest.fixture
-async def mail(world: World) -> AsyncIterator[MailWorld]:
-    await populate(world)
-    async with running_mail(world) as mail:
-        await mail.add_device(world.address, "laptop")
-        await mail.add_device(world.address, "phone")
-        yield mail
 
 
 async def deliver(mail: MailWorld, subject: str, body: str = "Hello.") -> None:

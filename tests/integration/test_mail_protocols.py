@@ -9,14 +9,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.integration.test_mail_fixtures import (
+from tests.integration.mail_world import (
     OTHER,
     MailWorld,
     RawImap,
     imap_starttls,
     imaps,
     message,
-    populate,
     running_mail,
     smtps,
     submission,
@@ -28,9 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 @pytest.fixture
 async def mail(world: World) -> AsyncIterator[MailWorld]:
-    await populate(world)
-    async with running_mail(world) as mail:
-        await mail.add_device(world.address, "laptop")
+    async with running_mail(world, devices=("laptop",)) as mail:
         await mail.add_device(OTHER, "bob-phone")
         yield mail
 

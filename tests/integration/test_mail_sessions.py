@@ -6,27 +6,14 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-import pytest
-
-from tests.integration.test_mail_fixtures import (
+from tests.integration.mail_world import (
     MailWorld,
     RawImap,
     client_tls,
     message,
-    populate,
-    running_mail,
 )
-from tests.support import World
-
-
-@pytest.fixture
-async def mail(world: World) -> AsyncIterator[MailWorld]:
-    await populate(world)
-    async with running_mail(world) as mail:
-        await mail.add_device(world.address, "laptop")
-        await mail.add_device(world.address, "phone")
-        yield mail
 
 
 async def idling(mail: MailWorld, device: str) -> RawImap:
@@ -35,6 +22,17 @@ async def idling(mail: MailWorld, device: str) -> RawImap:
     assert b"OK" in answer
     await client.idle()
     return client
+
+
+@asynccontextmanager
+async def laptop_and_phone_idling(mail: MailWorld) -> AsyncIterator[tuple[RawImap, RawImap]]:
+    """Both devices logged in over IMAP and idling, logged out afterwards."""
+    laptop, phone = await idling(mail, "laptop"), await idling(mail, "phone")
+    try:
+        yield laptop, phone
+    finally:
+        await laptop.close()
+        await phone.close()
 
 
 async def deliver(mail: MailWorld, subject: str) -> None:
@@ -52,16 +50,12 @@ async def login_answer(mail: MailWorld, device: str) -> bytes:
 
 
 async def test_revoking_a_device_ends_its_idle_session_and_no_other(mail: MailWorld) -> None:
-    laptop, phone = await idling(mail, "laptop"), await idling(mail, "phone")
-    try:
+    async with laptop_and_phone_idling(mail) as (laptop, phone):
         await mail.services.devices.revoke(mail.world.admin, mail.world.address, "phone")
         assert b"BYE" in await phone.wait_for(b"BYE")
         assert b"AUTHENTICATIONFAILED" in await login_answer(mail, "phone")
         await deliver(mail, "after revoke")
         assert b"EXISTS" in await laptop.wait_for(b"EXISTS")
-    finally:
-        await laptop.close()
-        await phone.close()
 
 
 async def test_modifying_a_password_ends_only_that_devices_sessions(mail: MailWorld) -> None:
@@ -80,8 +74,7 @@ async def test_modifying_a_password_ends_only_that_devices_sessions(mail: MailWo
 
 
 async def test_adding_a_device_interrupts_nothing(mail: MailWorld) -> None:
-    laptop, phone = await idling(mail, "laptop"), await idling(mail, "phone")
-    try:
+    async with laptop_and_phone_idling(mail) as (laptop, phone):
         await mail.add_device(mail.world.address, "tablet")
         assert b"OK" in await login_answer(mail, "tablet")
         await deliver(mail, "after add")
@@ -89,9 +82,6 @@ async def test_adding_a_device_interrupts_nothing(mail: MailWorld) -> None:
         assert b"EXISTS" in await phone.wait_for(b"EXISTS")
         assert not any(b"BYE" in line for line in laptop.seen + phone.seen)
         assert mail.server.registry.count() == 2
-    finally:
-        await laptop.close()
-        await phone.close()
 
 
 async def test_an_smtp_session_of_a_revoked_device_is_closed(mail: MailWorld) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from cryptography import x509
 
 from mailward.mail.tls import CertificatePaths, ServerTls, write_self_signed
-from tests.integration.test_mail_fixtures import client_tls
+from tests.integration.mail_world import client_tls
 
 
 async def served_certificate(context: ssl.SSLContext) -> x509.Certificate:

@@ -8,9 +8,8 @@ counted, never timed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from mailward.auth.authenticator import Authenticator
 from mailward.auth.budget import HashingBounds
@@ -19,16 +18,10 @@ from mailward.auth.limits import AuthLimits
 from mailward.auth.runtime import build_authenticator, close_authenticator
 from mailward.bootstrap import Services
 from mailward.core.passwords import PasswordHasher
-from mailward.limitstore import MemoryRateLimitStore, RateLimitStore
-from tests.support import redis_store_for_test
+from mailward.limitstore import RateLimitStore
+from tests.integration.auth_devices import CHOSEN_PASSWORDS
 
-CHOSEN = [
-    "Quiet-Harbor-Lantern-47!",
-    "Velvet^Glacier^Orchid^92",
-    "Mango tundra Pixel 3081 zeal",
-    "Copper;Falcon;Meadow;5519",
-    "Saffron orbit Kettle 2207 jolt",
-]
+CHOSEN = CHOSEN_PASSWORDS
 
 
 class CountingHasher(PasswordHasher):
@@ -61,22 +54,14 @@ class GatedHasher(CountingHasher):
         return await super().stretch(password, salt)
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def limit_store(request: pytest.FixtureRequest) -> AsyncIterator[RateLimitStore]:
-    if request.param == "memory":
-        yield MemoryRateLimitStore()
-        return
-    async for store in redis_store_for_test():
-        yield store
-
-
-def flood_authenticator(
+@asynccontextmanager
+async def flood_authenticator(
     services: Services,
     store: RateLimitStore,
     hasher: PasswordHasher | None = None,
     limits: AuthLimits | None = None,
     bounds: HashingBounds | None = None,
-) -> Authenticator:
+) -> AsyncIterator[Authenticator]:
     """An authenticator whose mail-login pool is ``hasher`` (a cheap counting one by
     default). The manager's pool becomes cheap too (a chosen password is stretched with
     the same parameters when it is stored); the services close both."""
@@ -86,11 +71,23 @@ def flood_authenticator(
     auth = build_authenticator(services, limits=limits, store=store)
     if bounds is not None:
         auth.budget.bounds = bounds
-    return auth
+    try:
+        yield auth
+    finally:
+        await close_authenticator(auth)
 
 
-async def closed(auth: Authenticator) -> None:
-    await close_authenticator(auth)
+def count_calls(store: RateLimitStore) -> list[int]:
+    """Count the store's ``counts`` calls (round trips) in the returned one-item list."""
+    calls = [0]
+    asked = store.counts
+
+    async def counting(keys: Sequence[str]) -> list[int]:
+        calls[0] += 1
+        return await asked(keys)
+
+    store.counts = counting  # type: ignore[method-assign]
+    return calls
 
 
 def is_device(result: AuthResult, device_id: int) -> bool:

@@ -5,39 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
-from mailward.auth.runtime import build_authenticator, close_authenticator
-from mailward.mail.server import MailServer
-from tests.integration.test_mail_fixtures import (
-    MailWorld,
-    RecordingAuthenticator,
+from tests.integration.mail_world import (
     client_tls,
-    populate,
+    running_mail,
 )
-from tests.support import World
 
 PATIENCE = 10.0
-MAIL_PORTS = ("imap", "imaps", "submission", "submissions", "smtp", "pop3", "pop3s")
 
 
-@asynccontextmanager
-async def front_mail(world: World, **limits: Any) -> AsyncIterator[MailWorld]:
-    """The embedded mail server on free ports, with settings ``limits`` changed."""
-    await populate(world)
-    services = world.services
-    update: dict[str, Any] = {f"{name}_port": 0 for name in MAIL_PORTS}
-    settings = services.settings.model_copy(update=update | limits)
-    auth = RecordingAuthenticator(build_authenticator(services))
-    server = MailServer(settings, services, auth)
-    ports = await server.start()
-    try:
-        yield MailWorld(world, server, ports, auth)
-    finally:
-        await server.stop(grace=2.0)
-        await close_authenticator(auth.inner)
+# The embedded mail server on free ports, with settings ``limits`` changed.
+front_mail = running_mail
 
 
 class Raw:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-from collections.abc import AsyncIterator
 from email import policy
 from email.message import EmailMessage
 
@@ -25,9 +24,9 @@ from mailward.core.invitations.service import InvitationService
 from mailward.db.models import Account, AuditEvent, EmailProof
 from mailward.errors import NotFound
 from mailward.settings import Settings
-from tests.integration.test_mail_outbound import Collector, start_smarthost
 from tests.mailbox import code_in
-from tests.support import ADMIN_PASSWORD, World, free_port
+from tests.smarthost import Collector, with_smarthost
+from tests.support import ADMIN_PASSWORD, World
 from tests.web_support import csrf_of, enrol_totp, sign_in, web_client
 
 DAVE = "dave@partner.example"
@@ -36,28 +35,8 @@ B_PASSWORD = "Intruder-Mallow-Beacon-55"
 
 
 @pytest.fixture
-def smarthost_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
 def settings(settings: Settings, smarthost_port: int) -> Settings:
-    return settings.model_copy(
-        update={"smarthost": "127.0.0.1", "smarthost_port": smarthost_port,
-                "smarthost_starttls": False}
-    )  # fmt: skip
-
-
-@pytest.fixture
-async def outside(smarthost_port: int) -> AsyncIterator[Collector]:
-    """The outside world's mail server: what the smarthost is handed arrives here."""
-    collector = Collector()
-    server = await start_smarthost(smarthost_port, collector)
-    try:
-        yield collector
-    finally:
-        server.close()
-        await server.wait_closed()
+    return with_smarthost(settings, smarthost_port)
 
 
 async def org_b(world: World) -> Actor:

@@ -8,24 +8,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from mailward.core.access.actors import Actor
 from tests.security.dns_server import DnsServer
 from tests.support import ADMIN_PASSWORD, make_settings, open_services
-
-
-@pytest.fixture
-def dns(tmp_path: Path) -> Iterator[DnsServer]:
-    server = DnsServer(tmp_path)
-    server.publish({})
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _cli(tmp_path: Path, url: str, dns: DnsServer, *args: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,7 @@ message; once verified, no other organization can claim the domain."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,16 +24,6 @@ from tests.support import ADMIN_PASSWORD, free_port, make_settings, open_service
 OPERATOR = Actor.operator()
 DOMAIN = "corp-a.test"
 NAME = f"_mailward.{DOMAIN}"
-
-
-@pytest.fixture
-def dns(tmp_path: Path) -> Iterator[DnsServer]:
-    server = DnsServer(tmp_path)
-    server.publish({})
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -10,16 +10,12 @@ from mailward.limitstore import RateLimitStore
 from tests.integration.auth_devices import add_chosen
 from tests.security.flood_support import (
     CHOSEN,
-    closed,
     flood_authenticator,
     is_device,
     is_temporary,
     is_wrong,
-    limit_store,
 )
 from tests.support import World
-
-__all__ = ["limit_store"]
 
 
 def test_a_client_network_is_an_ipv4_address_or_an_ipv6_64() -> None:
@@ -37,8 +33,7 @@ def test_a_client_network_is_an_ipv4_address_or_an_ipv6_64() -> None:
 async def test_guesses_from_fresh_addresses_of_one_64_share_one_counter(
     world: World, limit_store: RateLimitStore
 ) -> None:
-    auth = flood_authenticator(world.services, limit_store)
-    try:
+    async with flood_authenticator(world.services, limit_store) as auth:
         laptop = await add_chosen(world, "Laptop", CHOSEN[0])
         for i in range(auth.limiter.limits.address_ip.failures):
             result = await auth.authenticate(world.address, f"g{i}", "imap", f"2001:db8:6::{i:x}")
@@ -47,23 +42,18 @@ async def test_guesses_from_fresh_addresses_of_one_64_share_one_counter(
         assert is_temporary(again)
         elsewhere = await auth.authenticate(world.address, CHOSEN[0], "imap", "2001:db8:7::1")
         assert is_device(elsewhere, laptop)
-    finally:
-        await closed(auth)
 
 
 async def test_the_ip_counter_covers_the_whole_64_across_addresses(
     world: World, limit_store: RateLimitStore
 ) -> None:
-    auth = flood_authenticator(world.services, limit_store)
-    try:
+    async with flood_authenticator(world.services, limit_store) as auth:
         limit = auth.limiter.limits.ip.failures
         for i in range(limit):
             user = f"nobody{i}@example.test"
             await auth.authenticate(user, "guess", "smtp", f"2001:db8:9:9:{i:x}::1")
         result = await auth.authenticate("other@example.test", "guess", "smtp", "2001:db8:9:9::7")
         assert is_temporary(result)
-    finally:
-        await closed(auth)
 
 
 async def test_the_prefix_length_is_a_setting(world: World) -> None:

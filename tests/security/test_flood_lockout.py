@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Sequence
 
 import pytest
 
@@ -22,24 +21,20 @@ from tests.integration.auth_devices import add_chosen, add_generated
 from tests.security.flood_support import (
     CHOSEN,
     CountingHasher,
-    closed,
+    count_calls,
     flood_authenticator,
     is_device,
     is_temporary,
     is_wrong,
-    limit_store,
 )
 from tests.security.front_support import Raw, front_mail
 from tests.support import World, free_port
-
-__all__ = ["limit_store"]
 
 
 async def test_a_flood_of_unknown_users_from_101_ips_leaves_every_generated_password_working(
     world: World, limit_store: RateLimitStore
 ) -> None:
-    auth = flood_authenticator(world.services, limit_store)
-    try:
+    async with flood_authenticator(world.services, limit_store) as auth:
         phone, password = await add_generated(world, "Phone")
         for ip in range(101):
             for n in range(50):
@@ -50,15 +45,12 @@ async def test_a_flood_of_unknown_users_from_101_ips_leaves_every_generated_pass
         assert is_device(
             await auth.authenticate(world.address, password, "smtp", "10.9.3.1"), phone
         )
-    finally:
-        await closed(auth)
 
 
 async def test_110_wrong_passwords_from_11_ips_do_not_lock_the_address_for_a_right_password(
     world: World, limit_store: RateLimitStore
 ) -> None:
-    auth = flood_authenticator(world.services, limit_store)
-    try:
+    async with flood_authenticator(world.services, limit_store) as auth:
         laptop = await add_chosen(world, "Laptop", CHOSEN[0])
         home = "198.51.100.7"
         assert is_device(await auth.authenticate(world.address, CHOSEN[0], "imap", home), laptop)
@@ -72,23 +64,18 @@ async def test_110_wrong_passwords_from_11_ips_do_not_lock_the_address_for_a_rig
         refused = await auth.authenticate(world.address, CHOSEN[0], "imap", stranger)
         assert is_temporary(refused), "a guessable password from a new network waits"
         assert is_device(await auth.authenticate(world.address, CHOSEN[0], "imap", home), laptop)
-    finally:
-        await closed(auth)
 
 
 async def test_a_refusal_under_flood_says_try_later_on_every_edge(
     world: World, limit_store: RateLimitStore
 ) -> None:
-    auth = flood_authenticator(world.services, limit_store)
-    try:
+    async with flood_authenticator(world.services, limit_store) as auth:
         await add_chosen(world, "Laptop", CHOSEN[0])
         attacker = "203.0.113.66"
         for i in range(auth.limiter.limits.address_ip.failures):
             assert is_wrong(await auth.authenticate(world.address, f"guess-{i}", "imap", attacker))
         result = await auth.authenticate(world.address, CHOSEN[0], "imap", attacker)
         assert isinstance(result, AuthFailure) and result.reason is FailureReason.RATE_LIMITED
-    finally:
-        await closed(auth)
     assert isinstance(auth_error(result), TemporaryAuthFailure)
     assert auth_failure_reply(result).startswith("454 4.7.0")
     assert b'"tempfail"' in dovecot_answer(result)
@@ -125,8 +112,7 @@ async def test_real_clients_over_their_limit_are_told_to_try_later(world: World)
 async def test_a_network_that_logged_in_before_is_never_locked_out_by_the_address_counter(
     world: World, limit_store: RateLimitStore
 ) -> None:
-    auth = flood_authenticator(world.services, limit_store)
-    try:
+    async with flood_authenticator(world.services, limit_store) as auth:
         laptop = await add_chosen(world, "Laptop", CHOSEN[0])
         home = "2001:db8:1:2::10"
         assert is_device(await auth.authenticate(world.address, CHOSEN[0], "imap", home), laptop)
@@ -136,25 +122,14 @@ async def test_a_network_that_logged_in_before_is_never_locked_out_by_the_addres
         same_home_network = "2001:db8:1:2::99"  # a privacy address of the same /64
         result = await auth.authenticate(world.address, CHOSEN[0], "imap", same_home_network)
         assert is_device(result, laptop)
-    finally:
-        await closed(auth)
 
 
 async def test_garbage_and_huge_credentials_are_answered_without_any_work(
     world: World, limit_store: RateLimitStore
 ) -> None:
     hasher = CountingHasher()
-    auth = flood_authenticator(world.services, limit_store, hasher)
-    try:
-        calls = 0
-        counts = limit_store.counts
-
-        async def counting(keys: Sequence[str]) -> list[int]:
-            nonlocal calls
-            calls += 1
-            return await counts(keys)
-
-        limit_store.counts = counting  # type: ignore[method-assign]
+    async with flood_authenticator(world.services, limit_store, hasher) as auth:
+        calls = count_calls(limit_store)
         for address, password in [
             ("x" * 100_000 + "@example.test", "pw"),
             (world.address, "p" * 1_000_000),
@@ -164,9 +139,7 @@ async def test_garbage_and_huge_credentials_are_answered_without_any_work(
         ]:
             assert is_wrong(await auth.authenticate(address, password, "imap", "192.0.2.9"))
         assert is_wrong(await auth.authenticate(world.address, "pw", "gopher", "192.0.2.9"))
-        assert hasher.stretches == hasher.checks == calls == 0
-    finally:
-        await closed(auth)
+        assert hasher.stretches == hasher.checks == calls[0] == 0
 
 
 async def test_a_redis_outage_during_a_flood_keeps_right_passwords_working_and_logs_once(
@@ -174,8 +147,7 @@ async def test_a_redis_outage_during_a_flood_keeps_right_passwords_working_and_l
 ) -> None:
     dead = RedisRateLimitStore.from_url(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
     store = FallbackRateLimitStore(dead, MemoryRateLimitStore())
-    auth = flood_authenticator(world.services, store)
-    try:
+    async with flood_authenticator(world.services, store) as auth:
         phone, password = await add_generated(world, "Phone")
         with caplog.at_level(logging.WARNING):
             for i in range(300):
@@ -185,8 +157,6 @@ async def test_a_redis_outage_during_a_flood_keeps_right_passwords_working_and_l
         warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
         assert len(warnings) == 1 and "Redis unavailable" in warnings[0].getMessage()
         assert not any(r.exc_info for r in caplog.records)
-    finally:
-        await closed(auth)
         await store.close()
 
 
@@ -202,21 +172,13 @@ async def test_a_redis_that_stops_answering_holds_one_probe_not_every_login() ->
     store = FallbackRateLimitStore(
         silent, MemoryRateLimitStore(lambda: now[0]), monotonic=lambda: now[0]
     )
-    tried = 0
-    asked = silent.counts
-
-    async def counting(keys: Sequence[str]) -> list[int]:
-        nonlocal tried
-        tried += 1
-        return await asked(keys)
-
-    silent.counts = counting  # type: ignore[method-assign]
+    tried = count_calls(silent)
     try:
         assert await store.counts(["k"]) == [0]  # waits for the timeout once
         now[0] += store.retry_seconds
         answers = await asyncio.gather(*(store.counts(["k"]) for _ in range(20)))
         assert answers == [[0]] * 20
-        assert tried == 2, "the first failure, then one probe while the others use memory"
+        assert tried == [2], "the first failure, then one probe while the others use memory"
     finally:
         await store.close()
         server.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.abuse_literal import free_port, literal_attack, start_serve, stop_serve
 
-from tests.integration.test_mail_fixtures import imaps, in_thread, message
+from tests.integration.mail_world import imaps, in_thread, message
 from tests.security.front_support import Raw, front_mail, rest_or_reset
 from tests.support import World
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -22,25 +21,13 @@ from tests.security.flood_support import (
     CHOSEN,
     CountingHasher,
     GatedHasher,
-    closed,
     flood_authenticator,
     is_device,
     is_wrong,
-    limit_store,
 )
-from tests.support import World
+from tests.support import World, wait_until
 
-__all__ = ["limit_store"]
 OPERATOR = Actor.operator()
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait (at most 10 s) for the tasks started to reach a state."""
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the logins never got there")
 
 
 async def address_with(world: World, local: str, generated: int, chosen: int) -> str:
@@ -57,8 +44,7 @@ async def test_a_wrong_password_costs_one_argon2id_whatever_the_address_holds(
     world: World, limit_store: RateLimitStore
 ) -> None:
     hasher = CountingHasher()
-    auth = flood_authenticator(world.services, limit_store, hasher)
-    try:
+    async with flood_authenticator(world.services, limit_store, hasher) as auth:
         targets = {
             "unknown": "nobody@example.test",
             "generated only": await address_with(world, "gen", 3, 0),
@@ -70,32 +56,26 @@ async def test_a_wrong_password_costs_one_argon2id_whatever_the_address_holds(
             assert is_wrong(await auth.authenticate(email, "Wrong-Guess-1234!", "imap", "::1"))
             cost[kind] = hasher.stretches + hasher.checks - before
         assert cost == {"unknown": 1, "generated only": 1, "5 chosen": 1}
-    finally:
-        await closed(auth)
 
 
 async def test_each_of_five_chosen_passwords_is_found_with_one_argon2id(
     world: World, limit_store: RateLimitStore
 ) -> None:
     hasher = CountingHasher()
-    auth = flood_authenticator(world.services, limit_store, hasher)
-    try:
+    async with flood_authenticator(world.services, limit_store, hasher) as auth:
         email = await address_with(world, "five", 0, 5)
         for password in CHOSEN:
             before = hasher.stretches + hasher.checks
             result = await auth.authenticate(email, password, "imap", "192.0.2.4")
             assert not isinstance(result, AuthFailure)
             assert hasher.stretches + hasher.checks - before == 1
-    finally:
-        await closed(auth)
 
 
 async def test_an_older_per_device_hash_works_and_is_converted_at_its_login(
     world: World,
 ) -> None:
     hasher = CountingHasher()
-    auth = flood_authenticator(world.services, MemoryRateLimitStore(), hasher)
-    try:
+    async with flood_authenticator(world.services, MemoryRateLimitStore(), hasher) as auth:
         new = await world.services.devices.add(OPERATOR, world.address, "Old laptop")
         async with world.services.db.unit_of_work() as uow:
             device = await uow.session.get(Device, new.device.id)
@@ -116,8 +96,6 @@ async def test_an_older_per_device_hash_works_and_is_converted_at_its_login(
             await auth.authenticate(world.address, CHOSEN[0], "imap", "::1"), new.device.id
         )
         assert (hasher.stretches, hasher.checks) == (before[0] + 1, before[1])
-    finally:
-        await closed(auth)
 
 
 async def test_a_full_argon2id_queue_says_try_later_at_once_and_generated_logins_go_on(
@@ -125,37 +103,40 @@ async def test_a_full_argon2id_queue_says_try_later_at_once_and_generated_logins
 ) -> None:
     hasher = GatedHasher()
     bounds = HashingBounds(total=2, per_network=1, per_address=8)
-    auth = flood_authenticator(world.services, MemoryRateLimitStore(), hasher, bounds=bounds)
-    try:
-        phone, password = await add_generated(world, "Phone")
-        waiting = [
-            asyncio.create_task(
-                auth.authenticate(world.address, f"guess-{i}", "imap", f"10.0.0.{i}")
+    async with flood_authenticator(
+        world.services, MemoryRateLimitStore(), hasher, bounds=bounds
+    ) as auth:
+        try:
+            phone, password = await add_generated(world, "Phone")
+            waiting = [
+                asyncio.create_task(
+                    auth.authenticate(world.address, f"guess-{i}", "imap", f"10.0.0.{i}")
+                )
+                for i in range(2)
+            ]
+            await wait_until(lambda: auth.budget.in_flight == 2)
+            full = await asyncio.wait_for(
+                auth.authenticate(world.address, "g3", "imap", "10.0.0.9"), 5
             )
-            for i in range(2)
-        ]
-        await until(lambda: auth.budget.in_flight == 2)
-        full = await asyncio.wait_for(auth.authenticate(world.address, "g3", "imap", "10.0.0.9"), 5)
-        assert full == AuthFailure(FailureReason.UNAVAILABLE, 5.0)
-        ok = await asyncio.wait_for(
-            auth.authenticate(world.address, password, "imap", "10.0.0.9"), 5
-        )
-        assert is_device(ok, phone)
-        hasher.gate.set()
-        assert all(is_wrong(r) for r in await asyncio.gather(*waiting))
-        assert auth.budget.in_flight == 0
-        hasher.gate.clear()
-        first = asyncio.create_task(auth.authenticate(world.address, "g4", "imap", "10.0.0.1"))
-        await until(lambda: auth.budget.in_flight == 1)
-        same_network = await auth.authenticate(world.address, "g5", "imap", "10.0.0.1")
-        assert isinstance(same_network, AuthFailure)
-        assert same_network.reason is FailureReason.UNAVAILABLE
-        hasher.gate.set()
-        assert is_wrong(await first)
-        assert hasher.stretches == 3
-    finally:
-        hasher.gate.set()
-        await closed(auth)
+            assert full == AuthFailure(FailureReason.UNAVAILABLE, 5.0)
+            ok = await asyncio.wait_for(
+                auth.authenticate(world.address, password, "imap", "10.0.0.9"), 5
+            )
+            assert is_device(ok, phone)
+            hasher.gate.set()
+            assert all(is_wrong(r) for r in await asyncio.gather(*waiting))
+            assert auth.budget.in_flight == 0
+            hasher.gate.clear()
+            first = asyncio.create_task(auth.authenticate(world.address, "g4", "imap", "10.0.0.1"))
+            await wait_until(lambda: auth.budget.in_flight == 1)
+            same_network = await auth.authenticate(world.address, "g5", "imap", "10.0.0.1")
+            assert isinstance(same_network, AuthFailure)
+            assert same_network.reason is FailureReason.UNAVAILABLE
+            hasher.gate.set()
+            assert is_wrong(await first)
+            assert hasher.stretches == 3
+        finally:
+            hasher.gate.set()
 
 
 async def test_the_web_managers_password_checks_never_wait_behind_mail_logins(

@@ -23,8 +23,9 @@ from mailward.mail.outbound import OutboundWorker, smarthost_of
 from mailward.mail.spool import SpoolEntry
 from mailward.settings import Settings
 from mailward.web.app import create_app
-from tests.integration.test_mail_fixtures import MailWorld, RawImap, populate, running_mail
-from tests.support import World, free_port
+from tests.integration.mail_world import MailWorld, RawImap, running_mail
+from tests.smarthost import with_smarthost
+from tests.support import World, free_port, wait_until
 from tests.web_support import BASE_URL, enrol_totp, sign_in
 
 PROMPT = 2.0  # seconds; a correctness bound, the old code took 25-30 s
@@ -62,10 +63,7 @@ def blackhole_port() -> int:
 
 @pytest.fixture
 def settings(settings: Settings, blackhole_port: int) -> Settings:
-    return settings.model_copy(
-        update={"smarthost": "127.0.0.1", "smarthost_port": blackhole_port,
-                "smarthost_starttls": False}
-    )  # fmt: skip
+    return with_smarthost(settings, blackhole_port)
 
 
 @pytest.fixture
@@ -78,7 +76,6 @@ async def blackhole(blackhole_port: int) -> AsyncIterator[Blackhole]:
 
 @pytest.fixture
 async def mail(world: World, blackhole: Blackhole) -> AsyncIterator[MailWorld]:
-    await populate(world)
     async with running_mail(world) as mail:
         yield mail
 
@@ -109,13 +106,17 @@ async def login_answer(mail: MailWorld, password: str) -> bytes:
 async def revoke_notice(mail: MailWorld, device_name: str) -> SpoolEntry:
     """The revoke notice of ``device_name`` once it is in the spool (within PROMPT)."""
     spool = mail.services.outbox.spool
-    async with asyncio.timeout(PROMPT):
-        while True:
-            for entry in await asyncio.to_thread(spool.entries):
-                content = spool.content(entry)
-                if b"revoked" in content and device_name.encode() in content:
-                    return entry
-            await asyncio.sleep(0.02)
+    found: list[SpoolEntry] = []
+
+    async def queued() -> bool:
+        for entry in await asyncio.to_thread(spool.entries):
+            content = spool.content(entry)
+            if b"revoked" in content and device_name.encode() in content:
+                found.append(entry)
+        return bool(found)
+
+    await wait_until(queued, PROMPT, f"the revoke notice of {device_name} in the spool")
+    return found[0]
 
 
 async def assert_revoked_promptly(mail: MailWorld, name: str, revoke: object) -> None:

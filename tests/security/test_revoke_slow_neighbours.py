@@ -14,7 +14,7 @@ from mailward.clock import FrozenClock
 from mailward.core.deps import DeviceChangeNotice
 from mailward.mail.outbox import send_security_notices
 from mailward.settings import Settings
-from tests.integration.test_mail_fixtures import MailWorld, populate, running_mail
+from tests.integration.mail_world import MailWorld, running_mail
 from tests.security.test_revoke_blackhole import Blackhole, assert_revoked_promptly
 from tests.support import World, free_port, open_services
 
@@ -44,7 +44,6 @@ def settings(settings: Settings, holes: tuple[int, int]) -> Settings:
 
 @pytest.fixture
 async def mail(world: World) -> AsyncIterator[MailWorld]:
-    await populate(world)
     async with running_mail(world) as mail:
         yield mail
 

@@ -45,13 +45,17 @@ async def full_sign_in(
         )
 
 
+async def owners_manager(world: World) -> tuple[FastAPI, str, str]:
+    """The web manager, and the email and TOTP secret of its owner (the admin)."""
+    assert world.admin.account_id is not None
+    secret = await enrol_totp(world.services, world.admin.account_id)
+    return create_app(world.services), world.admin.label, secret
+
+
 async def test_failures_from_other_networks_do_not_lock_the_owner_out(
     world: World, clock: FrozenClock
 ) -> None:
-    assert world.admin.account_id is not None
-    secret = await enrol_totp(world.services, world.admin.account_id)
-    app = create_app(world.services)
-    email = world.admin.label
+    app, email, secret = await owners_manager(world)
     done = await full_sign_in(app, OWNER_IP, email, secret, clock)
     assert done.headers["location"] == "/dashboard"
     for n in range(1, 8):
@@ -67,10 +71,7 @@ async def test_failures_from_other_networks_do_not_lock_the_owner_out(
 async def test_guessing_from_the_owners_network_is_still_limited(
     world: World, clock: FrozenClock
 ) -> None:
-    assert world.admin.account_id is not None
-    secret = await enrol_totp(world.services, world.admin.account_id)
-    app = create_app(world.services)
-    email = world.admin.label
+    app, email, secret = await owners_manager(world)
     await full_sign_in(app, OWNER_IP, email, secret, clock)
     statuses = [(await try_password(app, OWNER_IP, email, "wrong")).status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]

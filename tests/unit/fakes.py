@@ -103,30 +103,14 @@ class Core:
     address: str = "info@example.test"
     domain: str = "example.test"
 
-    @property
-    def clock(self) -> FrozenClock:
+    def __post_init__(self) -> None:
         assert isinstance(self.deps.clock, FrozenClock)
-        return self.deps.clock
-
-    @property
-    def accounts(self) -> AccountService:
-        return AccountService(self.deps)
-
-    @property
-    def organizations(self) -> OrganizationService:
-        return OrganizationService(self.deps)
-
-    @property
-    def mail_services(self) -> MailServiceService:
-        return MailServiceService(self.deps)
-
-    @property
-    def addresses(self) -> AddressService:
-        return AddressService(self.deps)
-
-    @property
-    def devices(self) -> DeviceService:
-        return DeviceService(self.deps)
+        self.clock = self.deps.clock
+        self.accounts = AccountService(self.deps)
+        self.organizations = OrganizationService(self.deps)
+        self.mail_services = MailServiceService(self.deps)
+        self.addresses = AddressService(self.deps)
+        self.devices = DeviceService(self.deps)
 
 
 async def open_core() -> AsyncIterator[Core]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from mailward.core.access.actors import Actor
 from mailward.core.mailservices.domainchecks import DomainChecks
 from mailward.core.mailservices.domainproof import DnsProblem, TxtAnswer, record_name
-from mailward.core.mailservices.service import DomainTaken
+from mailward.core.mailservices.service import DomainTaken, MailServiceView
 from mailward.errors import AlreadyExists, NotAllowed, NotFound
 from tests.unit.fakes import PASSWORD, Core, ScriptedDns
 
@@ -23,9 +24,25 @@ async def second_org(core: Core) -> Actor:
     return Actor(boss.id, boss.email, "198.51.100.7")
 
 
-async def org_of(core: Core, actor: Actor) -> int:
-    [org] = await core.organizations.list_for(actor)
-    return org.id
+@dataclass
+class Rivals:
+    """Corp's and Org B's claims of one domain, each with its own record."""
+
+    boss: Actor
+    ours: MailServiceView
+    theirs: MailServiceView
+
+    def record_of(self, claim: MailServiceView) -> str:
+        assert claim.record is not None
+        return claim.record.value
+
+
+async def rival_claims(core: Core) -> Rivals:
+    boss = await second_org(core)
+    [org_b] = await core.organizations.list_for(boss)
+    ours = await core.mail_services.create(core.admin, core.org_id, DOMAIN)
+    theirs = await core.mail_services.create(boss, org_b.id, DOMAIN)
+    return Rivals(boss, ours, theirs)
 
 
 def publish(dns: ScriptedDns, domain: str, value: str) -> None:
@@ -46,34 +63,24 @@ async def test_the_operators_mail_service_is_verified_at_once(core: Core) -> Non
 
 
 async def test_each_claim_has_its_own_token(core: Core) -> None:
-    boss = await second_org(core)
-    ours = await core.mail_services.create(core.admin, core.org_id, DOMAIN)
-    theirs = await core.mail_services.create(boss, await org_of(core, boss), DOMAIN)
-    assert ours.record is not None and theirs.record is not None
-    assert ours.record.value != theirs.record.value
+    rivals = await rival_claims(core)
+    assert rivals.record_of(rivals.ours) != rivals.record_of(rivals.theirs)
 
 
 async def test_anothers_record_does_not_prove_a_claim(core: Core) -> None:
-    dns = ScriptedDns()
-    boss = await second_org(core)
-    ours = await core.mail_services.create(core.admin, core.org_id, DOMAIN)
-    theirs = await core.mail_services.create(boss, await org_of(core, boss), DOMAIN)
-    assert ours.record is not None
-    publish(dns, DOMAIN, ours.record.value)
-    checked = await DomainChecks(core.deps, dns).check(boss, theirs.id)
+    dns, rivals = ScriptedDns(), await rival_claims(core)
+    publish(dns, DOMAIN, rivals.record_of(rivals.ours))
+    checked = await DomainChecks(core.deps, dns).check(rivals.boss, rivals.theirs.id)
     assert checked.state == "pending" and "different token" in (checked.check_message or "")
 
 
 async def test_the_first_to_prove_wins_and_the_rival_claims_go(core: Core) -> None:
-    dns = ScriptedDns()
-    boss = await second_org(core)
-    ours = await core.mail_services.create(core.admin, core.org_id, DOMAIN)
-    theirs = await core.mail_services.create(boss, await org_of(core, boss), DOMAIN)
-    assert theirs.record is not None
-    publish(dns, DOMAIN, theirs.record.value)
-    assert (await DomainChecks(core.deps, dns).check(boss, theirs.id)).state == "verified"
+    dns, rivals = ScriptedDns(), await rival_claims(core)
+    publish(dns, DOMAIN, rivals.record_of(rivals.theirs))
+    checks = DomainChecks(core.deps, dns)
+    assert (await checks.check(rivals.boss, rivals.theirs.id)).state == "verified"
     with pytest.raises(NotFound):
-        await core.mail_services.get(core.admin, ours.id)
+        await core.mail_services.get(core.admin, rivals.ours.id)
     with pytest.raises(DomainTaken):
         await core.mail_services.create(core.admin, core.org_id, DOMAIN)
 

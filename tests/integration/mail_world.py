@@ -9,9 +9,10 @@ import functools
 import imaplib
 import smtplib
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from mailward.auth.authenticator import Authenticator
 from mailward.auth.interfaces import (
@@ -72,25 +73,27 @@ async def populate(world: World) -> None:
     await world.services.addresses.create_by_email(Actor.operator(), OTHER)
 
 
+MAIL_PORTS = ("imap", "imaps", "submission", "submissions", "smtp", "pop3", "pop3s")
+
+
 @asynccontextmanager
-async def running_mail(world: World) -> AsyncIterator[MailWorld]:
+async def running_mail(
+    world: World, devices: Sequence[str] = (), **limits: Any
+) -> AsyncIterator[MailWorld]:
+    """The embedded mail server on free ports, with settings ``limits`` changed, once
+    the world has bob's address too; ``devices`` are added to the world's address."""
+    await populate(world)
     services = world.services
-    settings = services.settings.model_copy(
-        update={
-            "imap_port": 0,
-            "imaps_port": 0,
-            "submission_port": 0,
-            "submissions_port": 0,
-            "smtp_port": 0,
-            "pop3_port": 0,
-            "pop3s_port": 0,
-        }
-    )
+    update: dict[str, Any] = {f"{name}_port": 0 for name in MAIL_PORTS}
+    settings = services.settings.model_copy(update=update | limits)
     auth = RecordingAuthenticator(build_authenticator(services))
     server = MailServer(settings, services, auth)
     ports = await server.start()
     try:
-        yield MailWorld(world, server, ports, auth)
+        mail = MailWorld(world, server, ports, auth)
+        for name in devices:
+            await mail.add_device(world.address, name)
+        yield mail
     finally:
         await server.stop(grace=2.0)
         await close_authenticator(auth.inner)
