@@ -41,6 +41,9 @@ def test_init_creates_the_data_directory_and_commands_then_work(tmp_path: Path) 
     assert created.returncode == 0, created.stderr
     assert (tmp_path / "mailward-data").is_dir()
     assert "Corp" in mailward(tmp_path, "org", "list").stdout
+    unknown = mailward(tmp_path, "device", "list", "nobody@example.test")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().endswith(f"(data directory {tmp_path / 'mailward-data'})")
 
 
 def test_a_second_quickstart_says_how_to_get_a_new_demo_password(tmp_path: Path) -> None:

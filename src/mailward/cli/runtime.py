@@ -89,7 +89,7 @@ def run_with_services(
     try:
         return asyncio.run(main())
     except MailwardError as exc:
-        fail(str(exc))
+        fail(f"{exc} {where}")
     except KeyFileError as exc:
         fail(f"{exc} {where}")
     except OSError as exc:
