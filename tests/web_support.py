@@ -63,6 +63,16 @@ class SignedInClient:
         return await self.client.post(action, data={"csrf": token, **data})
 
 
+async def enter_password(
+    client: httpx.AsyncClient, email: str, password: str = ADMIN_PASSWORD
+) -> httpx.Response:
+    """The first step of signing in: the sign-in page's form with email and password."""
+    page = await client.get("/login")
+    return await client.post(
+        "/login", data={"csrf": csrf_of(page.text), "email": email, "password": password}
+    )
+
+
 async def sign_in(
     client: httpx.AsyncClient,
     email: str,
@@ -70,10 +80,7 @@ async def sign_in(
     clock: FrozenClock,
     password: str = ADMIN_PASSWORD,
 ) -> SignedInClient:
-    page = await client.get("/login")
-    response = await client.post(
-        "/login", data={"csrf": csrf_of(page.text), "email": email, "password": password}
-    )
+    response = await enter_password(client, email, password)
     assert response.status_code == 303, response.text
     assert response.headers["location"].startswith("/login/2fa")
     page = await client.get("/login/2fa")

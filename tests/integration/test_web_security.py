@@ -12,6 +12,7 @@ from tests.web_support import (
     SignedInClient,
     csrf_of,
     enrol_totp,
+    enter_password,
     next_code,
     sign_in,
     web_client,
@@ -66,15 +67,7 @@ async def test_a_session_cookie_from_before_sign_in_is_not_valid_after_it(
     assert world.admin.account_id is not None
     secret = await enrol_totp(world.services, world.admin.account_id)
     async with web_client(world.services) as client:
-        login = await client.get("/login")
-        await client.post(
-            "/login",
-            data={
-                "csrf": csrf_of(login.text),
-                "email": "admin@corp.test",
-                "password": ADMIN_PASSWORD,
-            },
-        )
+        await enter_password(client, "admin@corp.test")
         before = client.cookies["mw_session"]
         page = await client.get("/login/2fa")
         await client.post(
@@ -92,15 +85,7 @@ async def test_a_session_cookie_from_before_sign_in_is_not_valid_after_it(
 
 async def test_a_pending_session_does_not_open_the_manager(world: World) -> None:
     async with web_client(world.services) as client:
-        login = await client.get("/login")
-        await client.post(
-            "/login",
-            data={
-                "csrf": csrf_of(login.text),
-                "email": "admin@corp.test",
-                "password": ADMIN_PASSWORD,
-            },
-        )
+        await enter_password(client, "admin@corp.test")
         response = await client.get("/dashboard")
     assert response.status_code == 303
 
