@@ -117,6 +117,8 @@ def the_administrators_story(live: LiveMailward, page: Page, shots: bool) -> Non
     page.get_by_label("Email of a member, or of a new person").fill("user@corp.test")
     page.get_by_role("button", name="Add the user").click()
     expect(page.get_by_role("row", name=re.compile("user@corp.test"))).to_contain_text("Pending")
+    assert_fits_the_screen(page)
+    screenshot(page, "users-tab.png", shots)
     accept_the_address_as_ursula(page, live)
     sign_in(page, live, "admin@corp.test", secret)
     go_to_devices(page)
