@@ -33,6 +33,13 @@ class Raw:
         )
         return cls(reader, writer)
 
+    @classmethod
+    async def greeted(cls, port: int, tls: bool = False) -> Raw:
+        """A connection whose greeting line was read."""
+        client = await cls.connect(port, tls)
+        await client.line()
+        return client
+
     async def line(self, patience: float = PATIENCE) -> bytes:
         """The next line; b"" when the server closed the connection."""
         return await asyncio.wait_for(self.reader.readline(), patience)

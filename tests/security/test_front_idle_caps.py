@@ -43,8 +43,7 @@ async def test_a_client_that_never_logs_in_is_logged_out(world: World) -> None:
 async def test_a_logged_in_client_is_not_held_to_the_login_timeout(world: World) -> None:
     async with front_mail(world, mail_login_timeout_seconds=0.5) as mail:
         password = await mail.add_device(world.address, "laptop")
-        client = await Raw.connect(mail.ports.imaps, tls=True)
-        await client.line()
+        client = await Raw.greeted(mail.ports.imaps, tls=True)
         await client.send(f'a LOGIN "{world.address}" "{password}"\r\n'.encode())
         assert (await client.until(b"a "))[-1].startswith(b"a OK")
         await asyncio.sleep(1.5)
@@ -55,16 +54,13 @@ async def test_a_logged_in_client_is_not_held_to_the_login_timeout(world: World)
 
 async def test_commands_before_login_are_counted_on_every_protocol(world: World) -> None:
     async with front_mail(world, mail_commands_before_login=5) as mail:
-        imap = await Raw.connect(mail.ports.imap)
-        await imap.line()
+        imap = await Raw.greeted(mail.ports.imap)
         await imap.send(b"".join(b"n%d NOOP\r\n" % i for i in range(8)))
         assert b"* BYE" in await rest_or_reset(imap)
-        pop3 = await Raw.connect(mail.ports.pop3)
-        await pop3.line()
+        pop3 = await Raw.greeted(mail.ports.pop3)
         await pop3.send(b"NOOP\r\n" * 8)
         assert b"-ERR [SYS/TEMP] Too many commands" in await rest_or_reset(pop3)
-        smtp = await Raw.connect(mail.ports.submission)
-        await smtp.line()
+        smtp = await Raw.greeted(mail.ports.submission)
         await smtp.send(b"NOOP\r\n" * 8)
         assert b"421 4.7.0" in await rest_or_reset(smtp)
         for client in (imap, pop3, smtp):

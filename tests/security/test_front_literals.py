@@ -20,8 +20,7 @@ async def test_a_huge_literal_plus_before_login_gets_bad_toobig_and_the_connecti
 ) -> None:
     async with front_mail(world) as mail:
         for port, tls in ((mail.ports.imap, False), (mail.ports.imaps, True)):
-            client = await Raw.connect(port, tls)
-            await client.line()
+            client = await Raw.greeted(port, tls)
             await client.send(b"a1 LOGIN {2000000000+}\r\n" + b"x" * 65536)
             said = await rest_or_reset(client)
             assert b"a1 BAD [TOOBIG]" in said or said == b""
@@ -33,8 +32,7 @@ async def test_a_synchronizing_append_literal_before_login_gets_no_continuation(
     world: World,
 ) -> None:
     async with front_mail(world) as mail:
-        client = await Raw.connect(mail.ports.imaps, tls=True)
-        await client.line()
+        client = await Raw.greeted(mail.ports.imaps, tls=True)
         await client.send(b"a1 APPEND INBOX {100000}\r\n")
         answer = await client.line()
         assert answer.startswith(b"a1 BAD"), answer
@@ -47,8 +45,7 @@ async def test_many_small_literals_in_one_command_before_login_stop_at_the_budge
     world: World,
 ) -> None:
     async with front_mail(world) as mail:
-        client = await Raw.connect(mail.ports.imaps, tls=True)
-        await client.line()
+        client = await Raw.greeted(mail.ports.imaps, tls=True)
         chained = b"a1 LOGIN {4000+}\r\n" + (b"y" * 4000 + b" {4000+}\r\n") * 10
         await client.send(chained)
         said = await rest_or_reset(client)

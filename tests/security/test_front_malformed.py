@@ -48,16 +48,14 @@ async def test_invalid_utf8_credentials_get_a_clean_refusal_on_every_protocol(
     world: World,
 ) -> None:
     async with front_mail(world) as mail:
-        imap = await Raw.connect(mail.ports.imaps, tls=True)
-        await imap.line()
+        imap = await Raw.greeted(mail.ports.imaps, tls=True)
         await imap.send(b"a LOGIN {4+}\r\n" + BAD_UTF8 + b" {4+}\r\n" + BAD_UTF8 + b"\r\n")
         assert (await imap.until(b"a "))[-1].startswith(b"a BAD")
         plain = base64.b64encode(b"\0" + BAD_UTF8 + b"\0" + BAD_UTF8)
         await imap.send(b"b AUTHENTICATE PLAIN " + plain + b"\r\n")
         answer = (await imap.until(b"b "))[-1]
         assert answer.startswith((b"b BAD", b"b NO")) and b"SERVERBUG" not in answer
-        pop3 = await Raw.connect(mail.ports.pop3s, tls=True)
-        await pop3.line()
+        pop3 = await Raw.greeted(mail.ports.pop3s, tls=True)
         await pop3.send(b"USER " + BAD_UTF8 + b"\r\n")
         assert (await pop3.line()).startswith(b"-ERR")
         await pop3.send(b"AUTH PLAIN " + plain + b"\r\n")
@@ -78,8 +76,7 @@ async def test_a_full_disk_answers_temporary_failures_to_mail_clients(
     with small_disk(tmp_path / "disk") as disk:
         async with front_mail(world, data_dir=disk) as mail:
             password = await mail.add_device(world.address, "laptop")
-            imap = await Raw.connect(mail.ports.imaps, tls=True)
-            await imap.line()
+            imap = await Raw.greeted(mail.ports.imaps, tls=True)
             await imap.send(f'a LOGIN "{world.address}" "{password}"\r\n'.encode())
             assert (await imap.until(b"a "))[-1].startswith(b"a OK")
             fill(disk)

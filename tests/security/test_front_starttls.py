@@ -9,8 +9,7 @@ from tests.support import World
 
 async def test_imap_drops_a_command_sent_with_starttls(world: World) -> None:
     async with front_mail(world) as mail:
-        client = await Raw.connect(mail.ports.imap)
-        await client.line()
+        client = await Raw.greeted(mail.ports.imap)
         await client.send(b"a STARTTLS\r\nb CAPABILITY\r\n")
         assert (await client.until(b"a "))[-1].startswith(b"a OK")
         await client.start_tls()
@@ -23,8 +22,7 @@ async def test_imap_drops_a_command_sent_with_starttls(world: World) -> None:
 
 async def test_pop3_drops_a_command_sent_with_stls(world: World) -> None:
     async with front_mail(world) as mail:
-        client = await Raw.connect(mail.ports.pop3)
-        await client.line()
+        client = await Raw.greeted(mail.ports.pop3)
         await client.send(b"STLS\r\nCAPA\r\n")
         assert (await client.line()).startswith(b"+OK")
         await client.start_tls()
