@@ -17,7 +17,7 @@ from mailward.clock import FrozenClock
 from mailward.core.access.actors import Actor
 from mailward.core.audit.events import AuditFilter
 from mailward.core.mailservices.domainproof import TxtAnswer
-from mailward.core.mailservices.service import DomainTaken
+from mailward.core.mailservices.service import DomainTaken, MailServiceView
 from tests.security.dns_server import DnsServer
 from tests.support import ADMIN_PASSWORD, free_port, make_settings, open_services
 
@@ -51,12 +51,17 @@ async def _organization(services: Services, name: str, email: str) -> tuple[int,
     return org.id, Actor(account.id, email, "192.0.2.70")
 
 
+async def _alices_claim(services: Services) -> tuple[Actor, MailServiceView]:
+    """Org A, its legal representative Alice, and its pending claim of DOMAIN."""
+    org_a, alice = await _organization(services, "Org A", "alice@org-a.test")
+    return alice, await services.mail_services.create(alice, org_a, DOMAIN)
+
+
 async def test_a_claim_is_verified_once_its_own_record_is_published(
     dns_services: tuple[Services, FrozenClock], dns: DnsServer
 ) -> None:
     services, _ = dns_services
-    org_a, alice = await _organization(services, "Org A", "alice@org-a.test")
-    claim = await services.mail_services.create(alice, org_a, DOMAIN)
+    alice, claim = await _alices_claim(services)
     assert claim.record is not None and claim.record.name == NAME
 
     missing = await services.domain_checks.check(alice, claim.id)
@@ -71,7 +76,9 @@ async def test_a_claim_is_verified_once_its_own_record_is_published(
     assert verified.state == "verified" and verified.verified_at is not None
     assert await services.mail_services.is_local_domain(DOMAIN)
 
-    actions = [e.action for e in await services.audit.list(alice, AuditFilter(org_a))]
+    actions = [
+        e.action for e in await services.audit.list(alice, AuditFilter(claim.organization_id))
+    ]
     assert actions.count("mail_service:verify_failure") == 2
     assert {"mail_service:claim", "mail_service:verify"} <= set(actions)
 
@@ -139,8 +146,7 @@ async def test_checks_of_one_claim_asked_at_once_share_one_dns_lookup(
     dns_services: tuple[Services, FrozenClock], dns: DnsServer
 ) -> None:
     services, _ = dns_services
-    org_a, alice = await _organization(services, "Org A", "alice@org-a.test")
-    claim = await services.mail_services.create(alice, org_a, DOMAIN)
+    alice, claim = await _alices_claim(services)
     checks = services.domain_checks
     lookups = 0
     real_txt = checks.lookup.txt
