@@ -62,3 +62,20 @@ async def test_favicon_is_served(world: World) -> None:
     response = await web_client(world.services).get("/favicon.ico")
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/x-icon"
+
+
+async def test_an_invitation_without_smarthost_says_its_advice_once(
+    world: World, clock: FrozenClock
+) -> None:
+    admin, aid = await signed_in_admin(world, clock)
+    await world.services.addresses.add_user(world.admin, aid, "user@corp.test")
+    new = f"/addresses/{aid}/devices/new"
+    fields = form_of((await admin.get(new)).text)
+    fields.update(user="user@corp.test", name="Laptop")
+    link_page = await admin.client.post(f"/addresses/{aid}/invitations/new", data=fields)
+    assert link_page.status_code == 200, link_page.text[:300]
+    send = form_of(link_page.text)
+    sent = await admin.client.post(f"/addresses/{aid}/invitations/send", data=send)
+    text = html.unescape(sent.text).lower()
+    assert "no smarthost is configured" in text  # corp.test is not on this server
+    assert text.count("copy the link and send it yourself") == 1

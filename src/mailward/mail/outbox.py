@@ -22,10 +22,8 @@ from mailward.mail.spool import Spool
 
 log = logging.getLogger(__name__)
 
-NO_SMARTHOST = (
-    "no smarthost is configured for addresses outside this server; "
-    "copy the link and send it yourself"
-)
+# The reason only: each caller says what to do (the setup-assistant page: copy the link).
+NO_SMARTHOST = "no smarthost is configured for addresses outside this server"
 
 
 class Outbox:

@@ -103,7 +103,7 @@ async def send_by_email(
     result = await state.mailer.send(message)
     context["sent_ok"] = result.ok
     sent = result.summary("The invitation")
-    if not result.ok and "send it yourself" not in sent:
+    if not result.ok:
         sent += " Copy the link and send it yourself."
     return _link_page(request, context, NewInvitation(invitation, token), sent)
 
