@@ -19,7 +19,11 @@ from redis.exceptions import RedisError
 from mailward.bootstrap import Services, build_services
 from mailward.clock import Clock
 from mailward.core.access.actors import Actor
+from mailward.core.accounts.service import AccountService
+from mailward.core.addresses.service import AddressService
 from mailward.core.deps import CoreDeps
+from mailward.core.mailservices.service import MailServiceService
+from mailward.core.organizations.service import OrganizationService
 from mailward.redis_limitstore import RedisRateLimitStore
 from mailward.settings import Settings
 
@@ -176,6 +180,26 @@ async def running_services(
         yield services
     finally:
         await services.close()
+
+
+class HasUseCases(Protocol):
+    """The wired Services, or the unit tier's Core."""
+
+    accounts: AccountService
+    organizations: OrganizationService
+    mail_services: MailServiceService
+    addresses: AddressService
+
+
+async def other_org_admin(services: HasUseCases) -> Actor:
+    """The legal representative of another organization, Other, which has the verified
+    Mail Service other.test and the address sales@other.test."""
+    op = Actor.operator()
+    other = await services.accounts.create(op, "boss@other.test", ADMIN_PASSWORD, "Otto Other")
+    org = await services.organizations.create(op, "Other", legal_representative=other.email)
+    await services.mail_services.create(op, org.id, "other.test")
+    await services.addresses.create_by_email(op, "sales@other.test")
+    return Actor(other.id, other.email)
 
 
 class HasCoreDeps(Protocol):

@@ -2,8 +2,7 @@ import pytest
 
 from mailward.core.access.actors import Actor
 from mailward.errors import AlreadyExists, InvalidInput, NotAllowed, NotFound
-from tests.integration.test_core_organizations import other_org_admin
-from tests.support import World, accept_offers
+from tests.support import World, accept_offers, other_org_admin
 
 
 async def test_mail_services_normalize_their_domain(world: World) -> None:
@@ -63,7 +62,7 @@ async def test_adding_an_unknown_person_as_user_creates_an_invited_account(world
 
 
 async def test_another_organizations_addresses_are_unreachable_by_any_key(world: World) -> None:
-    outsider = await other_org_admin(world)
+    outsider = await other_org_admin(world.services)
     own = await world.services.addresses.get(Actor.operator(), world.address)
     for key in (own.id, str(own.id), world.address):
         with pytest.raises(NotFound):

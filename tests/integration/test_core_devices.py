@@ -11,8 +11,7 @@ from mailward.errors import (
     Conflict,
     NotFound,
 )
-from tests.integration.test_core_organizations import other_org_admin
-from tests.support import World
+from tests.support import World, other_org_admin
 
 CHOSEN = "vivid-otter-clamps-17-brass-kettles"
 
@@ -110,7 +109,7 @@ async def test_revoking_one_device_leaves_the_others_and_is_idempotent(world: Wo
 
 
 async def test_no_device_of_another_organization_is_reachable_by_id(world: World) -> None:
-    outsider = await other_org_admin(world)
+    outsider = await other_org_admin(world.services)
     ours = await world.services.devices.add(world.admin, world.address, "Website form")
     theirs = await world.services.devices.add(outsider, "sales@other.test", "Their CRM")
     key = str(ours.device.id)

@@ -30,8 +30,9 @@ from mailward.db.base import Base
 from mailward.db.engine import Database, _sqlite_pragmas
 from mailward.keys import ServerKeys
 from mailward.limitstore import MemoryRateLimitStore
+from tests.support import ADMIN_PASSWORD
 
-PASSWORD = "correct horse battery staple 42"
+PASSWORD = ADMIN_PASSWORD
 
 
 class InMemoryDatabase(Database):
