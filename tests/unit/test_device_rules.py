@@ -54,7 +54,7 @@ async def test_a_suggestion_is_used_by_one_device_only(core: Core) -> None:
         core.admin, core.address, "One", password=suggestion.password,
         suggestion_proof=suggestion.proof,
     )  # fmt: skip
-    with pytest.raises((Conflict, InvalidInput)):
+    with pytest.raises(Conflict, match="already used for a device"):
         await core.devices.add(
             core.admin, core.address, "Two", password=suggestion.password,
             suggestion_proof=suggestion.proof,
