@@ -249,7 +249,7 @@ class SecurityNotices:
             )
         event = DeviceEvent(
             kind=notice.kind,
-            address=f"{address.local_part}@{mail_service.domain}",
+            address=address.email_at(mail_service),
             device_name=device.name,
             actor=audit.actor if audit else "unknown",
             ip=audit.actor_ip if audit else None,

@@ -122,6 +122,11 @@ class Address(Base):
 
     mail_service: Mapped[MailService] = relationship()
 
+    def email_at(self, mail_service: MailService) -> str:
+        """The address as mail software writes it. The caller passes the Mail Service it
+        loaded: reading ``self.mail_service`` would lazy-load, which async code cannot."""
+        return f"{self.local_part}@{mail_service.domain}"
+
 
 class AddressUser(Base):
     __tablename__ = "address_users"

@@ -56,7 +56,7 @@ class DatabaseMailDirectory:
         if found is None:
             return None
         address, mail_service = found
-        return f"{address.local_part}@{mail_service.domain}"
+        return address.email_at(mail_service)
 
     async def is_local_domain(self, domain: str) -> bool:
         try:

@@ -60,7 +60,7 @@ def address_view(address: Address, mail_service: MailService) -> AddressView:
         id=address.id,
         mail_service_id=mail_service.id,
         organization_id=mail_service.organization_id,
-        email=f"{address.local_part}@{mail_service.domain}",
+        email=address.email_at(mail_service),
         display_name=address.display_name,
         created_at=address.created_at,
     )
@@ -236,7 +236,7 @@ class AddressService:
             offer = Offer(org_id, address_id=address.id)
             if await pending_grant(uow.session, account.id, offer) is not None:
                 raise AlreadyExists("pending invitation for", email)
-            label = f"{email} on {address.local_part}@{mail_service.domain}"
+            label = f"{email} on {address.email_at(mail_service)}"
             target = AuditTarget(org_id, address.id, None, label)
             state = await make_offer(uow.session, actor, account, offer, target, now)
             if state == GrantState.ACCEPTED:
@@ -253,7 +253,7 @@ class AddressService:
             account = await find_account(uow.session, email)
             if account is None:
                 return
-            label = f"{email} on {address.local_part}@{mail_service.domain}"
+            label = f"{email} on {address.email_at(mail_service)}"
             target = AuditTarget(org_id, address.id, None, label)
             now = self.deps.clock.now()
             link = await uow.session.scalar(

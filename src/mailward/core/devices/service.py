@@ -71,7 +71,7 @@ class DeviceService:
                 query = query.where(Device.revoked_at.is_(None))
             if role == Role.USER:
                 query = query.where(Device.user_account_id == actor.account_id)
-            email = f"{address.local_part}@{mail_service.domain}"
+            email = address.email_at(mail_service)
             now = self.deps.clock.now()
             rows = await uow.session.execute(query)
             return [device_view(d, email, user, now) for d, user in rows]
@@ -144,7 +144,7 @@ class DeviceService:
         plaintext = await self._set_password(uow.session, device, password, suggestion_proof)
         uow.session.add(device)
         await uow.session.flush()
-        email = f"{address.local_part}@{mail_service.domain}"
+        email = address.email_at(mail_service)
         await self._changed(uow, device, "add")
         target = AuditTarget(
             mail_service.organization_id, address.id, device.id, f"{name} ({email})"
@@ -246,7 +246,7 @@ class DeviceService:
                 await require_manager(
                     uow.session, actor, mail_service.organization_id, "revoke devices"
                 )
-            email = f"{address.local_part}@{mail_service.domain}"
+            email = address.email_at(mail_service)
             if device.revoked_at is None:
                 device.revoked_at = self.deps.clock.now()
                 device.revoked_by = actor.label
@@ -363,7 +363,7 @@ class DeviceService:
         device = await self._find(session, address.id, device_key)
         if role == Role.USER and device.user_account_id != actor.account_id:
             raise NotFound("device", device_key)
-        return device, f"{address.local_part}@{mail_service.domain}", mail_service.organization_id
+        return device, address.email_at(mail_service), mail_service.organization_id
 
     async def _managed_device(
         self,
@@ -376,7 +376,7 @@ class DeviceService:
         address, mail_service, _ = await get_address(session, actor, address_key)
         await require_manager(session, actor, mail_service.organization_id, action)
         device = await self._find(session, address.id, device_key)
-        return device, f"{address.local_part}@{mail_service.domain}", mail_service.organization_id
+        return device, address.email_at(mail_service), mail_service.organization_id
 
     @staticmethod
     def _require_active(device: Device) -> None:

@@ -146,7 +146,7 @@ class _Row:
 
     @property
     def email(self) -> str:
-        return f"{self.address.local_part}@{self.mail_service.domain}"
+        return self.address.email_at(self.mail_service)
 
     def view(self, now: datetime) -> InvitationView:
         inv = self.invitation
