@@ -9,11 +9,10 @@ import segno
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from mailward.core.access.actors import Actor
 from mailward.core.accounts.service import AccountView
 from mailward.core.signin.limits import TooManyAttempts
-from mailward.core.signin.websessions import WebSessionView
-from mailward.errors import InvalidInput
+from mailward.core.signin.second_step import Client, SecondStepService, Step
+from mailward.core.signin.websessions import IssuedSession, WebSessionView
 from mailward.web.clientip import client_ip
 from mailward.web.security import SESSION_COOKIE, safe_next, set_cookie
 from mailward.web.state import render, web_state
@@ -90,35 +89,30 @@ async def second_factor_form(request: Request, next: str = "") -> Response:
 
 @router.post("/login/2fa")
 async def second_factor(request: Request, code: Text, next: Next = "") -> Response:
-    state = web_state(request)
     pending = await _pending(request)
     if pending is None:
         return _go("/login")
-    context = {"next": safe_next(next)}
-    try:
-        await state.signin.check_second_factor_allowed(pending.account_id)
-    except TooManyAttempts as exc:
-        await state.sessions.end(pending.id)
-        return render(request, "login_2fa.html", {**context, "error": str(exc)}, 429)
-    if not await state.second_factor.verify(pending.account_id, code):
-        await state.signin.second_factor_failed(pending.account_id)
-        error = "This code is not valid. Type the current code of your authenticator app."
-        return render(request, "login_2fa.html", {**context, "error": error}, 401)
-    response = _go(safe_next(next))
-    await _complete(request, response, pending)
-    return response
+    outcome = await _second_step(request).verify(pending, code, _client(request))
+    if outcome.issued is None:
+        status = 429 if outcome.step is Step.TOO_MANY else 401
+        context = {"next": safe_next(next), "error": outcome.error}
+        return render(request, "login_2fa.html", context, status)
+    return _signed_in(request, _go(safe_next(next)), outcome.issued)
 
 
-async def _complete(request: Request, response: Response, pending: WebSessionView) -> None:
-    """End the pending session and issue a new token: nothing from before survives."""
+def _second_step(request: Request) -> SecondStepService:
     state = web_state(request)
-    await state.sessions.end(pending.id)
-    ip = client_ip(request)
-    issued = await state.sessions.start(
-        pending.account_id, True, ip, request.headers.get("user-agent", "")
-    )
-    await state.signin.signed_in(await state.services.accounts.get(pending.account_id), ip)
-    set_cookie(response, SESSION_COOKIE, issued.token, state.secure_cookies)
+    return SecondStepService(state.signin, state.second_factor, state.sessions)
+
+
+def _client(request: Request) -> Client:
+    return Client(client_ip(request), request.headers.get("user-agent", ""))
+
+
+def _signed_in(request: Request, response: Response, issued: IssuedSession) -> Response:
+    """The new full session's cookie: nothing from before the second factor survives."""
+    set_cookie(response, SESSION_COOKIE, issued.token, web_state(request).secure_cookies)
+    return response
 
 
 def _qr_svg(uri: str) -> str:
@@ -148,20 +142,14 @@ async def _enrol_page(
 
 @router.post("/login/2fa/setup")
 async def enrol(request: Request, code: Text, next: Next = "") -> Response:
-    state = web_state(request)
     pending = await _pending(request)
     if pending is None:
         return _go("/login")
-    actor = Actor(pending.account_id, pending.email, client_ip(request))
-    try:
-        codes = await state.second_factor.confirm_enrolment(actor, pending.account_id, code)
-    except InvalidInput as exc:
-        return await _enrol_page(request, pending, safe_next(next), f"The code {exc.reason}.")
-    response = render(
-        request, "recovery_codes.html", {"codes": codes, "next": safe_next(next), "csrf": ""}
-    )
-    await _complete(request, response, pending)
-    return response
+    outcome = await _second_step(request).enrol(pending, code, _client(request))
+    if outcome.issued is None:
+        return await _enrol_page(request, pending, safe_next(next), outcome.error)
+    context = {"codes": list(outcome.codes), "next": safe_next(next), "csrf": ""}
+    return _signed_in(request, render(request, "recovery_codes.html", context), outcome.issued)
 
 
 @router.post("/logout")
