@@ -11,9 +11,9 @@ from fastapi.responses import RedirectResponse
 from mailward.core.clientsettings import dns_records
 from mailward.core.invitations.service import InvitationView, NewInvitation, invitation_link
 from mailward.core.notifications import invitation_message
-from mailward.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from mailward.errors import NotFound
 from mailward.web.assistant.state import assistant_state
-from mailward.web.formatting import sentence
+from mailward.web.forms import REFUSED, refused_form
 from mailward.web.paths import devices_path
 from mailward.web.routes.addresses import address_context
 from mailward.web.state import render, web_state
@@ -22,7 +22,6 @@ from mailward.web.viewer import SignedIn, Viewer, reauthenticated
 router = APIRouter()
 
 Text = Annotated[str, Form()]
-UserError = (InvalidInput, AlreadyExists, Conflict)
 # The pages that show a setup-assistant link: the password is asked again first.
 Sending = Annotated[Viewer, reauthenticated("/addresses/{address_id}/devices/new")]
 Showing = Annotated[Viewer, reauthenticated("/addresses/{address_id}/devices")]
@@ -78,9 +77,8 @@ async def send_assistant(
         new = await assistant_state(request).invitations.create(
             viewer.actor, address_id, user, name
         )
-    except UserError as exc:
-        context["error"] = sentence(exc)
-        return render(request, "assistant/error_back.html", context, 400)
+    except REFUSED as exc:
+        return refused_form(request, "assistant/error_back.html", context, exc)
     return _link_page(request, context, new)
 
 
@@ -125,9 +123,8 @@ async def resend(
         new = await assistant_state(request).invitations.resend(
             viewer.actor, address_id, invitation_id
         )
-    except UserError as exc:
-        context["error"] = sentence(exc)
-        return render(request, "assistant/error_back.html", context, 400)
+    except REFUSED as exc:
+        return refused_form(request, "assistant/error_back.html", context, exc)
     return _link_page(request, context, new)
 
 

@@ -19,10 +19,10 @@ from mailward.core.clientsettings import (
 )
 from mailward.core.invitations.service import InvitationUnusable, InvitationView
 from mailward.core.passwords import MIN_LENGTH, suggest_password
-from mailward.errors import Conflict, InvalidInput
 from mailward.web.assistant.discovery import MOBILECONFIG
 from mailward.web.assistant.state import assistant_state
 from mailward.web.formatting import sentence
+from mailward.web.forms import REFUSED
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, live_session
 
@@ -121,7 +121,7 @@ async def obtain_password(
         created = await state.invitations.redeem(viewer.actor, token, password, proof)
     except InvitationUnusable as exc:
         return _unusable(request, exc, viewer.session)
-    except (InvalidInput, Conflict) as exc:
+    except REFUSED as exc:
         context["error"] = sentence(exc)
         return _page(request, "password.html", context, 400)
     return _settings_page(request, context, created.device.address, created.password)

@@ -9,15 +9,15 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from mailward.core.access.permissions import MANAGER_ROLES, Role
-from mailward.errors import AlreadyExists, Conflict, InvalidInput
+from mailward.errors import Conflict
 from mailward.web.formatting import sentence
+from mailward.web.forms import REFUSED
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer
 
 router = APIRouter()
 
 Text = Annotated[str, Form()]
-UserError = (InvalidInput, AlreadyExists, Conflict)
 PER_PAGE = 25
 
 
@@ -83,7 +83,7 @@ async def create_address(
     addresses = web_state(request).services.addresses
     try:
         created = await addresses.create(viewer.actor, ms_id, local_part, display_name)
-    except UserError as exc:
+    except REFUSED as exc:
         return await _mail_service_page(
             request, viewer, ms_id, error=sentence(exc), status_code=400
         )
@@ -127,7 +127,7 @@ async def add_user(request: Request, viewer: SignedIn, address_id: int, email: T
     addresses = web_state(request).services.addresses
     try:
         await addresses.add_user(viewer.actor, address_id, email)
-    except UserError as exc:
+    except REFUSED as exc:
         return await _users_page(request, viewer, address_id, sentence(exc), 400)
     return _go(f"/addresses/{address_id}/users")
 
@@ -137,6 +137,6 @@ async def remove_user(request: Request, viewer: SignedIn, address_id: int, email
     addresses = web_state(request).services.addresses
     try:
         await addresses.remove_user(viewer.actor, address_id, email)
-    except UserError as exc:
+    except REFUSED as exc:
         return await _users_page(request, viewer, address_id, sentence(exc), 400)
     return _go(f"/addresses/{address_id}/users")

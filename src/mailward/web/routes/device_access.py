@@ -8,10 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 
 from mailward.core.devices.service import PROTOCOLS, DeviceOptions
-from mailward.web.formatting import sentence
+from mailward.web.forms import REFUSED, refused_form
 from mailward.web.paths import devices_path
 from mailward.web.routes.devices import (
-    UserError,
     device_context,
     go_to,
     parse_expiry,
@@ -60,7 +59,6 @@ async def change_access(
         await web_state(request).services.devices.set_options(
             viewer.actor, address_id, device_id, options
         )
-    except UserError as exc:
-        context["error"] = sentence(exc)
-        return render(request, "device_access.html", context, 400)
+    except REFUSED as exc:
+        return refused_form(request, "device_access.html", context, exc)
     return go_to(f"{devices_path(address_id)}?done=access")

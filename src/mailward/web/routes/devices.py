@@ -11,9 +11,10 @@ from fastapi.responses import RedirectResponse
 from mailward.core.audit.events import AuditEventView, AuditFilter, AuditTag
 from mailward.core.devices.service import PROTOCOLS, DeviceOptions, DeviceView, NewDevicePassword
 from mailward.core.passwords import MIN_LENGTH, suggest_password
-from mailward.errors import AlreadyExists, Conflict, InvalidInput
+from mailward.errors import Conflict, InvalidInput
 from mailward.web.assistant import pending_invitations
 from mailward.web.formatting import sentence
+from mailward.web.forms import REFUSED
 from mailward.web.paths import devices_path
 from mailward.web.routes.addresses import address_context
 from mailward.web.routes.finished_forms import FinishedForms, new_submission
@@ -24,7 +25,6 @@ router = APIRouter()
 
 Text = Annotated[str, Form()]
 Choices = Annotated[list[str] | None, Form()]
-UserError = (InvalidInput, AlreadyExists, Conflict)
 REGENERATE = "regenerate"
 UNSENT_SHOWN_FOR = timedelta(days=7)
 # The pages that show a new password: the password is asked again first.
@@ -143,7 +143,7 @@ async def add_device(
         created = await web_state(request).services.devices.add(
             viewer.actor, address_id, name, user or None, password, proof, options
         )
-    except UserError as exc:
+    except REFUSED as exc:
         context["error"] = sentence(exc)
         if isinstance(exc, Conflict):
             context.update(_suggestion_fields(request))
@@ -224,7 +224,7 @@ async def change_password(
         changed = await web_state(request).services.devices.change_password(
             viewer.actor, address_id, device_id, password, proof
         )
-    except UserError as exc:
+    except REFUSED as exc:
         context["error"] = sentence(exc)
         if isinstance(exc, Conflict):
             context.update(_suggestion_fields(request))
@@ -249,7 +249,7 @@ async def rename(
     context, _ = await device_context(request, viewer, address_id, device_id, "rename devices")
     try:
         await web_state(request).services.devices.rename(viewer.actor, address_id, device_id, name)
-    except UserError as exc:
+    except REFUSED as exc:
         context.update(name=name, error=sentence(exc))
         return render(request, "device_rename.html", context, 400)
     return go_to(f"{devices_path(address_id)}?done=renamed")

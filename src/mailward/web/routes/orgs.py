@@ -10,15 +10,15 @@ from fastapi.responses import RedirectResponse
 from mailward.core.access.grants import GrantService
 from mailward.core.access.permissions import MANAGER_ROLES, Role
 from mailward.core.audit.events import AuditFilter, AuditTag
-from mailward.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from mailward.errors import NotFound
 from mailward.web.formatting import is_account_action, sentence
+from mailward.web.forms import REFUSED
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer
 
 router = APIRouter()
 
 Text = Annotated[str, Form()]
-UserError = (InvalidInput, AlreadyExists, Conflict)
 
 
 def _go(path: str) -> RedirectResponse:
@@ -67,7 +67,7 @@ async def create_mail_service(
         created = await web_state(request).services.mail_services.create(
             viewer.actor, org_id, domain
         )
-    except UserError as exc:
+    except REFUSED as exc:
         return await _mail_services_page(request, viewer, sentence(exc), 400)
     return _go(f"/mail-services/{created.id}")
 
@@ -100,7 +100,7 @@ async def add_member(
     organizations = web_state(request).services.organizations
     try:
         await organizations.add_member(viewer.actor, org_id, email, role)
-    except (*UserError, NotFound) as exc:
+    except (*REFUSED, NotFound) as exc:
         return await _members_page(request, viewer, org_id, sentence(exc), 400)
     return _go(f"/orgs/{org_id}")
 
@@ -112,7 +112,7 @@ async def set_role(
     organizations = web_state(request).services.organizations
     try:
         await organizations.set_role(viewer.actor, org_id, email, role)
-    except UserError as exc:
+    except REFUSED as exc:
         return await _members_page(request, viewer, org_id, sentence(exc), 400)
     return _go(f"/orgs/{org_id}")
 
@@ -122,7 +122,7 @@ async def remove_member(request: Request, viewer: SignedIn, org_id: int, email: 
     organizations = web_state(request).services.organizations
     try:
         await organizations.remove_member(viewer.actor, org_id, email)
-    except UserError as exc:
+    except REFUSED as exc:
         return await _members_page(request, viewer, org_id, sentence(exc), 400)
     return _go(f"/orgs/{org_id}")
 
