@@ -19,24 +19,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailward.core.limits import Counter, Limit, Limits
 from mailward.core.networks import client_network
 from mailward.limitstore import RateLimitStore
 
-
-@dataclass(frozen=True)
-class Limit:
-    """At most ``failures`` failures in ``window`` seconds."""
-
-    name: str
-    failures: int
-    window: float
+ADDRESS_IP_LIMIT = Limit("address_ip.auth", 10, 900)
+IP_LIMIT = Limit("ip.auth", 50, 900)
+ADDRESS_LIMIT = Limit("address.auth", 100, 900)
 
 
 @dataclass(frozen=True)
 class AuthLimits:
-    address_ip: Limit = Limit("address_ip.auth", 10, 900)
-    ip: Limit = Limit("ip.auth", 50, 900)
-    address: Limit = Limit("address.auth", 100, 900)
+    address_ip: Limit = ADDRESS_IP_LIMIT
+    ip: Limit = IP_LIMIT
+    address: Limit = ADDRESS_LIMIT
     success_memory: float = 24 * 3600
     ipv6_prefix_length: int = 64
 
@@ -58,18 +54,15 @@ class Verdict:
 class RateLimiter:
     def __init__(self, store: RateLimitStore, limits: AuthLimits | None = None) -> None:
         self.store = store
+        self.counted = Limits(store)
         self.limits = limits or AuthLimits()
 
     def network(self, client_ip: str) -> str:
         return client_network(client_ip, self.limits.ipv6_prefix_length)
 
-    def _counters(self, address: str, ip: str) -> list[tuple[Limit, str]]:
+    def _counters(self, address: str, ip: str) -> list[Counter]:
         lim, net = self.limits, self.network(ip)
-        return [
-            (lim.address_ip, f"{lim.address_ip.name}:{address}:{net}"),
-            (lim.ip, f"{lim.ip.name}:{net}"),
-            (lim.address, f"{lim.address.name}:{address}"),
-        ]
+        return [(lim.address_ip, f"{address}:{net}"), (lim.ip, net), (lim.address, address)]
 
     def _success_key(self, address: str, ip: str) -> str:
         return f"ok.auth:{address}:{self.network(ip)}"
@@ -77,13 +70,13 @@ class RateLimiter:
     async def check(self, address: str, ip: str) -> Verdict:
         """The first limit this attempt is over, if any. One store round trip."""
         counters = self._counters(address, ip)
-        keys = [k for _, k in counters] + [self._success_key(address, ip)]
+        keys = [limit.key(k) for limit, k in counters] + [self._success_key(address, ip)]
         values = await self.store.counts(keys)
         exempt = values[-1] > 0
         for index, ((limit, key), count) in enumerate(zip(counters, values, strict=False)):
             if count < limit.failures or (exempt and index > 0):
                 continue
-            retry_after = await self.store.retry_after(key)
+            retry_after = await self.store.retry_after(limit.key(key))
             return Verdict(Limited(limit.name, max(1.0, round(retry_after, 1))), exempt)
         return Verdict(None, exempt)
 
@@ -93,11 +86,7 @@ class RateLimiter:
         window = self.limits.address_ip.window
         if not await self.store.add_flag(f"fail.auth:{fingerprint}", window):
             return False
-        by_window: dict[float, list[str]] = {}
-        for limit, key in self._counters(address, ip):
-            by_window.setdefault(limit.window, []).append(key)
-        for window, keys in by_window.items():
-            await self.store.increment(keys, window)
+        await self.counted.hit(*self._counters(address, ip))
         return True
 
     async def record_success(self, address: str, ip: str, verdict: Verdict | None) -> None:

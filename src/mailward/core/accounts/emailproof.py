@@ -29,9 +29,10 @@ from mailward.core.access.actors import Actor
 from mailward.core.accounts.service import AccountView, check_account_password, find_account
 from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
+from mailward.core.limits import Limit
 from mailward.core.networks import client_network
 from mailward.core.notifications import Mailer, _html, _message
-from mailward.core.signin.limits import FailureWindow, Limit, TooManyAttempts
+from mailward.core.signin.limits import FailureWindow, TooManyAttempts
 from mailward.db.models import Account, EmailProof
 from mailward.errors import InvalidInput
 

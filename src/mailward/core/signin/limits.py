@@ -4,18 +4,19 @@ store (so N nodes do not give N times the budget)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from mailward.core.access.actors import Actor
 from mailward.core.accounts.service import AccountService, AccountView
 from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
+from mailward.core.limits import Counter, Limit, Limits
 from mailward.core.networks import client_network
 from mailward.errors import MailwardError
 from mailward.limitstore import RateLimitStore
 
 WINDOW = timedelta(minutes=15)
+WINDOW_SECONDS = WINDOW.total_seconds()
 
 
 class TooManyAttempts(MailwardError):
@@ -27,16 +28,10 @@ class TooManyAttempts(MailwardError):
         self.retry_after = retry_after
 
 
-@dataclass(frozen=True)
-class Limit:
-    name: str
-    failures: int
-
-
-EMAIL_LIMIT = Limit("email.signin", 5)
-IP_LIMIT = Limit("ip.signin", 20)
-EMAIL_NETWORK_LIMIT = Limit("email_network.signin", 5)
-SECOND_FACTOR_LIMIT = Limit("account.second_factor", 5)
+EMAIL_LIMIT = Limit("email.signin", 5, WINDOW_SECONDS)
+IP_LIMIT = Limit("ip.signin", 20, WINDOW_SECONDS)
+EMAIL_NETWORK_LIMIT = Limit("email_network.signin", 5, WINDOW_SECONDS)
+SECOND_FACTOR_LIMIT = Limit("account.second_factor", 5, WINDOW_SECONDS)
 EMAIL_PURPOSE = "signin-email"
 # Where a person completed a sign-in (password and second factor) before: from there,
 # failures elsewhere do not stop them (DESIGN §7, "limits stop guessing, not owners").
@@ -45,33 +40,24 @@ KNOWN_NETWORK_LIFETIME = timedelta(days=90)
 
 
 class FailureWindow:
-    """Failures per key within a window of ``window`` from the first failure, in the
-    rate-limit store: shared by every node when the store is Redis."""
+    """Failures per counter on the shared :class:`Limits`, refused with
+    :class:`TooManyAttempts`."""
 
-    def __init__(self, store: RateLimitStore, window: timedelta = WINDOW) -> None:
-        self.store = store
-        self.window = window
+    def __init__(self, store: RateLimitStore) -> None:
+        self.limits = Limits(store)
 
-    @staticmethod
-    def _key(limit: Limit, key: str) -> str:
-        return f"{limit.name}:{key}"
-
-    async def check(self, *counters: tuple[Limit, str]) -> None:
+    async def check(self, *counters: Counter) -> None:
         """Raise :class:`TooManyAttempts` for the first counter at its limit. One store
         round trip when none is."""
-        keys = [self._key(limit, key) for limit, key in counters]
-        for (limit, _), key, count in zip(
-            counters, keys, await self.store.counts(keys), strict=True
-        ):
-            if count >= limit.failures:
-                raise TooManyAttempts(max(await self.store.retry_after(key), 1.0))
+        exceeded = await self.limits.exceeded(*counters)
+        if exceeded is not None:
+            raise TooManyAttempts(exceeded.retry_after)
 
-    async def fail(self, *counters: tuple[Limit, str]) -> None:
-        keys = [self._key(limit, key) for limit, key in counters]
-        await self.store.increment(keys, self.window.total_seconds())
+    async def fail(self, *counters: Counter) -> None:
+        await self.limits.hit(*counters)
 
     async def clear(self, limit: Limit, key: str) -> None:
-        await self.store.clear([self._key(limit, key)])
+        await self.limits.clear((limit, key))
 
 
 class SignInService:
@@ -100,7 +86,7 @@ class SignInService:
         return account
 
     @staticmethod
-    def _counters(email_counter: str, network: str) -> tuple[tuple[Limit, str], ...]:
+    def _counters(email_counter: str, network: str) -> tuple[Counter, ...]:
         return (
             (IP_LIMIT, network),
             (EMAIL_LIMIT, email_counter),

@@ -9,8 +9,7 @@ one token's requests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from mailward.core.limits import Limit, Limits
 from mailward.errors import MailwardError
 from mailward.limitstore import RateLimitStore
 
@@ -22,13 +21,6 @@ class ApiRateLimited(MailwardError):
         super().__init__(f"too many requests ({limit}); retry in {retry_after:.0f} seconds")
         self.limit = limit
         self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class Limit:
-    name: str
-    max_hits: int
-    per_seconds: float
 
 
 def api_limits(requests_per_minute: int = 1200) -> tuple[Limit, ...]:
@@ -48,18 +40,16 @@ class ApiRateLimiter:
 
     def __init__(self, store: RateLimitStore, limits: tuple[Limit, ...] = DEFAULT_LIMITS) -> None:
         self.store = store
+        self.counted = Limits(store)
         self.limits = {limit.name: limit for limit in limits}
 
     async def check(self, name: str, key: str) -> None:
         """Raise :class:`ApiRateLimited` if ``key`` is over the limit, without counting."""
-        limit = self.limits[name]
-        store_key = f"{name}:{key}"
-        [count] = await self.store.counts([store_key])
-        if count >= limit.max_hits:
-            retry_after = max(1.0, await self.store.retry_after(store_key))
-            raise ApiRateLimited(name, retry_after)
+        exceeded = await self.counted.exceeded((self.limits[name], key))
+        if exceeded is not None:
+            raise ApiRateLimited(name, exceeded.retry_after)
 
     async def hit(self, name: str, key: str) -> None:
         """Count one request, refusing it if the limit is already reached."""
         await self.check(name, key)
-        await self.store.increment([f"{name}:{key}"], self.limits[name].per_seconds)
+        await self.counted.hit((self.limits[name], key))
