@@ -3,6 +3,7 @@ tab."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
@@ -11,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from mailward.core.access.permissions import MANAGER_ROLES, Role
 from mailward.errors import Conflict
 from mailward.web.formatting import sentence
-from mailward.web.forms import REFUSED
+from mailward.web.forms import REFUSED, done_or_refused
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer
 
@@ -124,19 +125,13 @@ async def users(request: Request, viewer: SignedIn, address_id: int) -> Response
 
 @router.post("/addresses/{address_id}/users")
 async def add_user(request: Request, viewer: SignedIn, address_id: int, email: Text) -> Response:
-    addresses = web_state(request).services.addresses
-    try:
-        await addresses.add_user(viewer.actor, address_id, email)
-    except REFUSED as exc:
-        return await _users_page(request, viewer, address_id, sentence(exc), 400)
-    return _go(f"/addresses/{address_id}/users")
+    action = web_state(request).services.addresses.add_user(viewer.actor, address_id, email)
+    page = partial(_users_page, request, viewer, address_id)
+    return await done_or_refused(action, page, f"/addresses/{address_id}/users")
 
 
 @router.post("/addresses/{address_id}/users/remove")
 async def remove_user(request: Request, viewer: SignedIn, address_id: int, email: Text) -> Response:
-    addresses = web_state(request).services.addresses
-    try:
-        await addresses.remove_user(viewer.actor, address_id, email)
-    except REFUSED as exc:
-        return await _users_page(request, viewer, address_id, sentence(exc), 400)
-    return _go(f"/addresses/{address_id}/users")
+    action = web_state(request).services.addresses.remove_user(viewer.actor, address_id, email)
+    page = partial(_users_page, request, viewer, address_id)
+    return await done_or_refused(action, page, f"/addresses/{address_id}/users")

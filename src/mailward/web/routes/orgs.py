@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
@@ -12,7 +13,7 @@ from mailward.core.access.permissions import MANAGER_ROLES, Role
 from mailward.core.audit.events import AuditFilter, AuditTag
 from mailward.errors import NotFound
 from mailward.web.formatting import is_account_action, sentence
-from mailward.web.forms import REFUSED
+from mailward.web.forms import REFUSED, done_or_refused
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer
 
@@ -109,22 +110,16 @@ async def add_member(
 async def set_role(
     request: Request, viewer: SignedIn, org_id: int, email: Text, role: Text
 ) -> Response:
-    organizations = web_state(request).services.organizations
-    try:
-        await organizations.set_role(viewer.actor, org_id, email, role)
-    except REFUSED as exc:
-        return await _members_page(request, viewer, org_id, sentence(exc), 400)
-    return _go(f"/orgs/{org_id}")
+    action = web_state(request).services.organizations.set_role(viewer.actor, org_id, email, role)
+    page = partial(_members_page, request, viewer, org_id)
+    return await done_or_refused(action, page, f"/orgs/{org_id}")
 
 
 @router.post("/orgs/{org_id}/members/remove")
 async def remove_member(request: Request, viewer: SignedIn, org_id: int, email: Text) -> Response:
-    organizations = web_state(request).services.organizations
-    try:
-        await organizations.remove_member(viewer.actor, org_id, email)
-    except REFUSED as exc:
-        return await _members_page(request, viewer, org_id, sentence(exc), 400)
-    return _go(f"/orgs/{org_id}")
+    action = web_state(request).services.organizations.remove_member(viewer.actor, org_id, email)
+    page = partial(_members_page, request, viewer, org_id)
+    return await done_or_refused(action, page, f"/orgs/{org_id}")
 
 
 def _int_or_none(value: str) -> int | None:
