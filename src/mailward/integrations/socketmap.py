@@ -104,7 +104,8 @@ async def read_length(reader: asyncio.StreamReader) -> int | None:
     digits = b""
     while True:
         try:
-            byte = await asyncio.wait_for(reader.readexactly(1), IDLE_SECONDS)
+            async with asyncio.timeout(IDLE_SECONDS):  # not wait_for: it can swallow a cancel
+                byte = await reader.readexactly(1)
         except (asyncio.IncompleteReadError, TimeoutError):
             return None
         if byte == b":" and digits:
@@ -121,7 +122,8 @@ async def read_netstring(reader: asyncio.StreamReader) -> bytes | None:
         return None
     if length > MAX_REQUEST:
         raise ValueError("netstring too long")
-    payload = await asyncio.wait_for(reader.readexactly(length + 1), IDLE_SECONDS)
+    async with asyncio.timeout(IDLE_SECONDS):
+        payload = await reader.readexactly(length + 1)
     if payload[-1:] != b",":
         raise ValueError("netstring without its comma")
     return payload[:-1]

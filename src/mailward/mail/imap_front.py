@@ -108,7 +108,11 @@ class BoundedInput:
     async def _timed(self, reading: Awaitable[T]) -> T:
         timeout = self.limits.idle_timeout if self.logged_in else self.limits.login_timeout
         try:
-            return await asyncio.wait_for(reading, timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel
+            # that lands as the read completes, and a revoked device's session, already
+            # out of the registry, would go on answering.
+            async with asyncio.timeout(timeout):
+                return await reading
         except TimeoutError:
             await self.dismiss(b"* BYE Autologout; idle for too long.\r\n")
 

@@ -102,7 +102,8 @@ class Pop3Session:
         limits = self.context.limits
         timeout = limits.login_timeout if self.device is None else limits.idle_timeout
         try:
-            raw = await asyncio.wait_for(self.reader.readuntil(b"\n"), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: it can swallow a cancel
+                raw = await self.reader.readuntil(b"\n")
         except asyncio.LimitOverrunError:
             await self.send(b"-ERR Line too long\r\n")
             return None
