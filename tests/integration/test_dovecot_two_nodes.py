@@ -99,18 +99,18 @@ def test_a_revocation_through_node_a_reaches_node_b_within_a_second(plane: DataP
     api_token = plane.run(token)
     assert ask_auth_endpoint(node_b.auth_port, device.password)["result"] == "ok"
     session = imaplib.IMAP4_SSL("127.0.0.1", imaps_b, ssl_context=client_tls())
-    session.login(INFO, device.password)
-
-    revoke_through_api(http_a, api_token.secret, device)
-    revoked_at = time.monotonic()
-
-    while True:
-        try:
-            session.noop()
-        except (imaplib.IMAP4.abort, OSError):
-            session.shutdown()
-            break
-        assert time.monotonic() - revoked_at < 1.0, "node B kept the session open"
-        time.sleep(0.02)
+    try:
+        session.login(INFO, device.password)
+        revoke_through_api(http_a, api_token.secret, device)
+        revoked_at = time.monotonic()
+        while True:
+            try:
+                session.noop()
+            except (imaplib.IMAP4.abort, OSError):
+                break
+            assert time.monotonic() - revoked_at < 1.0, "node B kept the session open"
+            time.sleep(0.02)
+    finally:
+        session.shutdown()  # closed even when the assertion fails: no socket left to GC
     assert ask_auth_endpoint(node_b.auth_port, device.password)["result"] == "fail"
     assert time.monotonic() - revoked_at < 1.5
