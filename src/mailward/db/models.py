@@ -52,6 +52,16 @@ class Organization(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Policy on devices (core/devices/policy.py): login history kept this many days;
+    # unused devices noticed, then revoked, after these many days (both None: off).
+    login_history_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
+    unused_notice_days: Mapped[int | None] = mapped_column(
+        Integer, default=90, server_default="90"
+    )
+    unused_revoke_days: Mapped[int | None] = mapped_column(
+        Integer, default=120, server_default="120"
+    )
+    unused_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="organization")
 
@@ -180,6 +190,56 @@ class Device(Base):
     allowed_networks: Mapped[str] = mapped_column(Text, default="")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by: Mapped[str | None] = mapped_column(String(320))
+    # Unused-device expiry: when the "unused" notice went out, when someone kept it.
+    unused_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+PENDING_NOTICE = text("notice = 'pending'")
+
+
+class DeviceLogin(Base):
+    """A device's login history: identical logins (same IP, protocol, result) within one
+    flush of the recorder are one row with a ``count``. Pruned per the organization's
+    ``login_history_days``."""
+
+    __tablename__ = "device_logins"
+    __table_args__ = (Index("ix_device_logins_device_id_at", "device_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ip: Mapped[str] = mapped_column(String(64))
+    protocol: Mapped[str] = mapped_column(String(10))
+    client: Mapped[str | None] = mapped_column(String(200))
+    result: Mapped[str] = mapped_column(String(10))  # ok | wrong | limited
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+class DeviceNetwork(Base):
+    """A network (IPv4 /24, IPv6 /48) a device logged in from. ``notice``: ``first``
+    (the device's first network, no notice), ``pending`` (to be told), ``sent``."""
+
+    __tablename__ = "device_networks"
+    __table_args__ = (
+        UniqueConstraint("device_id", "network"),
+        Index(
+            "ix_device_networks_pending",
+            "device_id",
+            sqlite_where=PENDING_NOTICE,
+            postgresql_where=PENDING_NOTICE,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    network: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ip: Mapped[str] = mapped_column(String(64))
+    protocol: Mapped[str] = mapped_column(String(10))
+    client: Mapped[str | None] = mapped_column(String(200))
+    notice: Mapped[str] = mapped_column(String(10))
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DeviceChange(Base):
