@@ -1,14 +1,26 @@
-"""The API's bodies. Output models are read from the core's views; none holds a secret
+"""The API's bodies. Output models take their fields from the core's views
+(:func:`fields_of`), narrowing a few to the values they can take; none holds a secret
 except :class:`NewDevicePassword` and :class:`NewApiToken`, sent once."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from mailward.core.accounts.apitokens import ApiTokenView, IssuedApiToken
+from mailward.core.addresses.service import AddressPage as AddressPageView
+from mailward.core.addresses.service import AddressUserView, AddressView
+from mailward.core.audit.events import AuditEventView
+from mailward.core.devices.views import DeviceView
+from mailward.core.devices.views import NewDevicePassword as NewDevicePasswordView
+from mailward.core.invitations.service import InvitationView
+from mailward.core.mailservices.domainproof import VerificationRecord as RecordView
+from mailward.core.mailservices.service import MailServiceView
 from mailward.core.names import refuse_control_characters
+from mailward.core.organizations.service import MemberView, OrganizationView
 from mailward.errors import InvalidInput
 
 # Printable text only: control characters (NUL above all) never reach the database. The
@@ -43,10 +55,20 @@ class View(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def fields_of(view: type, *, omit: tuple[str, ...] = (), **narrowed: Any) -> dict[str, Any]:
+    """A core view's fields, in its order, as a model's annotations (``__annotations__ =
+    fields_of(...)``): ``narrowed`` gives some a narrower type (the values a ``str`` can
+    take, a nested view's API model), ``omit`` leaves some out of the API."""
+    hints = get_type_hints(view)
+    names = [f.name for f in dataclasses.fields(view)]
+    unknown = (set(narrowed) | set(omit)) - set(names)
+    if unknown:
+        raise TypeError(f"{view.__name__} has no field {', '.join(sorted(unknown))}")
+    return {n: narrowed.get(n, hints[n]) for n in names if n not in omit}
+
+
 class Organization(View):
-    id: int
-    name: str
-    role: RoleName
+    __annotations__ = fields_of(OrganizationView, role=RoleName)
 
 
 GrantState = Literal["pending", "accepted"]
@@ -56,10 +78,7 @@ class Member(View):
     """A member (``accepted``), or a person offered a role who has not answered
     (``pending``: no name, nothing about their account)."""
 
-    email: str
-    display_name: str
-    role: RoleName
-    state: GrantState
+    __annotations__ = fields_of(MemberView, role=RoleName, state=GrantState)
 
 
 class MemberIn(BaseModel):
@@ -74,26 +93,18 @@ class RoleIn(BaseModel):
 class VerificationRecord(View):
     """The DNS TXT record that proves the organization controls the domain."""
 
-    name: str
-    type: Literal["TXT"]
-    value: str
+    __annotations__ = fields_of(RecordView, type=Literal["TXT"])
 
 
 class MailService(View):
     """``pending`` until the domain's verification record is seen (``verify``); only a
     ``verified`` Mail Service receives mail and lets its devices log in."""
 
-    id: int
-    organization_id: int
-    domain: str
-    display_domain: str
-    address_count: int
-    created_at: datetime
-    state: Literal["pending", "verified"]
-    verified_at: datetime | None
-    record: VerificationRecord | None
-    checked_at: datetime | None
-    check_message: str
+    __annotations__ = fields_of(
+        MailServiceView,
+        state=Literal["pending", "verified"],
+        record=VerificationRecord | None,
+    )
 
 
 class MailServiceIn(BaseModel):
@@ -101,12 +112,7 @@ class MailServiceIn(BaseModel):
 
 
 class Address(View):
-    id: int
-    mail_service_id: int
-    organization_id: int
-    email: str
-    display_name: str
-    created_at: datetime
+    __annotations__ = fields_of(AddressView)
 
 
 class AddressIn(BaseModel):
@@ -115,44 +121,27 @@ class AddressIn(BaseModel):
 
 
 class AddressPage(View):
-    items: list[Address]
-    total: int
-    page: int
-    per_page: int
+    __annotations__ = fields_of(AddressPageView, items=list[Address])
 
 
 class AddressUser(View):
     """A user of the address (``accepted``), or a person offered its use who has not
     answered (``pending``: no name, nothing about their account)."""
 
-    email: str
-    display_name: str
-    state: GrantState
+    __annotations__ = fields_of(AddressUserView, state=GrantState)
 
 
 class AddressUserIn(BaseModel):
     email: Email
 
 
+Status = Literal["active", "expired", "revoked"]
+
+
 class Device(View):
-    id: int
-    address_id: int
-    address: str
-    name: str
-    user_email: str | None
-    password_kind: Literal["generated", "chosen"]
-    created_by: str
-    created_at: datetime
-    password_changed_at: datetime
-    last_used_at: datetime | None
-    last_used_ip: str | None
-    last_used_protocol: str | None
-    last_used_client: str | None
-    expires_at: datetime | None
-    allowed_protocols: list[str]
-    allowed_networks: list[str]
-    revoked_at: datetime | None
-    status: Literal["active", "expired", "revoked"]
+    __annotations__ = fields_of(
+        DeviceView, password_kind=Literal["generated", "chosen"], status=Status
+    )
 
 
 Password = Annotated[str, text(128, 1)]
@@ -176,21 +165,11 @@ class DevicePasswordIn(BaseModel):
 class NewDevicePassword(View):
     """Sent once, with ``Cache-Control: no-store``; never readable again."""
 
-    device: Device
-    password: str
+    __annotations__ = fields_of(NewDevicePasswordView, device=Device)
 
 
 class AuditEvent(View):
-    id: int
-    at: datetime
-    actor: str
-    actor_ip: str | None
-    organization_id: int | None
-    action: str
-    address_id: int | None
-    device_id: int | None
-    target: str
-    details: dict[str, Any]
+    __annotations__ = fields_of(AuditEventView)
 
 
 class AuditPage(BaseModel):
@@ -200,15 +179,7 @@ class AuditPage(BaseModel):
 
 
 class ApiToken(View):
-    id: int
-    organization_id: int
-    name: str
-    prefix: str
-    created_at: datetime
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-    status: Literal["active", "expired", "revoked"]
+    __annotations__ = fields_of(ApiTokenView, status=Status)
 
 
 class ApiTokenIn(BaseModel):
@@ -219,8 +190,7 @@ class ApiTokenIn(BaseModel):
 class NewApiToken(View):
     """Sent once, with ``Cache-Control: no-store``."""
 
-    token: ApiToken
-    secret: str
+    __annotations__ = fields_of(IssuedApiToken, token=ApiToken)
 
 
 class DeviceAccessIn(BaseModel):
@@ -237,18 +207,11 @@ class InvitationIn(BaseModel):
 
 
 class Invitation(View):
-    id: int
-    address_id: int
-    address: str
-    email: str
-    device_name: str
-    created_by: str
-    created_at: datetime
-    expires_at: datetime
-    used_at: datetime | None
-    cancelled_at: datetime | None
-    device_id: int | None
-    status: Literal["pending", "used", "cancelled", "expired"]
+    __annotations__ = fields_of(
+        InvitationView,
+        omit=("organization_id", "organization"),
+        status=Literal["pending", "used", "cancelled", "expired"],
+    )
 
 
 class NewInvitation(BaseModel):
