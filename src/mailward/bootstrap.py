@@ -14,11 +14,13 @@ from mailward.core.addresses.service import AddressService
 from mailward.core.audit.service import AuditLogService
 from mailward.core.deps import CoreDeps
 from mailward.core.devices.changes import DEVICE_CHANGES_CHANNEL, DeviceChangeFeed, DeviceEventHub
+from mailward.core.devices.history import DeviceHistoryService
 from mailward.core.devices.service import DeviceService
 from mailward.core.invitations.service import InvitationService
 from mailward.core.mailservices.domainchecks import DomainChecks
 from mailward.core.mailservices.service import MailServiceService
 from mailward.core.notifications import Mailer, SecurityNotices
+from mailward.core.organizations.policy import PolicyService
 from mailward.core.organizations.service import OrganizationService
 from mailward.core.passwords import PasswordHasher
 from mailward.core.signin.limits import SignInService
@@ -49,6 +51,8 @@ class Services:
     domain_checks: DomainChecks = field(init=False)
     addresses: AddressService = field(init=False)
     devices: DeviceService = field(init=False)
+    device_history: DeviceHistoryService = field(init=False)
+    policies: PolicyService = field(init=False)
     audit: AuditLogService = field(init=False)
     invitations: InvitationService = field(init=False)
     rights: RightsService = field(init=False)
@@ -71,6 +75,8 @@ class Services:
         )
         self.addresses = AddressService(self.deps)
         self.devices = DeviceService(self.deps)
+        self.device_history = DeviceHistoryService(self.deps, self.devices)
+        self.policies = PolicyService(self.deps)
         self.audit = AuditLogService(self.deps)
         self.invitations = InvitationService(self.deps, self.devices)
         self.rights = RightsService(self.deps)

@@ -199,6 +199,9 @@ class Authenticator:
         refusal = refusal_of(grant, attempt.protocol, attempt.ip, now)
         if refusal is not None:
             await self.refusals.refused(grant, refusal, attempt.protocol, attempt.ip)
+            self.last_used.note_refused(
+                grant.device_id, now, attempt.ip, attempt.protocol, attempt.client_name
+            )
             return await self._failed(attempt)
         if key is not None:
             self.cache.put(key, grant, epoch)

@@ -1,5 +1,6 @@
 """Last use of each device (time, client IP, protocol, client name), coalesced in
-memory and written in batches: a login never waits for a database write."""
+memory and written in batches: a login never waits for a database write. The login
+history (:mod:`mailward.auth.history`) is noted and flushed along with it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, update
 
 from mailward.auth.directory import DATABASE_ERRORS
+from mailward.auth.history import OK, WRONG, LoginHistory
 from mailward.db.engine import Database
 from mailward.db.models import Device
 
@@ -35,9 +37,10 @@ def clean_client_name(name: str | None) -> str | None:
 
 
 class LastUsedRecorder:
-    def __init__(self, db: Database, interval: float) -> None:
+    def __init__(self, db: Database, interval: float, history: LoginHistory | None = None) -> None:
         self.db = db
         self.interval = interval
+        self.history = history or LoginHistory(db)
         self._pending: dict[int, LastUse] = {}
         self._names: dict[int, str] = {}
         self.flushes = 0
@@ -47,6 +50,14 @@ class LastUsedRecorder:
     ) -> None:
         client = clean_client_name(client) or self._names.get(device_id)
         self._pending[device_id] = LastUse(at, ip[:64], protocol, client)
+        self.history.note(device_id, at, ip[:64], protocol, client, OK)
+
+    def note_refused(
+        self, device_id: int, at: datetime, ip: str, protocol: str, client: str | None
+    ) -> None:
+        """A right password refused for the device's scope: history only (not a use)."""
+        client = clean_client_name(client) or self._names.get(device_id)
+        self.history.note(device_id, at, ip[:64], protocol, client, WRONG)
 
     def note_client_name(self, device_id: int, client_name: str) -> None:
         """The client's name (IMAP ID) arrives after the login: attach it to that use."""
@@ -59,6 +70,7 @@ class LastUsedRecorder:
         pending = self._pending.get(device_id)
         if pending is not None:
             self._pending[device_id] = replace(pending, client=name)
+        self.history.note_client_name(device_id, name)
 
     @property
     def pending(self) -> int:
@@ -67,6 +79,7 @@ class LastUsedRecorder:
     async def flush(self) -> int:
         """Write what is pending in one batch; on a database error keep it for the
         next try (newer uses win). Returns the number of devices written."""
+        await self.history.flush()
         batch, self._pending = self._pending, {}
         if not batch:
             return 0

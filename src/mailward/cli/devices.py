@@ -15,6 +15,7 @@ from mailward.cli.runtime import (
     run_with_services,
     split_list,
 )
+from mailward.core.devices.history import LoginView
 from mailward.core.devices.service import DeviceOptions, DeviceView, NewDevicePassword
 
 device_app = typer.Typer(help="Devices and their passwords.", no_args_is_help=True)
@@ -45,6 +46,17 @@ def device_summary(view: DeviceView) -> dict[str, Any]:
         },
         "status": view.status,
         "revoked_at": view.revoked_at,
+    }
+
+
+def login_summary(login: LoginView) -> dict[str, Any]:
+    """One login as ``device history --json`` prints it (an interface: keep the keys)."""
+    return {
+        "at": login.at,
+        "ip": login.ip,
+        "protocol": login.protocol,
+        "client": login.client,
+        "result": login.result,
     }
 
 
@@ -185,3 +197,32 @@ def device_revoke(ctx: typer.Context, address: str, device: str) -> None:
 
     view = run_with_services(ctx, use)
     typer.echo(f"device {view.name!r} (id {view.id}) of {view.address} is revoked")
+
+
+@device_app.command("history")
+def device_history(
+    ctx: typer.Context,
+    address: str,
+    device: str,
+    limit: int = typer.Option(100, help="how many logins, newest first (at most 1000)"),
+    json_: bool = typer.Option(False, "--json"),
+) -> None:
+    """A device's last logins, newest first: time, client IP, protocol, client, result
+    (ok, or wrong: its right password refused for the device's scope). Identical
+    logins between two flushes are one entry. Wrong passwords name no device."""
+
+    async def use(services: Services) -> list[LoginView]:
+        return await services.device_history.history(OPERATOR, address, device, limit)
+
+    logins = run_with_services(ctx, use)
+    if json_:
+        print_json([login_summary(h) for h in logins])
+        return
+    if not logins:
+        typer.echo("no logins recorded", err=True)
+    for h in logins:
+        times = f" (x{h.count})" if h.count > 1 else ""
+        typer.echo(
+            f"{h.at.isoformat(timespec='seconds')}\t{h.ip}\t{h.protocol}\t"
+            f"{h.client or '-'}\t{h.result}{times}"
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mailward.bootstrap import Services
+from mailward.cli.policy import org_policy
 from mailward.cli.runtime import OPERATOR, print_rows, read_password, run_with_services
 from mailward.core.passwords import generate_password
 
@@ -14,6 +15,7 @@ account_app = typer.Typer(
 org_app = typer.Typer(help="Organizations and their members.", no_args_is_help=True)
 member_app = typer.Typer(help="Members of an organization and their roles.", no_args_is_help=True)
 org_app.add_typer(member_app, name="member")
+org_app.command("policy")(org_policy)
 
 
 def init(
