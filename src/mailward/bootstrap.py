@@ -15,7 +15,9 @@ from mailward.core.audit.service import AuditLogService
 from mailward.core.deps import CoreDeps
 from mailward.core.devices.changes import DEVICE_CHANGES_CHANNEL, DeviceChangeFeed, DeviceEventHub
 from mailward.core.devices.history import DeviceHistoryService
+from mailward.core.devices.newnetworks import NewNetworkNotices
 from mailward.core.devices.service import DeviceService
+from mailward.core.devices.unused import UnusedDevices
 from mailward.core.invitations.service import InvitationService
 from mailward.core.mailservices.domainchecks import DomainChecks
 from mailward.core.mailservices.service import MailServiceService
@@ -35,6 +37,7 @@ from mailward.redis_limitstore import make_rate_limit_store
 from mailward.settings import Settings
 
 if TYPE_CHECKING:
+    from mailward.device_upkeep import DeviceUpkeep
     from mailward.mail.outbox import Outbox
 
 
@@ -111,6 +114,22 @@ class Services:
         from mailward.mail.outbox import build_outbox  # an edge, wired here when used
 
         return build_outbox(self)
+
+    def device_upkeep(self) -> DeviceUpkeep:
+        """New-network notices, unused-device expiry and history pruning, as a task."""
+        from mailward.device_upkeep import DeviceUpkeep
+
+        url, sender = self.settings.effective_public_url, self.settings.sender_address
+        return DeviceUpkeep(
+            NewNetworkNotices(self.deps, self.mailer, sender, url),
+            self.unused_devices(self.mailer),
+            self.device_history,
+            self.settings.device_upkeep_seconds,
+        )
+
+    def unused_devices(self, mailer: Mailer | None = None) -> UnusedDevices:
+        url, sender = self.settings.effective_public_url, self.settings.sender_address
+        return UnusedDevices(self.deps, self.devices, mailer or self.mailer, sender, url)
 
     @cached_property
     def mailer(self) -> Mailer:

@@ -206,6 +206,9 @@ async def start_node(
         rechecks = rechecks_for(services.domain_checks, interval, timeout)
         rechecks.start()
         stack.push_async_callback(rechecks.stop)
+        upkeep = services.device_upkeep()  # notices and expiry: from the manager's nodes
+        upkeep.start()
+        stack.push_async_callback(upkeep.stop)
     return mail, ready_line(listeners, web, auth_http.port)
 
 

@@ -101,6 +101,12 @@ class Settings(BaseSettings):
 
     credential_cache_seconds: float = Field(default=300.0, ge=0)
     last_used_flush_seconds: float = Field(default=5.0, gt=0)
+    device_upkeep_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="how often serve sends new-network notices, expires unused devices "
+        "and prunes login history",
+    )
     device_change_poll_seconds: float = Field(default=0.25, gt=0)
     api_requests_per_minute: int = Field(default=1200, ge=1, le=1_000_000)
     sudo_minutes: int = Field(default=15, ge=1, le=24 * 60)

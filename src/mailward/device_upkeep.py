@@ -1,0 +1,60 @@
+"""The background upkeep of devices inside ``mailward serve``: every ``period`` seconds,
+one pass that sends the pending new-network notices, applies the organizations' policy
+on unused devices (notice, digest, revocation) and prunes old login history. A failing
+step is logged and the next pass runs as usual; no login ever waits for it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from mailward.core.devices.history import DeviceHistoryService
+from mailward.core.devices.newnetworks import NewNetworkNotices
+from mailward.core.devices.unused import UnusedDevices
+
+log = logging.getLogger(__name__)
+
+
+class DeviceUpkeep:
+    def __init__(
+        self,
+        notices: NewNetworkNotices,
+        unused: UnusedDevices,
+        history: DeviceHistoryService,
+        period: float,
+        step_timeout: float = 120.0,
+    ) -> None:
+        self.steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("new-network notices", notices.send_pending),
+            ("unused devices", unused.sweep),
+            ("login history pruning", history.prune),
+        ]
+        self.period = period
+        self.step_timeout = step_timeout
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="device-upkeep")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def run_once(self) -> None:
+        for name, step in self.steps:
+            try:
+                await asyncio.wait_for(step(), self.step_timeout)
+            except Exception as exc:  # the loop must outlive a database outage
+                log.warning("device upkeep: %s failed: %s", name, exc.__class__.__name__)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.period)
+            await self.run_once()
