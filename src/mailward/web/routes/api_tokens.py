@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from mailward.core.accounts.apitokens import ApiTokenService
 from mailward.errors import MailwardError
 from mailward.web.formatting import sentence
 from mailward.web.routes.devices import parse_expiry
@@ -19,15 +18,11 @@ PAGE = "/account/api-tokens"
 Text = Annotated[str, Form()]
 
 
-def _tokens(request: Request) -> ApiTokenService:
-    return ApiTokenService(web_state(request).services.deps)
-
-
 async def _page_context(request: Request, viewer: Viewer) -> dict[str, Any]:
     services = web_state(request).services
     organizations = await services.organizations.list_for(viewer.actor)
     names = {o.id: o.name for o in organizations}
-    tokens = await _tokens(request).list(viewer.actor)
+    tokens = await services.api_tokens.list(viewer.actor)
     return {
         "viewer": viewer.session,
         "organizations": organizations,
@@ -57,7 +52,7 @@ async def create_api_token(
     try:
         if not organization.isdigit():
             raise MailwardError("choose the organization the token may act in")
-        issued = await _tokens(request).create(
+        issued = await web_state(request).services.api_tokens.create(
             viewer.actor, int(organization), name, parse_expiry(expires)
         )
     except MailwardError as exc:
@@ -69,5 +64,5 @@ async def create_api_token(
 
 @router.post(PAGE + "/{token_id}/revoke")
 async def revoke_api_token(request: Request, viewer: SignedIn, token_id: int) -> Response:
-    await _tokens(request).revoke(viewer.actor, token_id)
+    await web_state(request).services.api_tokens.revoke(viewer.actor, token_id)
     return RedirectResponse(PAGE + "?done=revoked", status_code=303)

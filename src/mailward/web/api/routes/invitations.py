@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from mailward.core.invitations.service import InvitationService
 from mailward.core.invitations.service import NewInvitation as MadeInvitation
 from mailward.web.api import schemas as s
 from mailward.web.api.context import Api, ApiSecret
@@ -15,10 +14,6 @@ from mailward.web.api.problems import problem_responses
 
 router = APIRouter(tags=["invitations"])
 ObjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-def _invitations(api: Api) -> InvitationService:
-    return InvitationService(api.services.deps, api.services.devices)
 
 
 def _link(api: Api, made: MadeInvitation) -> s.NewInvitation:
@@ -29,7 +24,7 @@ def _link(api: Api, made: MadeInvitation) -> s.NewInvitation:
 @router.get("/addresses/{address_id}/invitations", responses=problem_responses(403, 404))
 async def list_invitations(address_id: ObjectId, api: Api) -> list[s.Invitation]:
     """Pending setup assistants (not used, cancelled or expired)."""
-    views = await _invitations(api).list_pending(api.actor, address_id)
+    views = await api.services.invitations.list_pending(api.actor, address_id)
     return [s.Invitation.model_validate(v) for v in views]
 
 
@@ -42,7 +37,9 @@ async def create_invitation(
     address_id: ObjectId, body: s.InvitationIn, api: ApiSecret
 ) -> s.NewInvitation:
     """A setup-assistant link for a user of the address, valid 30 days, single use."""
-    made = await _invitations(api).create(api.actor, address_id, body.user_email, body.device_name)
+    made = await api.services.invitations.create(
+        api.actor, address_id, body.user_email, body.device_name
+    )
     return _link(api, made)
 
 
@@ -54,7 +51,7 @@ async def resend_invitation(
     address_id: ObjectId, invitation_id: ObjectId, api: ApiSecret
 ) -> s.NewInvitation:
     """A new link valid 30 days from now; the previous link stops working."""
-    made = await _invitations(api).resend(api.actor, address_id, invitation_id)
+    made = await api.services.invitations.resend(api.actor, address_id, invitation_id)
     return _link(api, made)
 
 
@@ -66,4 +63,4 @@ async def resend_invitation(
 )
 async def cancel_invitation(address_id: ObjectId, invitation_id: ObjectId, api: Api) -> None:
     """Cancel the link (idempotent)."""
-    await _invitations(api).cancel(api.actor, address_id, invitation_id)
+    await api.services.invitations.cancel(api.actor, address_id, invitation_id)
