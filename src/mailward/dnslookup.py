@@ -8,6 +8,7 @@ record just published is seen at the next check.
 from __future__ import annotations
 
 import logging
+from typing import Protocol, TypeVar
 
 import dns.asyncresolver
 import dns.exception
@@ -33,12 +34,7 @@ class DnsTxtLookup:
         self.timeout = timeout_seconds
 
     def _resolver(self) -> dns.asyncresolver.Resolver:
-        resolver = dns.asyncresolver.Resolver(configure=not self.servers)
-        if self.servers:
-            resolver.nameservers = [dns.nameserver.Do53Nameserver(h, p) for h, p in self.servers]
-        resolver.timeout = self.timeout
-        resolver.lifetime = self.timeout
-        return resolver
+        return configured(dns.asyncresolver.Resolver(configure=not self.servers), self)
 
     async def txt(self, name: str) -> TxtAnswer:
         try:
@@ -54,6 +50,25 @@ class DnsTxtLookup:
             if isinstance(rdata, dns.rdtypes.ANY.TXT.TXT):
                 texts.append(b"".join(rdata.strings).decode("utf-8", "replace"))
         return TxtAnswer(tuple(texts))
+
+
+R = TypeVar("R", bound=dns.resolver.BaseResolver)
+
+
+class ResolverSettings(Protocol):
+    @property
+    def servers(self) -> list[tuple[str, int]]: ...
+    @property
+    def timeout(self) -> float: ...
+
+
+def configured(resolver: R, wanted: ResolverSettings) -> R:
+    """``resolver`` asking the configured servers (if any), within the time limit."""
+    if wanted.servers:
+        resolver.nameservers = [dns.nameserver.Do53Nameserver(h, p) for h, p in wanted.servers]
+    resolver.timeout = wanted.timeout
+    resolver.lifetime = wanted.timeout
+    return resolver
 
 
 def _problem_of(exc: dns.exception.DNSException) -> DnsProblem:

@@ -139,6 +139,28 @@ class Settings(BaseSettings):
     domain_check_interval_seconds: float = Field(default=300.0, ge=1)
     domain_checks_per_pass: int = Field(default=20, ge=1, le=1000)
 
+    # Mail arriving from other servers.
+    inbound_checks: bool = Field(
+        default=True,
+        description="embedded inbound SMTP: SPF, DKIM and DMARC checked, Authentication-Results"
+        " added, DMARC p=reject applied",
+    )
+    rspamd_enabled: bool = Field(
+        default=False, description="production plane: Postfix passes mail through rspamd's milter"
+    )
+    rspamd_milter: str = Field(
+        default="127.0.0.1:11332", description="host:port of rspamd's milter (proxy worker)"
+    )
+    rspamd_reject_score: float = Field(
+        default=15.0, gt=0, description="rspamd score at which inbound mail is refused"
+    )
+    rspamd_add_header_score: float = Field(
+        default=6.0, gt=0, description="rspamd score at which inbound mail is marked as spam"
+    )
+    rspamd_greylisting: bool = Field(
+        default=False, description="rspamd greylists unknown senders (needs Redis)"
+    )
+
     @field_validator("dns_resolvers")
     @classmethod
     def _resolvers_are_addresses(cls, value: list[str]) -> list[str]:

@@ -27,8 +27,14 @@ class DnsServer:
     def resolver(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def publish(self, records: dict[str, list[str]]) -> None:
-        """Serve exactly ``records`` (name -> TXT strings) from now on."""
+    def publish(
+        self,
+        records: dict[str, list[str]],
+        hosts: dict[str, str] | None = None,
+        mx: dict[str, str] | None = None,
+    ) -> None:
+        """Serve exactly ``records`` (name -> TXT strings), ``hosts`` (name -> IPv4, with
+        its PTR) and ``mx`` (domain -> exchange) from now on."""
         self.stop()
         args = [
             shutil.which("dnsmasq") or DNSMASQ,
@@ -43,7 +49,11 @@ class DnsServer:
             "--cache-size=0",
             f"--pid-file={self.workdir / 'dnsmasq.pid'}",
         ]
-        args += [f"--txt-record={name},{text}" for name, texts in records.items() for text in texts]
+        args += [
+            f"--txt-record={name},{_strings(text)}" for name, ts in records.items() for text in ts
+        ]
+        args += [f"--host-record={name},{ip}" for name, ip in (hosts or {}).items()]
+        args += [f"--mx-host={domain},{host},10" for domain, host in (mx or {}).items()]
         with (self.workdir / "dnsmasq.log").open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=log)
         self._wait_until_listening()
@@ -67,3 +77,9 @@ class DnsServer:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+def _strings(text: str) -> str:
+    """One TXT record as dnsmasq's comma-separated strings of at most 255 bytes (a DKIM
+    key is longer); a resolver joins them back."""
+    return ",".join(text[i : i + 255] for i in range(0, len(text), 255))

@@ -15,6 +15,7 @@ from mailward.mail.connections import ConnectionGate, ConnectionTracker, FrontLi
 from mailward.mail.directory import DatabaseDirectory
 from mailward.mail.imap import ImapListener
 from mailward.mail.imap_backend import DeviceLogin, ImapConfig, write_pymap_files_beside
+from mailward.mail.inbound_checks import InboundChecks
 from mailward.mail.maildir import MailStore
 from mailward.mail.outbound import OutboundWorker
 from mailward.mail.pop3_front import Pop3Context, Pop3Listener
@@ -150,7 +151,11 @@ class MailServer:
         return SubmissionHandler(self._delivery(), self.spool)
 
     def _inbound(self) -> InboundHandler:
-        return InboundHandler(self._delivery())
+        s = self.settings
+        checks = None
+        if s.inbound_checks:
+            checks = InboundChecks(s.hostname, s.dns_resolvers, s.dns_timeout_seconds)
+        return InboundHandler(self._delivery(), checks)
 
     async def _smtp(self, port: int, handler: Any, implicit: bool) -> int:
         s = self.settings

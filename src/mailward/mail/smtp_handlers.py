@@ -13,6 +13,7 @@ from mailward.clock import Clock
 from mailward.core.names import normalize_email
 from mailward.errors import InvalidInput
 from mailward.mail.directory import AddressDirectory
+from mailward.mail.inbound_checks import Arrival, InboundChecks
 from mailward.mail.maildir import MailStore
 from mailward.mail.message import completed_headers, prepend, queue_id, received_line
 from mailward.mail.smtp_protocol import authenticated_device
@@ -92,7 +93,10 @@ class LocalHandler:
         return NO_RELAY.format(clean)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        content = self.prepared(session, envelope)
+        refusal, checked = await self.screened(session, envelope)
+        if refusal is not None:
+            return refusal
+        content = self.prepared(session, envelope, *checked)
         route = route_of(envelope)
         try:
             await self.store(route, envelope, content)
@@ -101,10 +105,15 @@ class LocalHandler:
             return STORE_FAILED
         return OK
 
-    def prepared(self, session: Any, envelope: Any) -> bytes:
+    async def screened(self, session: Any, envelope: Any) -> tuple[str | None, tuple[bytes, ...]]:
+        """A refusal of the message, or the header lines its checks add."""
+        return None, ()
+
+    def prepared(self, session: Any, envelope: Any, *checked: bytes) -> bytes:
         now = self.delivery.clock.now()
         original = envelope.original_content or b""
-        return prepend(original, self.received(session, now), *self.added_headers(original, now))
+        added = self.added_headers(original, now)
+        return prepend(original, *checked, self.received(session, now), *added)
 
     def received(self, session: Any, now: datetime) -> bytes:
         protocol = self.protocol_name + ("S" if session.ssl else "")
@@ -123,7 +132,24 @@ class LocalHandler:
 
 
 class InboundHandler(LocalHandler):
-    """Port 25 duty: anyone may send, to our addresses only; no AUTH offered."""
+    """Port 25 duty: anyone may send, to our addresses only; no AUTH offered. With
+    ``checks``, SPF, DKIM and DMARC decide and are recorded before the message is stored."""
+
+    def __init__(self, delivery: Delivery, checks: InboundChecks | None) -> None:
+        super().__init__(delivery)
+        self.checks = checks
+
+    async def screened(self, session: Any, envelope: Any) -> tuple[str | None, tuple[bytes, ...]]:
+        if self.checks is None:
+            return None, ()
+        arrival = Arrival(
+            ip=session.peer[0] if session.peer else "",
+            helo=session.host_name or "",
+            mail_from=envelope.mail_from or "",
+            content=envelope.original_content or b"",
+        )
+        verdict = await self.checks.verdict(arrival)
+        return verdict.refusal, (verdict.header,)
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
