@@ -18,8 +18,10 @@ from mailward.web.routes import (
     api_tokens,
     consent,
     device_access,
+    device_use,
     email_code,
     orgs,
+    policy,
     signin,
 )
 from mailward.web.routes import devices as device_routes
@@ -54,6 +56,8 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(module.router)
     for module in (consent, email_code):
         app.include_router(module.router)
+    app.include_router(device_use.router)
+    app.include_router(policy.router)
     install_api(app, services)
     install_assistant(app, services)
     return app
