@@ -26,7 +26,8 @@ keys_app = typer.Typer(help="The server key ring (outside the database).", no_ar
 
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
-    """Apply every pending migration."""
+    """Apply every pending migration. Creates a missing data directory: on a new
+    production node it is the first command run (docs/PRODUCTION.md)."""
     settings = options(ctx).settings()
     prepare_data_dir(settings)
 

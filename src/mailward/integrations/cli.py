@@ -2,7 +2,8 @@
 
 Mounted by the ``mailward`` command as ``integrate``, which adds ``agent`` to it. Ports
 (the client-facing ones and the socketmap's), data directory, TLS files and the auth
-endpoint come from the usual settings (``MAILWARD_*``, ``MAILWARD_CONFIG``).
+endpoint come from the usual settings (``MAILWARD_*``, ``MAILWARD_CONFIG``) and the
+``mailward`` command's global options (``--data-dir``, ``--database-url``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import Annotated
 
 import typer
 
+from mailward.cli.runtime import options as global_options
 from mailward.integrations.dovecot import write_dovecot_config
 from mailward.integrations.options import DEFAULT_LMTP_PORT, DEFAULT_SASL_PORT, DataPlaneOptions
 from mailward.integrations.postfix import write_postfix_config
-from mailward.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Configuration for Dovecot and Postfix.")
 
@@ -51,6 +52,7 @@ def _report(paths: list[Path]) -> None:
 
 @app.command()
 def dovecot(
+    ctx: typer.Context,
     output: Output,
     lmtp_port: LmtpPort = DEFAULT_LMTP_PORT,
     sasl_port: SaslPort = DEFAULT_SASL_PORT,
@@ -60,11 +62,12 @@ def dovecot(
 ) -> None:
     """Write dovecot.conf (the entry file, printed first) and the Lua passdb."""
     options = _options(lmtp_port, sasl_port, mail_user, mail_root, auth_workers)
-    _report(write_dovecot_config(Settings(), output, options))
+    _report(write_dovecot_config(global_options(ctx).settings(), output, options))
 
 
 @app.command()
 def postfix(
+    ctx: typer.Context,
     output: Output,
     lmtp_port: LmtpPort = DEFAULT_LMTP_PORT,
     sasl_port: SaslPort = DEFAULT_SASL_PORT,
@@ -72,7 +75,7 @@ def postfix(
     """Write main.cf and master.cf for `postfix -c DIR start` (lookups go to the
     socketmap at MAILWARD_SOCKETMAP_BIND:MAILWARD_SOCKETMAP_PORT)."""
     options = _options(lmtp_port, sasl_port)
-    _report(write_postfix_config(Settings(), output, options))
+    _report(write_postfix_config(global_options(ctx).settings(), output, options))
 
 
 if __name__ == "__main__":
