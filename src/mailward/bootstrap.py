@@ -19,6 +19,8 @@ from mailward.core.devices.newnetworks import NewNetworkNotices
 from mailward.core.devices.service import DeviceService
 from mailward.core.devices.unused import UnusedDevices
 from mailward.core.invitations.service import InvitationService
+from mailward.core.mailservices.dkim import DkimKeyService
+from mailward.core.mailservices.dns_records import DnsRecordService
 from mailward.core.mailservices.domainchecks import DomainChecks
 from mailward.core.mailservices.service import MailServiceService
 from mailward.core.notifications import Mailer, SecurityNotices
@@ -52,6 +54,8 @@ class Services:
     organizations: OrganizationService = field(init=False)
     mail_services: MailServiceService = field(init=False)
     domain_checks: DomainChecks = field(init=False)
+    dkim: DkimKeyService = field(init=False)
+    dns_records: DnsRecordService = field(init=False)
     addresses: AddressService = field(init=False)
     devices: DeviceService = field(init=False)
     device_history: DeviceHistoryService = field(init=False)
@@ -76,6 +80,8 @@ class Services:
             checks,
             self.settings.domain_checks_per_pass,
         )
+        self.dkim = DkimKeyService(self.deps)
+        self.dns_records = DnsRecordService(self.settings, self.mail_services, self.dkim)
         self.addresses = AddressService(self.deps)
         self.devices = DeviceService(self.deps)
         self.device_history = DeviceHistoryService(self.deps, self.devices)

@@ -139,6 +139,13 @@ class Settings(BaseSettings):
     domain_check_interval_seconds: float = Field(default=300.0, ge=1)
     domain_checks_per_pass: int = Field(default=20, ge=1, le=1000)
 
+    # What the DNS page asks each domain to publish for its outgoing mail.
+    dmarc_policy: Literal["none", "quarantine", "reject"] = Field(
+        default="quarantine", description="p= of the DMARC record the DNS page proposes"
+    )
+    mta_sts_mode: Literal["testing", "enforce"] = Field(
+        default="testing", description="mode of the MTA-STS policy served on mta-sts.DOMAIN"
+    )
     # Mail arriving from other servers.
     inbound_checks: bool = Field(
         default=True,

@@ -13,10 +13,10 @@ from mailward.core.clientsettings import (
     autodiscover_json,
     autodiscover_pox,
     autodiscover_request_email,
-    dns_records,
     mobileconfig,
     thunderbird_autoconfig,
 )
+from mailward.core.mailservices.dns_records import dns_records
 from mailward.settings import Settings
 
 TB_SOCKET_TYPES = {"plain", "SSL", "STARTTLS"}

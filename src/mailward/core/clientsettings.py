@@ -2,7 +2,8 @@
 
 Pure functions of the settings: server names and ports come from configuration, never
 from a request. Documents: Thunderbird autoconfig, Outlook Autodiscover (POX and the
-JSON redirect), an Apple configuration profile, and the DNS records a domain needs.
+JSON redirect) and an Apple configuration profile. The DNS records a domain needs are
+listed in core.mailservices.dns_records.
 """
 
 from __future__ import annotations
@@ -255,38 +256,3 @@ def mobileconfig(
             "PayloadContent": [_mail_payload(cs, display_name, password)],
         }
     )
-
-
-# -- DNS -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DnsRecord:
-    name: str
-    type: str
-    value: str
-    purpose: str
-
-    @property
-    def zone_line(self) -> str:
-        return f"{self.name} 3600 IN {self.type} {self.value}"
-
-
-def dns_records(settings: Settings, domain: str) -> list[DnsRecord]:
-    """The records ``domain`` needs for mail to reach Mailward and clients to find it."""
-    host, web = f"{settings.hostname}.", f"{web_host(settings)}."
-    d = f"{domain}."
-    return [
-        DnsRecord(d, "MX", f"10 {host}", "incoming mail is delivered to this server"),
-        DnsRecord(f"_imaps._tcp.{d}", "SRV", f"0 1 {settings.imaps_port} {host}", "IMAP over TLS"),
-        DnsRecord(
-            f"_submissions._tcp.{d}",
-            "SRV",
-            f"0 1 {settings.submissions_port} {host}",
-            "sending (SMTP submission over TLS)",
-        ),
-        DnsRecord(f"_pop3s._tcp.{d}", "SRV", f"10 1 {settings.pop3s_port} {host}", "POP3 over TLS"),
-        DnsRecord(f"autoconfig.{d}", "CNAME", web, "Thunderbird finds its settings here"),
-        DnsRecord(f"autodiscover.{d}", "CNAME", web, "Outlook finds its settings here"),
-        DnsRecord(f"_autodiscover._tcp.{d}", "SRV", f"0 1 443 {web}", "Outlook's fallback lookup"),
-    ]

@@ -117,6 +117,27 @@ class MailService(Base):
     check_message: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
 
+class DkimKey(Base):
+    """A Mail Service's DKIM signing key, published at ``SELECTOR._domainkey.DOMAIN``.
+    Keys without ``retired_at`` sign; retired ones stay published until removed, so
+    mail signed with them still verifies. The private key is sealed with the server
+    key ring (never stored in clear)."""
+
+    __tablename__ = "dkim_keys"
+    __table_args__ = (UniqueConstraint("mail_service_id", "selector"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mail_service_id: Mapped[int] = mapped_column(
+        ForeignKey("mail_services.id", ondelete="CASCADE"), index=True
+    )
+    selector: Mapped[str] = mapped_column(String(63))
+    algorithm: Mapped[str] = mapped_column(String(20))  # "rsa" | "ed25519"
+    public_key: Mapped[str] = mapped_column(Text)  # the DNS record's p= value
+    private_key_sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Address(Base):
     __tablename__ = "addresses"
     __table_args__ = (UniqueConstraint("mail_service_id", "local_part"),)

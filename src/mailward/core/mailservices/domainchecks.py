@@ -18,6 +18,7 @@ from mailward.core.access.actors import Actor
 from mailward.core.access.permissions import require_manager
 from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
+from mailward.core.mailservices.dkim_keys import ensure_first_keys
 from mailward.core.mailservices.domainproof import (
     CheckOutcome,
     TxtAnswer,
@@ -134,6 +135,7 @@ class DomainChecks:
             mail_service.next_check_at = None
             await session.flush()  # the partial unique index refuses a second verified owner
             await remove_rival_claims(session, mail_service, actor, now)
+            await ensure_first_keys(session, self.deps.keys, mail_service, now)
             record(session, actor, AuditTag.MAIL_SERVICE_VERIFY, target, now)
             return
         changed = mail_service.check_message != outcome.message

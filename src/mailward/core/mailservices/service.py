@@ -20,6 +20,7 @@ from mailward.core.access.actors import Actor
 from mailward.core.access.permissions import require_manager, require_member, role_in
 from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
+from mailward.core.mailservices.dkim_keys import ensure_first_keys
 from mailward.core.mailservices.domainproof import (
     VerificationRecord,
     new_token,
@@ -167,6 +168,7 @@ class MailServiceService:
             await session.flush()
             if actor.is_operator:
                 await remove_rival_claims(session, mail_service, actor, now)
+                await ensure_first_keys(session, self.deps.keys, mail_service, now)
             tag = AuditTag.MAIL_SERVICE_CREATE if actor.is_operator else AuditTag.MAIL_SERVICE_CLAIM
             record(
                 session, actor, tag, AuditTarget(organization_id=organization_id, label=domain), now

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from mailward.core.clientsettings import dns_records
 from mailward.core.invitations.service import InvitationView, NewInvitation, invitation_link
 from mailward.core.notifications import invitation_message
 from mailward.errors import NotFound
@@ -131,13 +130,13 @@ async def resend(
 @router.get("/mail-services/{ms_id}/dns")
 async def dns_page(request: Request, viewer: SignedIn, ms_id: int) -> Response:
     services = web_state(request).services
-    mail_service = await services.mail_services.get(viewer.actor, ms_id)
+    mail_service, records = await services.dns_records.records(viewer.actor, ms_id)
     organization = await services.organizations.get(viewer.actor, mail_service.organization_id)
     context = {
         "viewer": viewer.session,
         "mail_service": mail_service,
         "organization": organization,
-        "records": dns_records(services.settings, mail_service.domain),
+        "records": records,
         "hostname": services.settings.hostname,
     }
     return render(request, "assistant/dns.html", context)
