@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from mailward.cli.admin import audit_app, db_app, keys_app
+from mailward.cli.backup import backup, restore
 from mailward.cli.devices import device_app
 from mailward.cli.mail import address_app, mailservice_app
 from mailward.cli.runtime import GlobalOptions, options
@@ -59,6 +60,8 @@ def agent(
 
 app.command("init")(init)
 app.command("quickstart")(quickstart)
+app.command("backup")(backup)
+app.command("restore")(restore)
 app.add_typer(account_app, name="account")
 app.add_typer(org_app, name="org")
 app.add_typer(mailservice_app, name="mailservice")
