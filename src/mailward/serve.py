@@ -33,6 +33,7 @@ from mailward.auth.runtime import build_authenticator, close_authenticator, star
 from mailward.auth.server import serve_auth_http
 from mailward.bootstrap import Services, build_services
 from mailward.domain_rechecks import rechecks_for
+from mailward.integrations import sdnotify
 from mailward.integrations.runtime import DataPlaneRuntime
 from mailward.mail.server import MailServer
 from mailward.settings import Settings
@@ -222,8 +223,11 @@ async def serve(settings: Settings, with_web: bool = True) -> int:
         install_signals(stop, mail)
         stack.callback(remove_signals)
         print(ready, flush=True)
+        sdnotify.notify("READY=1")  # Type=notify: systemd starts dependants now
+        stack.push_async_callback(sdnotify.stop_watchdog, sdnotify.start_watchdog())
         await stop.wait()
         log.info("stopping")
+        sdnotify.notify("STOPPING=1")
     return 0
 
 
