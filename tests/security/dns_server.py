@@ -32,9 +32,11 @@ class DnsServer:
         records: dict[str, list[str]],
         hosts: dict[str, str] | None = None,
         mx: dict[str, str] | None = None,
+        extra: list[str] | None = None,
     ) -> None:
         """Serve exactly ``records`` (name -> TXT strings), ``hosts`` (name -> IPv4, with
-        its PTR) and ``mx`` (domain -> exchange) from now on."""
+        its PTR), ``mx`` (domain -> exchange) and ``extra`` (dnsmasq options such as
+        ``--srv-host=`` or ``--cname=``) from now on."""
         self.stop()
         args = [
             shutil.which("dnsmasq") or DNSMASQ,
@@ -54,6 +56,7 @@ class DnsServer:
         ]
         args += [f"--host-record={name},{ip}" for name, ip in (hosts or {}).items()]
         args += [f"--mx-host={domain},{host},10" for domain, host in (mx or {}).items()]
+        args += extra or []
         with (self.workdir / "dnsmasq.log").open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=log)
         self._wait_until_listening()

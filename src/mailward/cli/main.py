@@ -9,6 +9,7 @@ import typer
 from mailward.cli.admin import audit_app, db_app, keys_app
 from mailward.cli.backup import backup, restore
 from mailward.cli.devices import device_app
+from mailward.cli.doctor import doctor
 from mailward.cli.mail import address_app, mailservice_app
 from mailward.cli.runtime import GlobalOptions, options
 from mailward.cli.setup import account_app, init, org_app, quickstart
@@ -60,6 +61,7 @@ def agent(
 
 app.command("init")(init)
 app.command("quickstart")(quickstart)
+app.command("doctor")(doctor)
 app.command("backup")(backup)
 app.command("restore")(restore)
 app.add_typer(account_app, name="account")
