@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from mailward.limitstore import MemoryRateLimitStore, Monotonic, RateLimitStore
+from mailward.ops.metrics import REDIS_ERRORS
 from mailward.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class FallbackRateLimitStore:
         return result
 
     def _broken(self, exc: BaseException) -> None:
+        REDIS_ERRORS.inc()
         self.failures += 1
         self._suspect = True
         now = self._now()

@@ -30,12 +30,15 @@ import uvicorn
 
 from mailward.auth.interfaces import DeviceAuthenticator
 from mailward.auth.runtime import build_authenticator, close_authenticator, start_change_feed
-from mailward.auth.server import serve_auth_http
+from mailward.auth.server import make_auth_http_app, serve_auth_http
 from mailward.bootstrap import Services, build_services
 from mailward.domain_rechecks import rechecks_for
 from mailward.integrations import sdnotify
 from mailward.integrations.runtime import DataPlaneRuntime
 from mailward.mail.server import MailServer
+from mailward.ops.logs import configure_logging
+from mailward.ops.node import NodeOps
+from mailward.ops.renewal import CertificateRenewal
 from mailward.settings import Settings
 from mailward.web.app import create_app
 from mailward.web.clientip import proxy_options
@@ -191,13 +194,22 @@ async def start_node(
     stack.push_async_callback(cancel, await start_change_feed(services))
     flusher = asyncio.create_task(authenticator.last_used.run(), name="device-last-used")
     stack.push_async_callback(cancel, flusher)
-    auth_http = await serve_auth_http(authenticator, settings)
+    ops = NodeOps(services)  # /metrics, /healthz, /readyz on the auth listener
+    auth_http = await serve_auth_http(
+        make_auth_http_app(authenticator, settings, ops.routes), settings
+    )
     stack.push_async_callback(auth_http.stop)
+    ops.start()
+    stack.callback(ops.stop)
     services.outbox.start()  # notices and invitations leave through the spool
     stack.push_async_callback(services.outbox.stop)
     mail = mail_plane(settings, services, authenticator)
     stack.push_async_callback(mail.stop)  # also after a partial start
     listeners = await mail.start()
+    if isinstance(mail, EmbeddedMail):
+        ops.sessions = mail.server.registry
+    renewal = CertificateRenewal(services, mail.reload_tls)  # ACME: renew, reload
+    stack.push_async_callback(cancel, renewal.start())
     web = None
     if with_web:
         web = await start_web(services, settings)
@@ -210,6 +222,7 @@ async def start_node(
         upkeep = services.device_upkeep()  # notices and expiry: from the manager's nodes
         upkeep.start()
         stack.push_async_callback(upkeep.stop)
+    ops.health.listening = True
     return mail, ready_line(listeners, web, auth_http.port)
 
 
@@ -231,20 +244,9 @@ async def serve(settings: Settings, with_web: bool = True) -> int:
     return 0
 
 
-def configure_logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO,
-            stream=sys.stderr,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-    # aiosmtpd logs every connection and command at INFO; keep warnings only.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-
-
 def run(settings: Settings, with_web: bool = True) -> int:
     """Blocking entry point for ``mailward serve``."""
-    configure_logging()
+    configure_logging(settings.log_format)
     return asyncio.run(serve(settings, with_web))
 
 

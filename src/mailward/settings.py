@@ -63,6 +63,42 @@ class Settings(BaseSettings):
     auth_http_bind: str = "127.0.0.1"
     auth_http_port: int = Field(default=8081, ge=0, le=65535)
     auth_http_secret: SecretStr | None = None
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="/metrics, /healthz, /readyz on the auth listener also answer "
+        "'Authorization: Bearer TOKEN' from other hosts (loopback needs nothing)",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="serve's log lines: text, or one JSON object per line"
+    )
+
+    acme_directory_url: str = Field(
+        default="https://acme-v02.api.letsencrypt.org/directory",
+        description="ACME server's directory (Let's Encrypt by default)",
+    )
+    acme_email: str = Field(default="", description="contact of the ACME account; none when empty")
+    acme_ca_bundle: Path | None = Field(
+        default=None,
+        description="CA bundle trusted for the ACME server (a test CA such as Pebble's)",
+    )
+    acme_http_bind: str = Field(
+        default="0.0.0.0", description="listen address of the HTTP-01 answerer"
+    )
+    acme_http_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="serve answers /.well-known/acme-challenge/ on this port (80); none: off",
+    )
+    acme_renew_days: int = Field(
+        default=30,
+        ge=1,
+        le=89,
+        description="serve renews the certificate this many days before expiry",
+    )
+    acme_check_interval_seconds: float = Field(
+        default=12 * 3600.0, gt=0, description="how often serve checks whether to renew"
+    )
 
     data_plane: DataPlane = Field(
         default="embedded",
@@ -146,6 +182,7 @@ class Settings(BaseSettings):
     mta_sts_mode: Literal["testing", "enforce"] = Field(
         default="testing", description="mode of the MTA-STS policy served on mta-sts.DOMAIN"
     )
+
     # Mail arriving from other servers.
     inbound_checks: bool = Field(
         default=True,

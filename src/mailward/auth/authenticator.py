@@ -13,6 +13,7 @@ later"), never "wrong password".
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -36,6 +37,7 @@ from mailward.core.names import split_address
 from mailward.core.passwords import PasswordHasher, lookup_hash
 from mailward.errors import InvalidInput
 from mailward.keys import ServerKeys
+from mailward.ops.metrics import DATABASE_ERRORS, LoginMeter
 
 FINGERPRINT_PURPOSE = "auth-failure"
 WRONG = AuthFailure(FailureReason.WRONG_CREDENTIALS)
@@ -106,6 +108,7 @@ class Authenticator:
         self.budget = budget or HashingBudget()
         self.db_timeout = db_timeout
         self._in_flight: dict[bytes, tuple[int, asyncio.Future[DeviceGrant | None]]] = {}
+        self.meter = LoginMeter()
 
     async def authenticate(
         self,
@@ -114,6 +117,19 @@ class Authenticator:
         protocol: str,
         client_ip: str,
         client_name: str | None = None,
+    ) -> AuthResult:
+        started = time.perf_counter()
+        result = await self._authenticate(address, password, protocol, client_ip, client_name)
+        self.meter.record(protocol, result, started)
+        return result
+
+    async def _authenticate(
+        self,
+        address: str,
+        password: str,
+        protocol: str,
+        client_ip: str,
+        client_name: str | None,
     ) -> AuthResult:
         attempt = make_attempt(address, password, protocol, client_ip, client_name)
         if attempt is None:
@@ -128,6 +144,7 @@ class Authenticator:
         try:
             return await self._look_up(attempt, key, epoch)
         except DirectoryUnavailable:
+            DATABASE_ERRORS.inc()
             return UNAVAILABLE
         except HashingBusy:
             return AuthFailure(FailureReason.UNAVAILABLE, BUSY_RETRY_SECONDS)

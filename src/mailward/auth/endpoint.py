@@ -12,7 +12,8 @@ microsecond here is paid on each IMAP/POP3/SMTP login of the standard-servers pl
 Auth-Protocol, Client-IP, Auth-Login-Attempt -> Auth-Status, Auth-Server, Auth-Port,
 Auth-Wait, Auth-Error-Code). Both need the shared secret in ``X-Mailward-Secret``
 (nginx: ``auth_http_header X-Mailward-Secret "..."``); without it, 403.
-``GET /auth/health`` answers 200 without a secret.
+``GET /auth/health`` answers 200 without a secret. ``GET /metrics``, ``/healthz`` and
+``/readyz`` (:mod:`mailward.ops.routes`) answer loopback clients without the secret.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from mailward.auth.interfaces import (
     FailureReason,
 )
 from mailward.auth.nginx import NginxBackends, nginx_headers
+from mailward.ops.routes import OPS_PATHS, OpsRoutes
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -76,13 +78,18 @@ def dovecot_request(body: bytes) -> dict[str, str | None]:
 
 class AuthHttpApp:
     def __init__(
-        self, authenticator: DeviceAuthenticator, secret: str, backends: NginxBackends
+        self,
+        authenticator: DeviceAuthenticator,
+        secret: str,
+        backends: NginxBackends,
+        ops: OpsRoutes | None = None,
     ) -> None:
         if not secret:
             raise ValueError("the auth endpoint needs a shared secret")
         self.authenticator = authenticator
         self._secret = secret.encode()
         self.backends = backends
+        self.ops = ops
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -95,10 +102,13 @@ class AuthHttpApp:
         if route == ("GET", "/auth/health"):
             await _respond(send, 200, [(b"content-type", b"text/plain")], b"ok")
             return
+        headers = dict(scope["headers"])
+        if method == "GET" and path in OPS_PATHS and self.ops is not None:
+            await self._ops(path, scope.get("client"), headers, send)
+            return
         if route not in (("POST", "/auth/dovecot"), ("GET", "/auth/nginx")):
             await _respond(send, 404, [], b"")
             return
-        headers = dict(scope["headers"])
         if not hmac.compare_digest(headers.get(SECRET_HEADER, b""), self._secret):
             await _respond(send, 403, [], b"")
             return
@@ -126,6 +136,19 @@ class AuthHttpApp:
             fields["client_name"],
         )
         await _respond(send, 200, JSON_HEADERS, dovecot_answer(result))
+
+    async def _ops(
+        self,
+        path: str,
+        client: tuple[str, int] | None,
+        headers: dict[bytes, bytes],
+        send: Send,
+    ) -> None:
+        assert self.ops is not None
+        if not self.ops.allowed(client, headers):
+            await _respond(send, 403, [], b"")
+            return
+        await _respond(send, *await self.ops.answer(path))
 
     async def _nginx(self, headers: dict[bytes, bytes], send: Send) -> None:
         await _respond(

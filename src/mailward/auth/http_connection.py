@@ -77,6 +77,7 @@ class AuthHttpConnection(asyncio.Protocol):
         self.connections = connections
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
+        self.peer: tuple[str, int] | None = None
         self.request = Request()
         self.last_active = time.monotonic()
         self._previous: asyncio.Task[None] | None = None  # answers go out in order
@@ -85,6 +86,8 @@ class AuthHttpConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.peer = (str(peer[0]), int(peer[1])) if peer else None
         if len(self.connections) >= self.max_connections:
             self._refuse(HTTPStatus.SERVICE_UNAVAILABLE)  # Dovecot: temporary failure
             return
@@ -183,6 +186,7 @@ class AuthHttpConnection(asyncio.Protocol):
             "path": path.decode("latin-1"),
             "query_string": query,
             "headers": request.headers,
+            "client": self.peer,
         }
         body = b"".join(request.body)
         answer: dict[str, Any] = {"status": 500, "headers": [], "body": b""}

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from mailward.core.limits import Counter, Limit, Limits
 from mailward.core.networks import client_network
 from mailward.limitstore import RateLimitStore
+from mailward.ops.metrics import RATE_LIMIT_REFUSALS
 
 ADDRESS_IP_LIMIT = Limit("address_ip.auth", 10, 900)
 IP_LIMIT = Limit("ip.auth", 50, 900)
@@ -77,6 +78,7 @@ class RateLimiter:
             if count < limit.failures or (exempt and index > 0):
                 continue
             retry_after = await self.store.retry_after(limit.key(key))
+            RATE_LIMIT_REFUSALS.labels(limit.name).inc()
             return Verdict(Limited(limit.name, max(1.0, round(retry_after, 1))), exempt)
         return Verdict(None, exempt)
 

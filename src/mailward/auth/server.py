@@ -12,6 +12,7 @@ from mailward.auth.http_connection import AuthHttpConnection
 from mailward.auth.interfaces import DeviceAuthenticator
 from mailward.auth.nginx import NginxBackends
 from mailward.auth.secret import auth_http_secret
+from mailward.ops.routes import OpsRoutes
 from mailward.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,10 +74,13 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_auth_http_app(authenticator: DeviceAuthenticator, settings: Settings) -> AuthHttpApp:
-    """The ASGI app, with the configured (or development) secret and nginx backends."""
+def make_auth_http_app(
+    authenticator: DeviceAuthenticator, settings: Settings, ops: OpsRoutes | None = None
+) -> AuthHttpApp:
+    """The ASGI app, with the configured (or development) secret and nginx backends;
+    with ``ops``, also ``/metrics``, ``/healthz`` and ``/readyz``."""
     return AuthHttpApp(
-        authenticator, auth_http_secret(settings), NginxBackends.from_settings(settings)
+        authenticator, auth_http_secret(settings), NginxBackends.from_settings(settings), ops
     )
 
 

@@ -8,6 +8,7 @@ import typer
 
 from mailward.cli.admin import audit_app, db_app, keys_app
 from mailward.cli.backup import backup, restore
+from mailward.cli.certs import certs_app
 from mailward.cli.devices import device_app
 from mailward.cli.doctor import doctor
 from mailward.cli.mail import address_app, mailservice_app
@@ -72,5 +73,6 @@ app.add_typer(device_app, name="device")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(certs_app, name="certs")
 integrate_app.command("agent")(agent)
 app.add_typer(integrate_app, name="integrate", help="Configuration for Dovecot and Postfix.")

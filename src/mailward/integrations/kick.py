@@ -52,10 +52,15 @@ class DovecotKicker:
         except TimeoutError:
             process.kill()
             await process.wait()
-            log.warning("doveadm kick for device %s timed out", device_id)
+            log.warning(
+                "doveadm kick for device %s timed out", device_id, extra={"device_id": device_id}
+            )
             return False
         if process.returncode not in (0, 68):  # 68: EX_NOUSER, no session to end
-            log.warning("doveadm kick for device %s: %s", device_id, stderr.decode().strip())
+            reason = stderr.decode().strip()
+            log.warning(
+                "doveadm kick for device %s: %s", device_id, reason, extra={"device_id": device_id}
+            )
             return False
         return True
 

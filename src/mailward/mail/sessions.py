@@ -61,6 +61,13 @@ class SessionRegistry:
     def count(self) -> int:
         return sum(len(s) for s in self._by_device.values())
 
+    def count_by_protocol(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for sessions in self._by_device.values():
+            for session in sessions.values():
+                counts[session.protocol] = counts.get(session.protocol, 0) + 1
+        return counts
+
     def end_device(self, device_id: int, before: datetime | None) -> int:
         """Close the device's sessions that authenticated before ``before`` (all of
         them when ``None``); returns how many were closed."""
@@ -85,7 +92,13 @@ class SessionRegistry:
             return
         ended = self.end_device(notice.device_id, notice.at)
         if ended:
-            log.info("device %s %s: ended %d session(s)", notice.device_id, notice.kind, ended)
+            log.info(
+                "device %s %s: ended %d session(s)",
+                notice.device_id,
+                notice.kind,
+                ended,
+                extra={"device_id": notice.device_id},
+            )
 
     @staticmethod
     def _close(session: LiveSession) -> None:

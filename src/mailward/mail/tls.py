@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import os
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,12 +28,21 @@ class CertificatePaths:
     key: Path
 
 
+def acme_paths(tls_dir: Path) -> CertificatePaths:
+    """Where ``mailward certs issue`` / ``renew`` write the certificate chain and key."""
+    return CertificatePaths(tls_dir / "acme-cert.pem", tls_dir / "acme-key.pem")
+
+
 def certificate_paths(
     tls_dir: Path, cert_file: Path | None, key_file: Path | None
 ) -> CertificatePaths:
-    """Configured paths take precedence over the self-signed pair in ``tls_dir``."""
+    """Configured paths take precedence over a certificate from ACME, which takes
+    precedence over the self-signed pair in ``tls_dir``."""
     if cert_file is not None:
         return CertificatePaths(cert_file, key_file or cert_file)
+    acme = acme_paths(tls_dir)
+    if acme.cert.exists() and acme.key.exists():
+        return acme
     return CertificatePaths(tls_dir / "selfsigned-cert.pem", tls_dir / "selfsigned-key.pem")
 
 
@@ -80,8 +90,11 @@ class ServerTls:
     """One server-side SSL context shared by every listener. :meth:`reload` loads the
     files again into the same context: new handshakes get the new certificate."""
 
-    def __init__(self, paths: CertificatePaths) -> None:
+    def __init__(
+        self, paths: CertificatePaths, choose: Callable[[], CertificatePaths] | None = None
+    ) -> None:
         self.paths = paths
+        self._choose = choose  # reload picks the files again (a new ACME certificate)
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.context.minimum_version = ssl.TLSVersion.TLSv1_2
         self.reload()
@@ -93,11 +106,13 @@ class ServerTls:
         paths = certificate_paths(tls_dir, cert_file, key_file)
         if cert_file is None and not (paths.cert.exists() and paths.key.exists()):
             write_self_signed(paths, hostname)
-        return cls(paths)
+        return cls(paths, lambda: certificate_paths(tls_dir, cert_file, key_file))
 
     def reload(self) -> None:
         """Raises ``OSError``/``ssl.SSLError`` when the files are unusable; the context
         then keeps the certificate it had."""
+        if self._choose is not None:
+            self.paths = self._choose()
         scratch = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         scratch.load_cert_chain(str(self.paths.cert), str(self.paths.key))
         self.context.load_cert_chain(str(self.paths.cert), str(self.paths.key))

@@ -1,0 +1,1 @@
+"""Running Mailward as a service: metrics, health checks, logs and certificates."""

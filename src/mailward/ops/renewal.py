@@ -1,0 +1,91 @@
+"""Certificate renewal inside ``serve``: a background task that renews the ACME
+certificate when ``acme_renew_days`` are left, and reloads the servers that use it.
+
+It also notices a certificate that ``mailward certs issue`` / ``renew`` installed from
+another process and reloads it. The embedded servers reload in place (the SIGHUP
+path); with Dovecot and Postfix, ``doveadm reload`` and ``postfix reload`` run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from mailward.bootstrap import Services
+from mailward.ops.certificates import (
+    AcmeConfig,
+    AcmeIssuer,
+    CertificateError,
+    certificate_names,
+    expires_at,
+)
+
+log = logging.getLogger(__name__)
+RELOAD_SECONDS = 30
+STANDARD_RELOADS = (("doveadm", "reload"), ("postfix", "reload"))
+
+
+class CertificateRenewal:
+    def __init__(self, services: Services, reload: Callable[[], None]) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.config = AcmeConfig.from_settings(services.settings)
+        self.reload = reload
+        self._seen: float | None = None
+
+    def start(self) -> asyncio.Task[None]:
+        return asyncio.create_task(self.run(), name="certificate-renewal")
+
+    async def run(self) -> None:
+        while True:
+            await self.check_once()
+            await asyncio.sleep(self.settings.acme_check_interval_seconds)
+
+    async def check_once(self) -> None:
+        """Renew when due; reload when the certificate on disk changed."""
+        cert = self.config.certificate.cert
+        expiry = expires_at(cert)
+        if expiry is None:
+            return  # no certificate from ACME here: nothing to renew
+        left = expiry - self.services.clock.now()
+        if left.days < self.settings.acme_renew_days:
+            await self.renew(left.days)
+        stamp = cert.stat().st_mtime
+        if stamp != self._seen:
+            if self._seen is not None:
+                await self.reload_servers()
+            self._seen = stamp
+
+    async def renew(self, days_left: int) -> None:
+        log.info("certificate expires in %d days: renewing", days_left)
+        try:
+            names = await certificate_names(self.settings, self.services.db)
+            await asyncio.to_thread(AcmeIssuer(self.config).issue, names)
+        except (CertificateError, OSError) as exc:
+            log.error("certificate renewal failed, keeping the current certificate: %s", exc)
+            return
+        log.info("certificate renewed for %s", ", ".join(names))
+
+    async def reload_servers(self) -> None:
+        self.reload()
+        if self.settings.data_plane == "dovecot":
+            for command in STANDARD_RELOADS:
+                await run_reload(self.settings.dovecot_config, command)
+
+
+async def run_reload(dovecot_config: object, command: tuple[str, str]) -> None:
+    program, verb = command
+    args = [program, verb]
+    if program == "doveadm" and dovecot_config:
+        args = [program, "-c", str(dovecot_config), verb]
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), RELOAD_SECONDS)
+    except (OSError, TimeoutError) as exc:
+        log.error("%s: %s", " ".join(args), exc)
+        return
+    if process.returncode != 0:
+        log.error("%s: %s", " ".join(args), stderr.decode(errors="replace").strip())
