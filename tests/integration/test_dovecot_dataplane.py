@@ -10,9 +10,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
+from mailward.bootstrap import Services
+from mailward.core.access.actors import Actor
 from tests.integration.dataplane import INFO, DataPlane, client_tls, running_plane
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -164,3 +167,23 @@ def test_more_concurrent_logins_than_auth_workers_all_get_through(plane: DataPla
         answers = [answer for batch in pool.map(logins, range(clients)) for answer in batch]
     refused = [answer for answer in answers if answer != "OK"]
     assert not refused, f"{len(refused)} of {len(answers)} refused: {refused[:3]}"
+
+
+def test_a_dovecot_login_is_in_the_devices_history_with_its_ip_and_protocol(
+    plane: DataPlane,
+) -> None:
+    """The auth endpoint passes Dovecot's client IP and service; the agent's flusher
+    writes the history within last_used_flush_seconds (5 s)."""
+    device = plane.add_device(INFO, "History phone")
+    pop = poplib.POP3_SSL("127.0.0.1", plane.settings.pop3s_port, context=client_tls())
+    pop.user(INFO)
+    pop.pass_(device.password)
+    pop.quit()
+
+    async def history(services: Services) -> list[Any]:
+        return await services.device_history.history(Actor.operator(), INFO, device.device.id)
+
+    deadline = time.monotonic() + 30
+    while not (logins := plane.run(history)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert [(h.ip, h.protocol, h.result) for h in logins] == [("127.0.0.1", "pop3", "ok")]

@@ -165,6 +165,7 @@ class DeviceSMTP(SMTP):
             credentials.password.decode("utf-8", "replace"),
             MailProtocol.SMTP,
             peer_ip(self.transport),
+            self.session.host_name if self.session else None,  # EHLO: the client's name
         )
         if isinstance(result, AuthFailure):
             return AuthResult(success=False, handled=False, message=auth_failure_reply(result))
