@@ -7,8 +7,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from mailward.clock import Clock, SystemClock
+from mailward.core.access.grants import GrantService
 from mailward.core.access.rights import RightsService
 from mailward.core.accounts.apitokens import ApiTokenService
+from mailward.core.accounts.emailproof import EmailProofService
 from mailward.core.accounts.service import AccountService
 from mailward.core.addresses.service import AddressService
 from mailward.core.audit.service import AuditLogService
@@ -39,8 +41,12 @@ from mailward.redis_limitstore import make_rate_limit_store
 from mailward.settings import Settings
 
 if TYPE_CHECKING:
+    from mailward.auth.authenticator import Authenticator
+    from mailward.auth.limits import AuthLimits
     from mailward.device_upkeep import DeviceUpkeep
+    from mailward.limitstore import RateLimitStore
     from mailward.mail.outbox import Outbox
+    from mailward.mail.sessions import SessionRegistry
 
 
 @dataclass
@@ -63,11 +69,13 @@ class Services:
     audit: AuditLogService = field(init=False)
     invitations: InvitationService = field(init=False)
     rights: RightsService = field(init=False)
+    grants: GrantService = field(init=False)
     web_sessions: WebSessionService = field(init=False)
     second_factor: SecondFactorService = field(init=False)
     signin: SignInService = field(init=False)
     api_tokens: ApiTokenService = field(init=False)
     _notices: SecurityNotices | None = field(init=False, default=None, repr=False)
+    _kicks_dovecot: bool = field(init=False, default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.accounts = AccountService(self.deps)
@@ -89,6 +97,7 @@ class Services:
         self.audit = AuditLogService(self.deps)
         self.invitations = InvitationService(self.deps, self.devices)
         self.rights = RightsService(self.deps)
+        self.grants = GrantService(self.deps)
         self.web_sessions = WebSessionService(self.deps, self.settings.sudo_minutes)
         self.second_factor = SecondFactorService(self.deps)
         self.signin = SignInService(self.deps, self.accounts)
@@ -155,6 +164,50 @@ class Services:
         sender = self.settings.sender_address
         self._notices = SecurityNotices(self.db, mailer or self.mailer, sender)
         self.events.subscribe(self._notices.device_changed, only_here=True)
+
+    @cached_property
+    def email_proofs(self) -> EmailProofService:
+        """Codes mailed to prove an email address (an account's first or new password)."""
+        url, sender = self.settings.effective_public_url, self.settings.sender_address
+        return EmailProofService(self.deps, self.mailer, sender, url)
+
+    # Revocation: what ends a changed device's access is subscribed here and only here
+    # (the credential cache, the live sessions, Dovecot's sessions); the hub runs these
+    # before any background subscriber such as the security notices.
+
+    def build_authenticator(
+        self, limits: AuthLimits | None = None, store: RateLimitStore | None = None
+    ) -> Authenticator:
+        """A device authenticator whose credential cache drops a changed device's
+        entries as a revocation subscriber (in-process at once; other processes' changes
+        once the change feed runs)."""
+        from mailward.auth.runtime import assemble_authenticator  # an edge, wired here
+
+        authenticator = assemble_authenticator(self, limits, store)
+        self.events.subscribe_revocation(authenticator.cache.device_changed)
+        return authenticator
+
+    @cached_property
+    def sessions(self) -> SessionRegistry:
+        """The node's live IMAP and POP3 sessions: a changed device's end at once."""
+        from mailward.mail.sessions import SessionRegistry
+
+        registry = SessionRegistry(self.clock)
+        self.events.subscribe_revocation(registry.device_changed)
+        return registry
+
+    def kick_dovecot_sessions(self) -> bool:
+        """End a changed device's Dovecot sessions (``doveadm kick``), once per node,
+        when ``settings.dovecot_config`` names the local Dovecot; False when it does not."""
+        config = self.settings.dovecot_config
+        if config is None:
+            return False
+        if not self._kicks_dovecot:
+            from mailward.integrations.kick import dovecot_kick_subscriber
+
+            self.events.subscribe_revocation(dovecot_kick_subscriber(config))
+            self._kicks_dovecot = True
+        return True
 
     async def close(self) -> None:
         await self.events.close()  # queued notices reach the spool before the exit

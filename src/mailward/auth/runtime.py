@@ -37,9 +37,19 @@ def build_authenticator(
     limits: AuthLimits | None = None,
     store: RateLimitStore | None = None,
 ) -> Authenticator:
-    """An authenticator on the services' database, keys, hasher and clock, whose cache
-    follows the services' device events (in-process at once; other processes' changes
-    once the change feed runs, see :func:`start_change_feed`)."""
+    """:meth:`Services.build_authenticator <mailward.bootstrap.Services.build_authenticator>`:
+    the authenticator, its cache subscribed to device changes in bootstrap."""
+    return services.build_authenticator(limits, store)
+
+
+def assemble_authenticator(
+    services: Services,
+    limits: AuthLimits | None = None,
+    store: RateLimitStore | None = None,
+) -> Authenticator:
+    """An authenticator on the services' database, keys, hasher and clock. Its cache
+    follows device changes once bootstrap subscribes it: use
+    :meth:`~mailward.bootstrap.Services.build_authenticator`, which does."""
     settings = services.settings
     cache = CredentialCache(services.keys, settings.credential_cache_seconds)
     directory = DeviceDirectory(services.db)
@@ -48,7 +58,6 @@ def build_authenticator(
     bounds = HashingBounds(
         settings.argon2_queue, settings.argon2_per_network, settings.argon2_per_address
     )
-    services.events.subscribe_revocation(cache.device_changed)  # before anything else
     return Authenticator(
         keys=services.keys,
         directory=directory,
@@ -86,7 +95,7 @@ class AuthRuntime:
 
     def __init__(self, services: Services, authenticator: Authenticator | None = None) -> None:
         self.services = services
-        self.authenticator = authenticator or build_authenticator(services)
+        self.authenticator = authenticator or services.build_authenticator()
         self._tasks: list[asyncio.Task[None]] = []
         self._http: AuthHttpServer | None = None
 

@@ -17,7 +17,6 @@ import logging
 from types import TracebackType
 
 from mailward.bootstrap import Services
-from mailward.integrations.kick import dovecot_kick_subscriber
 from mailward.integrations.socketmap import DatabaseMailDirectory, SocketmapServer
 
 log = logging.getLogger(__name__)
@@ -39,10 +38,7 @@ class DataPlaneRuntime:
 
     async def start(self) -> None:
         settings = self.services.settings
-        if settings.dovecot_config is not None:
-            kick = dovecot_kick_subscriber(settings.dovecot_config)
-            self.services.events.subscribe_revocation(kick)
-        else:
+        if not self.services.kick_dovecot_sessions():
             log.warning(
                 "no dovecot_config: device changes will not end live Dovecot sessions "
                 "(set MAILWARD_DOVECOT_CONFIG on the nodes beside Dovecot)"

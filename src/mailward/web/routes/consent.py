@@ -15,7 +15,7 @@ router = APIRouter()
 
 
 def grants(request: Request) -> GrantService:
-    return GrantService(web_state(request).services.deps)
+    return web_state(request).services.grants
 
 
 async def _pending_page(

@@ -14,7 +14,6 @@ from mailward.core.accounts.emailproof import CODE_LIFETIME, EmailProofService, 
 from mailward.core.accounts.service import MIN_ACCOUNT_PASSWORD
 from mailward.core.signin.limits import TooManyAttempts
 from mailward.errors import InvalidInput
-from mailward.web.assistant.state import assistant_state
 from mailward.web.formatting import sentence
 from mailward.web.security import safe_next
 from mailward.web.state import render, web_state
@@ -27,14 +26,7 @@ MAX_EMAIL = 320
 
 
 def proofs(request: Request) -> EmailProofService:
-    services = web_state(request).services
-    settings = services.settings
-    return EmailProofService(
-        services.deps,
-        assistant_state(request).mailer,
-        settings.sender_address,
-        settings.effective_public_url,
-    )
+    return web_state(request).services.email_proofs
 
 
 def _page(request: Request, context: dict[str, Any], status: int = 200) -> Response:
