@@ -19,7 +19,6 @@ from mailward.mail.inbound_checks import InboundChecks
 from mailward.mail.maildir import MailStore
 from mailward.mail.outbound import OutboundWorker
 from mailward.mail.pop3_front import Pop3Context, Pop3Listener
-from mailward.mail.sessions import SessionRegistry
 from mailward.mail.smtp_handlers import Delivery, InboundHandler, SubmissionHandler
 from mailward.mail.smtp_protocol import DeviceSMTP, SmtpAuthContext
 from mailward.mail.spool import Spool
@@ -49,7 +48,7 @@ class MailServer:
         self.settings = settings
         self.services = services
         self.authenticator = authenticator
-        self.registry = SessionRegistry(services.clock)
+        self.registry = services.sessions  # a changed device's sessions end at once
         self.store = MailStore(settings.mail_dir)
         self.directory = DatabaseDirectory(services.db, services.mail_services)
         self.tls = ServerTls.from_settings(
@@ -85,7 +84,6 @@ class MailServer:
         self.services.outbox.start()  # first: stop() stops it, after a partial start too
         self.settings.mail_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_pymap_files_beside(self.settings.mail_dir)
-        self.services.events.subscribe_revocation(self.registry.device_changed)
         s = self.settings
         self.ports = MailPorts(
             imap=await self._imap(s.imap_port, starttls=True),
