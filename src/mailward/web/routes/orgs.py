@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from mailward.core.access.grants import GrantService
 from mailward.core.access.permissions import MANAGER_ROLES, Role
 from mailward.core.audit.events import AuditFilter, AuditTag
 from mailward.errors import NotFound
@@ -33,7 +32,7 @@ async def dashboard(request: Request, viewer: SignedIn) -> Response:
     counts = {
         o.id: len(await services.mail_services.list(viewer.actor, o.id)) for o in organizations
     }
-    offers = await GrantService(services.deps).pending_for(viewer.actor)
+    offers = await services.grants.pending_for(viewer.actor)
     context = {
         "viewer": viewer.session,
         "organizations": organizations,
