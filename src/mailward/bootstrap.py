@@ -28,6 +28,7 @@ from mailward.core.mailservices.service import MailServiceService
 from mailward.core.notifications import Mailer, SecurityNotices
 from mailward.core.organizations.policy import PolicyService
 from mailward.core.organizations.service import OrganizationService
+from mailward.core.passkeys.service import PasskeyService, RelyingParty
 from mailward.core.passwords import PasswordHasher
 from mailward.core.signin.limits import SignInService
 from mailward.core.signin.totp import SecondFactorService
@@ -74,6 +75,7 @@ class Services:
     second_factor: SecondFactorService = field(init=False)
     signin: SignInService = field(init=False)
     api_tokens: ApiTokenService = field(init=False)
+    passkeys: PasskeyService = field(init=False)
     _notices: SecurityNotices | None = field(init=False, default=None, repr=False)
     _kicks_dovecot: bool = field(init=False, default=False, repr=False)
 
@@ -102,6 +104,8 @@ class Services:
         self.second_factor = SecondFactorService(self.deps)
         self.signin = SignInService(self.deps, self.accounts)
         self.api_tokens = ApiTokenService(self.deps)
+        relying_party = RelyingParty.from_public_url(self.settings.effective_public_url)
+        self.passkeys = PasskeyService(self.deps, relying_party)
 
     @property
     def db(self) -> Database:

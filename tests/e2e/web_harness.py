@@ -70,6 +70,9 @@ class LiveMailward:
     world: World | None = None
     mail_ports: MailPorts | None = None
     logs: LogCapture = field(default_factory=LogCapture)
+    # The name in URLs (it listens on 127.0.0.1 whatever it is): "localhost" where the
+    # browser needs a domain, as WebAuthn does (an IP address is no relying-party id).
+    host: str = "127.0.0.1"
     _ready: threading.Event = field(default_factory=threading.Event)
     _stop: asyncio.Event | None = None
     _thread: threading.Thread | None = None
@@ -77,7 +80,7 @@ class LiveMailward:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"http://{self.host}:{self.http_port}"
 
     @property
     def services(self) -> Services:
@@ -198,9 +201,9 @@ def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
         run_aside(drop_postgres_database(url))
 
 
-def live_mailward(kind: str, tmp_path: Path) -> Iterator[LiveMailward]:
+def live_mailward(kind: str, tmp_path: Path, host: str = "127.0.0.1") -> Iterator[LiveMailward]:
     for url in database_url(kind, tmp_path):
-        live = LiveMailward(tmp_path, url)
+        live = LiveMailward(tmp_path, url, host=host)
         live.start()
         try:
             yield live

@@ -17,6 +17,7 @@ from mailward.core.invitations.service import InvitationService
 from mailward.limitstore import MemoryRateLimitStore
 from mailward.web.api import install_api
 from mailward.web.api.limits import ApiRateLimiter, Limit
+from tests.passkey_authenticator import register_passkey
 from tests.support import ADMIN_PASSWORD, World
 
 GENEROUS = (
@@ -83,6 +84,7 @@ async def _corp_objects(world: World, ids: dict[str, int]) -> None:
     own = await services.devices.add(op, address.id, "Ursula phone", user_email="user@corp.test")
     invitation = await invitations_of(world).create(op, address.id, "user@corp.test", "Tablet")
     ids["inv"] = invitation.invitation.id
+    ids["legal_passkey"] = (await register_passkey(services, world.legal, "Lena's key"))[1]
     ids.update(
         org=world.org_id,
         ms=address.mail_service_id,
@@ -98,6 +100,7 @@ async def make_api_world(
     ids: dict[str, int] = {}
     await _corp_objects(world, ids)
     other = await _other_organization(world, ids)
+    ids["other_passkey"] = (await register_passkey(world.services, other, "Otto's key"))[1]
     tokens = ApiTokenService(world.services.deps)
     issued = {
         "legal": await tokens.create(world.legal, world.org_id, "legal"),

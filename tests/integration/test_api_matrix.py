@@ -70,6 +70,8 @@ MATRIX: list[Row] = [
     ("GET", "/api-tokens", None, (200, 200, 200, 200)),
     ("POST", "/api-tokens", {"name": "ci"}, (201, 201, 201, 201)),
     ("DELETE", "/api-tokens/{legal_spare_token}", None, (204, 404, 404, 404)),
+    ("GET", "/passkeys", None, (200, 200, 200, 200)),
+    ("DELETE", "/passkeys/{legal_passkey}", None, (204, 404, 404, 404)),
 ]
 AUTHENTICATED = ("legal", "admin", "user", "other")
 
@@ -99,6 +101,7 @@ def _template(path: str) -> str:
         "{udev}": "{device_id}",
         "{inv}": "{invitation_id}",
         "{legal_spare_token}": "{token_id}",
+        "{legal_passkey}": "{passkey_id}",
         "newbie@corp.test": "{email}",
         "temp@corp.test": "{email}",
     }
@@ -142,6 +145,7 @@ async def test_no_object_of_another_organization_is_reachable_through_any_id(
         api.ids[placeholder] = api.ids[other]
     api.ids["udev"] = api.ids["other_dev"]
     api.ids["legal_spare_token"] = api.ids["other_token"]
+    api.ids["legal_passkey"] = api.ids["other_passkey"]
     for method, path, body, _ in MATRIX:
         if "{" not in path:
             continue

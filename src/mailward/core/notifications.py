@@ -167,6 +167,23 @@ def security_notice(sender: str, to: list[str], event: DeviceEvent) -> EmailMess
     )
 
 
+def account_notice(
+    sender: str, to: str, headline: str, ip: str | None, at: datetime
+) -> EmailMessage:
+    """A security notice about one's own account (a passkey added or removed)."""
+    paragraphs = [
+        f"{headline}.",
+        f"When: {at.strftime('%Y-%m-%d %H:%M UTC')}",
+        f"From IP address: {ip or 'unknown'}",
+        "If this was not you, sign in to Mailward, remove what you do not recognize, change "
+        "your password and sign out everywhere from My account.",
+    ]
+    subject = f"Mailward: {headline}"
+    return _message(
+        sender, [to], subject, "\n".join(paragraphs) + "\n", _html(subject, paragraphs), at
+    )
+
+
 # -- security notices on device changes ------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from mailward.web.routes import (
     device_use,
     email_code,
     orgs,
+    passkeys,
     policy,
     signin,
 )
@@ -56,7 +57,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(acme_challenge_router)
     for module in (signin, accounts, api_tokens, orgs, addresses, device_routes, device_access):
         app.include_router(module.router)
-    for module in (consent, email_code):
+    for module in (consent, email_code, passkeys):
         app.include_router(module.router)
     app.include_router(device_use.router)
     app.include_router(policy.router)

@@ -61,7 +61,7 @@ class SecondStepService:
         if not await self.second_factor.verify(pending.account_id, code):
             await self.signin.second_factor_failed(pending.account_id)
             return SecondStepOutcome(Step.WRONG_CODE, error=WRONG_CODE)
-        return SecondStepOutcome(Step.SIGNED_IN, await self._complete(pending, client))
+        return SecondStepOutcome(Step.SIGNED_IN, await self.complete(pending, client))
 
     async def enrol(self, pending: WebSessionView, code: str, client: Client) -> SecondStepOutcome:
         actor = Actor(pending.account_id, pending.email, client.ip)
@@ -69,10 +69,10 @@ class SecondStepService:
             codes = await self.second_factor.confirm_enrolment(actor, pending.account_id, code)
         except InvalidInput as exc:
             return SecondStepOutcome(Step.WRONG_CODE, error=f"The code {exc.reason}.")
-        issued = await self._complete(pending, client)
+        issued = await self.complete(pending, client)
         return SecondStepOutcome(Step.SIGNED_IN, issued, codes=tuple(codes))
 
-    async def _complete(self, pending: WebSessionView, client: Client) -> IssuedSession:
+    async def complete(self, pending: WebSessionView, client: Client) -> IssuedSession:
         await self.sessions.end(pending.id)
         issued = await self.sessions.start(pending.account_id, True, client.ip, client.user_agent)
         account = await self.signin.accounts.get(pending.account_id)

@@ -28,7 +28,7 @@ def _go(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-async def _pending(request: Request) -> WebSessionView | None:
+async def pending_session(request: Request) -> WebSessionView | None:
     session = await live_session(request)
     return session if session is not None and not session.second_factor_done else None
 
@@ -82,34 +82,45 @@ async def _start_pending(request: Request, account: AccountView, next_path: str)
 
 @router.get("/login/2fa")
 async def second_factor_form(request: Request, next: str = "") -> Response:
-    if await _pending(request) is None:
+    pending = await pending_session(request)
+    if pending is None:
         return _go("/login")
-    return render(request, "login_2fa.html", {"next": safe_next(next)})
+    context = {"next": safe_next(next), "has_passkeys": await _has_passkeys(request, pending)}
+    return render(request, "login_2fa.html", context)
+
+
+async def _has_passkeys(request: Request, session: WebSessionView) -> bool:
+    """Whether to offer a passkey next to the code or the password."""
+    return bool(await web_state(request).services.passkeys.list_for(session.account_id))
 
 
 @router.post("/login/2fa")
 async def second_factor(request: Request, code: Text, next: Next = "") -> Response:
-    pending = await _pending(request)
+    pending = await pending_session(request)
     if pending is None:
         return _go("/login")
-    outcome = await _second_step(request).verify(pending, code, _client(request))
+    outcome = await second_step(request).verify(pending, code, browser_client(request))
     if outcome.issued is None:
         status = 429 if outcome.step is Step.TOO_MANY else 401
-        context = {"next": safe_next(next), "error": outcome.error}
+        context = {
+            "next": safe_next(next),
+            "error": outcome.error,
+            "has_passkeys": await _has_passkeys(request, pending),
+        }
         return render(request, "login_2fa.html", context, status)
-    return _signed_in(request, _go(safe_next(next)), outcome.issued)
+    return signed_in_response(request, _go(safe_next(next)), outcome.issued)
 
 
-def _second_step(request: Request) -> SecondStepService:
+def second_step(request: Request) -> SecondStepService:
     state = web_state(request)
     return SecondStepService(state.signin, state.second_factor, state.sessions)
 
 
-def _client(request: Request) -> Client:
+def browser_client(request: Request) -> Client:
     return Client(client_ip(request), request.headers.get("user-agent", ""))
 
 
-def _signed_in(request: Request, response: Response, issued: IssuedSession) -> Response:
+def signed_in_response(request: Request, response: Response, issued: IssuedSession) -> Response:
     """The new full session's cookie: nothing from before the second factor survives."""
     set_cookie(response, SESSION_COOKIE, issued.token, web_state(request).secure_cookies)
     return response
@@ -121,7 +132,7 @@ def _qr_svg(uri: str) -> str:
 
 @router.get("/login/2fa/setup")
 async def enrol_form(request: Request, next: str = "") -> Response:
-    pending = await _pending(request)
+    pending = await pending_session(request)
     if pending is None:
         return _go("/login")
     return await _enrol_page(request, pending, safe_next(next), None)
@@ -142,14 +153,16 @@ async def _enrol_page(
 
 @router.post("/login/2fa/setup")
 async def enrol(request: Request, code: Text, next: Next = "") -> Response:
-    pending = await _pending(request)
+    pending = await pending_session(request)
     if pending is None:
         return _go("/login")
-    outcome = await _second_step(request).enrol(pending, code, _client(request))
+    outcome = await second_step(request).enrol(pending, code, browser_client(request))
     if outcome.issued is None:
         return await _enrol_page(request, pending, safe_next(next), outcome.error)
     context = {"codes": list(outcome.codes), "next": safe_next(next), "csrf": ""}
-    return _signed_in(request, render(request, "recovery_codes.html", context), outcome.issued)
+    return signed_in_response(
+        request, render(request, "recovery_codes.html", context), outcome.issued
+    )
 
 
 @router.post("/logout")
@@ -164,13 +177,16 @@ async def logout(request: Request) -> Response:
 
 @router.get("/sudo")
 async def sudo_form(request: Request, viewer: SignedIn, next: str = "") -> Response:
-    return render(request, "sudo.html", {"viewer": viewer.session, "next": safe_next(next)})
+    context = {"viewer": viewer.session, "next": safe_next(next)}
+    context["has_passkeys"] = await _has_passkeys(request, viewer.session)
+    return render(request, "sudo.html", context)
 
 
 @router.post("/sudo")
 async def sudo(request: Request, viewer: SignedIn, password: Text, next: Next = "") -> Response:
     state = web_state(request)
     context = {"viewer": viewer.session, "next": safe_next(next)}
+    context["has_passkeys"] = await _has_passkeys(request, viewer.session)
     try:
         account = await state.signin.check_password(
             viewer.session.email, password, client_ip(request)

@@ -1,0 +1,1 @@
+"""Passkeys (WebAuthn) of manager accounts."""
