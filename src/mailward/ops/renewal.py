@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from mailward.bootstrap import Services
 from mailward.ops.certificates import (
@@ -32,7 +33,7 @@ class CertificateRenewal:
         self.settings = services.settings
         self.config = AcmeConfig.from_settings(services.settings)
         self.reload = reload
-        self._seen: float | None = None
+        self._seen = modified_at(self.config.certificate.cert)  # what serve loaded
 
     def start(self) -> asyncio.Task[None]:
         return asyncio.create_task(self.run(), name="certificate-renewal")
@@ -51,11 +52,10 @@ class CertificateRenewal:
         left = expiry - self.services.clock.now()
         if left.days < self.settings.acme_renew_days:
             await self.renew(left.days)
-        stamp = cert.stat().st_mtime
+        stamp = modified_at(cert)
         if stamp != self._seen:
-            if self._seen is not None:
-                await self.reload_servers()
             self._seen = stamp
+            await self.reload_servers()
 
     async def renew(self, days_left: int) -> None:
         log.info("certificate expires in %d days: renewing", days_left)
@@ -72,6 +72,13 @@ class CertificateRenewal:
         if self.settings.data_plane == "dovecot":
             for command in STANDARD_RELOADS:
                 await run_reload(self.settings.dovecot_config, command)
+
+
+def modified_at(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
 
 
 async def run_reload(dovecot_config: object, command: tuple[str, str]) -> None:
