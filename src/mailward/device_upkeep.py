@@ -6,18 +6,20 @@ step is logged and the next pass runs as usual; no login ever waits for it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from mailward.core.devices.history import DeviceHistoryService
 from mailward.core.devices.newnetworks import NewNetworkNotices
 from mailward.core.devices.unused import UnusedDevices
+from mailward.periodic import PeriodicPasses
 
 log = logging.getLogger(__name__)
 
 
-class DeviceUpkeep:
+class DeviceUpkeep(PeriodicPasses):
+    task_name = "device-upkeep"
+
     def __init__(
         self,
         notices: NewNetworkNotices,
@@ -26,26 +28,13 @@ class DeviceUpkeep:
         period: float,
         step_timeout: float = 120.0,
     ) -> None:
+        super().__init__(period)
         self.steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
             ("new-network notices", notices.send_pending),
             ("unused devices", unused.sweep),
             ("login history pruning", history.prune),
         ]
-        self.period = period
         self.step_timeout = step_timeout
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="device-upkeep")
-
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
 
     async def run_once(self) -> None:
         for name, step in self.steps:
@@ -53,8 +42,3 @@ class DeviceUpkeep:
                 await asyncio.wait_for(step(), self.step_timeout)
             except Exception as exc:  # the loop must outlive a database outage
                 log.warning("device upkeep: %s failed: %s", name, exc.__class__.__name__)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.period)
-            await self.run_once()

@@ -9,32 +9,21 @@ one runs as usual; nothing else waits for it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from mailward.core.mailservices.domainchecks import DomainChecks
+from mailward.periodic import PeriodicPasses
 
 log = logging.getLogger(__name__)
 
 
-class DomainRechecks:
+class DomainRechecks(PeriodicPasses):
+    task_name = "domain-rechecks"
+
     def __init__(self, checks: DomainChecks, period: float, pass_timeout: float) -> None:
+        super().__init__(period)
         self.checks = checks
-        self.period = period
         self.pass_timeout = pass_timeout
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="domain-rechecks")
-
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
 
     async def run_once(self) -> int:
         """One pass; how many domains it looked at (0 when it failed)."""
@@ -45,11 +34,6 @@ class DomainRechecks:
         except Exception as exc:  # the loop must outlive a database outage
             log.warning("domain re-check pass failed: %s", exc.__class__.__name__)
         return 0
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.period)
-            await self.run_once()
 
 
 def rechecks_for(checks: DomainChecks, interval: float, dns_timeout: float) -> DomainRechecks:

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from mailward.auth.authenticator import Authenticator
 from mailward.auth.interfaces import AuthenticatedDevice, AuthFailure
 from mailward.clock import FrozenClock
 from mailward.core.audit.events import AuditFilter, AuditTag
 from mailward.core.devices.newnetworks import NewNetworkNotices
 from mailward.core.devices.service import DeviceOptions
+from mailward.device_upkeep import DeviceUpkeep
 from tests.integration.auth_devices import OPERATOR, add_generated
 from tests.mailbox import CapturingMailer
 from tests.support import World
@@ -93,3 +96,24 @@ async def test_notices_are_rate_limited_per_device_and_batched(
     assert await notices.send_pending() == 1  # both networks in one message
     text = mailer.sent[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "192.0.2.0/24" in text and "2001:db8:7::/48" in text
+
+
+async def test_one_upkeep_pass_sends_the_notices_and_outlives_a_failing_step(
+    auth: Authenticator, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    mailer = CapturingMailer()
+    services = world.services
+    upkeep = DeviceUpkeep(
+        notices_for(world, mailer), services.unused_devices(mailer), services.device_history, 60
+    )
+
+    async def broken() -> None:
+        raise ConnectionError("database away")
+
+    upkeep.steps.insert(0, ("broken step", broken))
+    _, password = await add_generated(world, "Phone")
+    await login(auth, world, password, "198.51.100.7")
+    await login(auth, world, password, "203.0.113.5")
+    await upkeep.run_once()
+    assert [m["Subject"] for m in mailer.sent] == ["New network for Phone (info@example.test)"]
+    assert "device upkeep: broken step failed: ConnectionError" in caplog.text
