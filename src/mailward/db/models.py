@@ -55,9 +55,7 @@ class Organization(Base):
     # Policy on devices (core/devices/policy.py): login history kept this many days;
     # unused devices noticed, then revoked, after these many days (both None: off).
     login_history_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
-    unused_notice_days: Mapped[int | None] = mapped_column(
-        Integer, default=90, server_default="90"
-    )
+    unused_notice_days: Mapped[int | None] = mapped_column(Integer, default=90, server_default="90")
     unused_revoke_days: Mapped[int | None] = mapped_column(
         Integer, default=120, server_default="120"
     )
