@@ -75,14 +75,16 @@ def address_list(
     ctx: typer.Context,
     domain: str,
     search: str = typer.Option("", help="part of the address or name"),
-    page: int = typer.Option(1, min=1),
+    cursor: str = typer.Option("", help="the next page's cursor, as printed after a page"),
     json_: bool = typer.Option(False, "--json"),
 ) -> None:
-    """List the addresses of a Mail Service."""
+    """List the addresses of a Mail Service, a page at a time."""
 
     async def use(services: Services) -> None:
-        result = await services.addresses.page(OPERATOR, domain, search, page)
+        result = await services.addresses.page(OPERATOR, domain, search, cursor or None)
         print_rows(result.items, json_, lambda v: v.email)
+        if result.next_cursor:
+            typer.echo(f"more: --cursor {result.next_cursor}", err=True)
 
     run_with_services(ctx, use)
 

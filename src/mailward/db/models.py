@@ -91,6 +91,8 @@ class MailService(Base):
     __tablename__ = "mail_services"
     __table_args__ = (
         UniqueConstraint("domain", "organization_id"),
+        # An organization's Mail Services, in the order the lists page through them.
+        Index("ix_mail_services_organization_id_domain", "organization_id", "domain"),
         Index(
             "uq_mail_services_verified_domain",
             "domain",
@@ -176,6 +178,8 @@ class Device(Base):
     __tablename__ = "devices"
     __table_args__ = (
         Index("ix_devices_address_id_revoked_at", "address_id", "revoked_at"),
+        # The Devices tab pages through an address's devices in id order.
+        Index("ix_devices_address_id_id", "address_id", "id"),
         # Two racing "Add a device" with one name: one wins, the other is told.
         Index(
             "uq_devices_live_name",
@@ -266,6 +270,7 @@ class DeviceChange(Base):
     credentials and end live sessions of a device changed elsewhere."""
 
     __tablename__ = "device_changes"
+    __table_args__ = (Index("ix_device_changes_at", "at"),)  # pruning
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     device_id: Mapped[int] = mapped_column(Integer)
@@ -276,6 +281,10 @@ class DeviceChange(Base):
 
 class Invitation(Base):
     __tablename__ = "invitations"
+    __table_args__ = (
+        Index("ix_invitations_address_id_id", "address_id", "id"),
+        Index("ix_invitations_expires_at", "expires_at"),  # pruning
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     address_id: Mapped[int] = mapped_column(ForeignKey("addresses.id", ondelete="CASCADE"))
@@ -295,13 +304,21 @@ class AuditEvent(Base):
     """Append-only. ``details`` never holds a secret."""
 
     __tablename__ = "audit_events"
+    # One index per filter of the audit log, each ending with the id it pages by.
+    __table_args__ = (
+        Index("ix_audit_events_organization_id_id", "organization_id", "id"),
+        Index("ix_audit_events_organization_id_action_id", "organization_id", "action", "id"),
+        Index("ix_audit_events_organization_id_actor_id", "organization_id", "actor", "id"),
+        Index("ix_audit_events_address_id_id", "address_id", "id"),
+        Index("ix_audit_events_device_id_id", "device_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     actor_account_id: Mapped[int | None] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String(320))
     actor_ip: Mapped[str | None] = mapped_column(String(64))
-    organization_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    organization_id: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(60))
     address_id: Mapped[int | None] = mapped_column(Integer)
     device_id: Mapped[int | None] = mapped_column(Integer)
@@ -311,6 +328,7 @@ class AuditEvent(Base):
 
 class WebSession(Base):
     __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_expires_at", "expires_at"),)  # pruning
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
@@ -327,6 +345,7 @@ class WebSession(Base):
 
 class ApiToken(Base):
     __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_account_id_id", "account_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
 from mailward.core.mailservices.service import VERIFIED_ONLY, get_mail_service
 from mailward.core.names import clean_name, normalize_email, normalize_local_part, split_address
+from mailward.core.pages import PageRequest, keyset_page
 from mailward.db.models import Account, Address, AddressUser, MailService
 from mailward.errors import AlreadyExists, NotFound
 
@@ -51,8 +53,12 @@ class AddressUserView:
 class AddressPage:
     items: list[AddressView]
     total: int
-    page: int
-    per_page: int
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+
+
+def _local_part(row: Any) -> tuple[str]:
+    return (row[0].local_part,)
 
 
 def address_view(address: Address, mail_service: MailService) -> AddressView:
@@ -178,10 +184,11 @@ class AddressService:
         actor: Actor,
         mail_service_key: int | str,
         search: str = "",
-        page: int = 1,
+        cursor: str | None = None,
         per_page: int = 50,
     ) -> AddressPage:
-        page, per_page = max(1, page), max(1, min(per_page, 200))
+        """The Mail Service's addresses in order (those the actor uses, for a ``user``),
+        one keyset page at a time; ``search`` matches part of the address or name."""
         async with self.deps.db.unit_of_work() as uow:
             mail_service = await get_mail_service(uow.session, actor, mail_service_key)
             role = await require_member(
@@ -198,11 +205,10 @@ class AddressService:
                     AddressUser.account_id == actor.account_id
                 )
             total = await uow.session.scalar(select(func.count()).select_from(query.subquery()))
-            rows = await uow.session.scalars(
-                query.order_by(Address.local_part).limit(per_page).offset((page - 1) * per_page)
-            )
-            items = [address_view(a, mail_service) for a in rows]
-            return AddressPage(items, total or 0, page, per_page)
+            request = PageRequest(cursor, min(per_page, 200))
+            rows = await keyset_page(uow.session, query, [Address.local_part], _local_part, request)
+            found = rows.map(lambda row: address_view(row[0], mail_service))
+            return AddressPage(found.items, total or 0, found.next_cursor, found.previous_cursor)
 
     async def users(self, actor: Actor, address_key: int | str) -> list[AddressUserView]:
         """The users, then the people offered the address who have not answered yet."""

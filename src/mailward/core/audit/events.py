@@ -101,11 +101,13 @@ class AuditFilter:
     actor: str | None = None
     action: str | None = None
     limit: int = 100
-    offset: int = 0
+    cursor: str | None = None
 
 
 def audit_query(f: AuditFilter) -> Select[AuditEvent]:
-    query = select(AuditEvent).order_by(AuditEvent.id.desc())
+    """The filtered events, unordered: each filter has an index ending with the id the
+    log pages by (newest first)."""
+    query = select(AuditEvent)
     if f.organization_id is not None:
         query = query.where(AuditEvent.organization_id == f.organization_id)
     if f.address_id is not None:
@@ -116,7 +118,7 @@ def audit_query(f: AuditFilter) -> Select[AuditEvent]:
         query = query.where(AuditEvent.actor == f.actor)
     if f.action:
         query = query.where(AuditEvent.action == f.action)
-    return query.limit(max(1, min(f.limit, 1000))).offset(max(0, f.offset))
+    return query
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ transaction, so every process drops cached credentials and ends the device's ses
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mailward.core.access.actors import Actor
@@ -27,6 +29,7 @@ from mailward.core.devices.views import (
     parse_protocols,
 )
 from mailward.core.names import clean_name
+from mailward.core.pages import Page, PageRequest, keyset_page
 from mailward.core.passwords import (
     check_chosen_password,
     generate_password,
@@ -49,6 +52,10 @@ __all__ = [
 ]
 
 
+def _device_key(row: Any) -> tuple[int]:
+    return (row[0].id,)
+
+
 class DeviceService:
     def __init__(self, deps: CoreDeps) -> None:
         self.deps = deps
@@ -61,20 +68,39 @@ class DeviceService:
         """All devices for managers; a ``user`` sees only their own."""
         async with self.deps.db.unit_of_work() as uow:
             address, mail_service, role = await get_address(uow.session, actor, address_key)
-            query = (
-                select(Device, Account.email)
-                .outerjoin(Account, Account.id == Device.user_account_id)
-                .where(Device.address_id == address.id)
-                .order_by(Device.created_at, Device.id)
-            )
+            query = self._listed(actor, address, role)
             if not include_revoked:
                 query = query.where(Device.revoked_at.is_(None))
-            if role == Role.USER:
-                query = query.where(Device.user_account_id == actor.account_id)
             email = address.email_at(mail_service)
             now = self.deps.clock.now()
-            rows = await uow.session.execute(query)
+            rows = await uow.session.execute(query.order_by(Device.id))
             return [device_view(d, email, user, now) for d, user in rows]
+
+    async def page(
+        self, actor: Actor, address_key: int | str, revoked: bool | None, request: PageRequest
+    ) -> Page[DeviceView]:
+        """The address's devices in the order they were added, one keyset page at a
+        time: the live ones, the revoked ones (``revoked``), or all (``None``)."""
+        async with self.deps.db.unit_of_work() as uow:
+            address, mail_service, role = await get_address(uow.session, actor, address_key)
+            query = self._listed(actor, address, role)
+            if revoked is not None:
+                live = Device.revoked_at.is_(None)
+                query = query.where(~live if revoked else live)
+            rows = await keyset_page(uow.session, query, [Device.id], _device_key, request)
+            email, now = address.email_at(mail_service), self.deps.clock.now()
+            return rows.map(lambda row: device_view(row[0], email, row[1], now))
+
+    @staticmethod
+    def _listed(actor: Actor, address: Address, role: Role) -> Select[Device, str]:
+        query = (
+            select(Device, Account.email)
+            .outerjoin(Account, Account.id == Device.user_account_id)
+            .where(Device.address_id == address.id)
+        )
+        if role == Role.USER:
+            query = query.where(Device.user_account_id == actor.account_id)
+        return query
 
     async def get(self, actor: Actor, address_key: int | str, device_key: int | str) -> DeviceView:
         async with self.deps.db.unit_of_work() as uow:

@@ -10,8 +10,10 @@ Services receive mail, get invitations and notifications, and let devices log in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,10 +30,15 @@ from mailward.core.mailservices.domainproof import (
     verification_record,
 )
 from mailward.core.names import normalize_domain
-from mailward.db.models import Address, MailService
+from mailward.core.pages import MAX_LIMIT, Page, PageRequest, keyset_page
+from mailward.db.models import Address, MailService, Membership
 from mailward.errors import AlreadyExists, Conflict, NotFound
 
 VERIFIED_ONLY = MailService.verified_at.is_not(None)
+
+
+def _domain_key(row: Any) -> tuple[str, int]:
+    return (row[0].domain, row[0].id)
 
 
 class DomainTaken(Conflict):
@@ -87,17 +94,32 @@ async def get_mail_service(session: AsyncSession, actor: Actor, key: int | str) 
     raise NotFound("mail service", key)
 
 
-async def mail_service_view(session: AsyncSession, mail_service: MailService) -> MailServiceView:
-    count = await session.scalar(
-        select(func.count()).select_from(Address).where(Address.mail_service_id == mail_service.id)
+async def address_counts(session: AsyncSession, ids: Iterable[int]) -> dict[int, int]:
+    """The number of addresses of each Mail Service, in one grouped query."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Address.mail_service_id, func.count())
+        .where(Address.mail_service_id.in_(ids))
+        .group_by(Address.mail_service_id)
     )
+    return {mail_service_id: count for mail_service_id, count in rows}
+
+
+async def mail_service_view(
+    session: AsyncSession, mail_service: MailService, count: int | None = None
+) -> MailServiceView:
+    """``count``: the addresses, when a list counted them for all its Mail Services."""
+    if count is None:
+        count = (await address_counts(session, [mail_service.id])).get(mail_service.id, 0)
     token = mail_service.verification_token
     return MailServiceView(
         id=mail_service.id,
         organization_id=mail_service.organization_id,
         domain=mail_service.domain,
         display_domain=display_domain(mail_service.domain),
-        address_count=count or 0,
+        address_count=count,
         created_at=mail_service.created_at,
         state="verified" if mail_service.verified_at else "pending",
         verified_at=mail_service.verified_at,
@@ -176,16 +198,42 @@ class MailServiceService:
             return await mail_service_view(session, mail_service)
 
     async def list(self, actor: Actor, organization_id: int) -> list[MailServiceView]:
+        """All of them, page after page (the command line); lists page with :meth:`page`."""
+        views: list[MailServiceView] = []
+        request = PageRequest(limit=MAX_LIMIT)
+        while True:
+            page = await self.page(actor, organization_id, request)
+            views += page.items
+            if page.next_cursor is None:
+                return views
+            request = PageRequest(page.next_cursor, MAX_LIMIT)
+
+    async def page(
+        self, actor: Actor, organization_id: int, request: PageRequest
+    ) -> Page[MailServiceView]:
+        """The organization's Mail Services by domain, one keyset page at a time, their
+        addresses counted in one query."""
         async with self.deps.db.unit_of_work() as uow:
-            await require_member(
-                uow.session, actor, organization_id, "organization", organization_id
+            session = uow.session
+            await require_member(session, actor, organization_id, "organization", organization_id)
+            query = select(MailService).where(MailService.organization_id == organization_id)
+            columns = [MailService.domain, MailService.id]
+            rows = await keyset_page(session, query, columns, _domain_key, request)
+            found = rows.map(lambda row: row[0])
+            counts = await address_counts(session, [m.id for m in found.items])
+            views = [await mail_service_view(session, m, counts.get(m.id, 0)) for m in found.items]
+            return Page(views, found.next_cursor, found.previous_cursor)
+
+    async def counts(self, actor: Actor) -> dict[int, int]:
+        """How many Mail Services each of the actor's organizations has (one query)."""
+        async with self.deps.db.unit_of_work() as uow:
+            rows = await uow.session.execute(
+                select(Membership.organization_id, func.count(MailService.id))
+                .outerjoin(MailService, MailService.organization_id == Membership.organization_id)
+                .where(Membership.account_id == actor.account_id)
+                .group_by(Membership.organization_id)
             )
-            rows = await uow.session.scalars(
-                select(MailService)
-                .where(MailService.organization_id == organization_id)
-                .order_by(MailService.domain)
-            )
-            return [await mail_service_view(uow.session, m) for m in rows]
+            return {organization_id: count for organization_id, count in rows}
 
     async def get(self, actor: Actor, key: int | str) -> MailServiceView:
         async with self.deps.db.unit_of_work() as uow:

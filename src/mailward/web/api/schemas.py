@@ -21,6 +21,7 @@ from mailward.core.mailservices.domainproof import VerificationRecord as RecordV
 from mailward.core.mailservices.service import MailServiceView
 from mailward.core.names import refuse_control_characters
 from mailward.core.organizations.service import MemberView, OrganizationView
+from mailward.core.pages import Page
 from mailward.errors import InvalidInput
 
 # Printable text only: control characters (NUL above all) never reach the database. The
@@ -172,10 +173,11 @@ class AuditEvent(View):
     __annotations__ = fields_of(AuditEventView)
 
 
-class AuditPage(BaseModel):
-    items: list[AuditEvent]
-    limit: int
-    offset: int
+class AuditPage(View):
+    """One page, newest first; ``next_cursor`` (older events) and ``previous_cursor``
+    (newer ones) are passed back as ``cursor``, absent at either end."""
+
+    __annotations__ = fields_of(Page, items=list[AuditEvent])
 
 
 class ApiToken(View):

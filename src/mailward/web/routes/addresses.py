@@ -48,22 +48,20 @@ async def _mail_service_page(
     viewer: Viewer,
     ms_id: int,
     q: str = "",
-    page: int = 1,
+    cursor: str = "",
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
     services = web_state(request).services
     mail_service = await services.mail_services.get(viewer.actor, ms_id)
     organization = await services.organizations.get(viewer.actor, mail_service.organization_id)
-    found = await services.addresses.page(viewer.actor, ms_id, q, page, PER_PAGE)
-    pages = max(1, -(-found.total // found.per_page))
+    found = await services.addresses.page(viewer.actor, ms_id, q, cursor or None, PER_PAGE)
     context = {
         "viewer": viewer.session,
         "mail_service": mail_service,
         "organization": organization,
         "manager": Role(organization.role) in MANAGER_ROLES,
         "found": found,
-        "pages": pages,
         "q": q,
         "error": error,
     }
@@ -72,9 +70,9 @@ async def _mail_service_page(
 
 @router.get("/mail-services/{ms_id}")
 async def mail_service(
-    request: Request, viewer: SignedIn, ms_id: int, q: str = "", page: int = 1
+    request: Request, viewer: SignedIn, ms_id: int, q: str = "", cursor: str = ""
 ) -> Response:
-    return await _mail_service_page(request, viewer, ms_id, q, page)
+    return await _mail_service_page(request, viewer, ms_id, q, cursor)
 
 
 @router.post("/mail-services/{ms_id}/addresses")

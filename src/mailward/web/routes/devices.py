@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from mailward.core.audit.events import AuditEventView, AuditFilter, AuditTag
 from mailward.core.devices.service import PROTOCOLS, DeviceOptions, DeviceView, NewDevicePassword
+from mailward.core.pages import PageRequest
 from mailward.core.passwords import MIN_LENGTH, suggest_password
 from mailward.errors import Conflict, InvalidInput
 from mailward.web.assistant import pending_invitations
@@ -27,6 +28,7 @@ Text = Annotated[str, Form()]
 Choices = Annotated[list[str] | None, Form()]
 REGENERATE = "regenerate"
 UNSENT_SHOWN_FOR = timedelta(days=7)
+DEVICES_PER_PAGE = 50
 # The pages that show a new password: the password is asked again first.
 Adding = Annotated[Viewer, reauthenticated("/addresses/{address_id}/devices/new")]
 Replacing = Annotated[
@@ -39,12 +41,16 @@ def go_to(path: str) -> RedirectResponse:
 
 
 @router.get("/addresses/{address_id}/devices")
-async def devices_tab(request: Request, viewer: SignedIn, address_id: int) -> Response:
+async def devices_tab(
+    request: Request, viewer: SignedIn, address_id: int, revoked: bool = False, cursor: str = ""
+) -> Response:
+    """The live devices, a page at a time; the revoked ones behind their own link."""
     context = await address_context(request, viewer, address_id)
-    devices = await web_state(request).services.devices.list(
-        viewer.actor, address_id, include_revoked=True
+    found = await web_state(request).services.devices.page(
+        viewer.actor, address_id, revoked, PageRequest(cursor or None, DEVICES_PER_PAGE)
     )
-    context.update(tab="devices", devices=devices, notice=request.query_params.get("done"))
+    context.update(tab="devices", found=found, revoked=revoked)
+    context["notice"] = request.query_params.get("done")
     context["invitations"] = await pending_invitations(request, viewer, address_id)
     if context["manager"]:
         context["unsent"] = await _notices_not_sent(request, viewer, context)

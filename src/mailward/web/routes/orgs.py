@@ -10,6 +10,8 @@ from fastapi.responses import RedirectResponse
 
 from mailward.core.access.permissions import MANAGER_ROLES, Role
 from mailward.core.audit.events import AuditFilter, AuditTag
+from mailward.core.devices.own import own_devices
+from mailward.core.pages import PageRequest
 from mailward.errors import NotFound
 from mailward.web.formatting import is_account_action, sentence
 from mailward.web.forms import REFUSED, done_or_refused
@@ -19,6 +21,7 @@ from mailward.web.viewer import SignedIn, Viewer
 router = APIRouter()
 
 Text = Annotated[str, Form()]
+PER_PAGE = 50
 
 
 def _go(path: str) -> RedirectResponse:
@@ -28,35 +31,42 @@ def _go(path: str) -> RedirectResponse:
 @router.get("/dashboard")
 async def dashboard(request: Request, viewer: SignedIn) -> Response:
     services = web_state(request).services
-    organizations = await services.organizations.list_for(viewer.actor)
-    counts = {
-        o.id: len(await services.mail_services.list(viewer.actor, o.id)) for o in organizations
-    }
-    offers = await services.grants.pending_for(viewer.actor)
     context = {
         "viewer": viewer.session,
-        "organizations": organizations,
-        "counts": counts,
-        "offers": offers,
+        "organizations": await services.organizations.list_for(viewer.actor),
+        "counts": await services.mail_services.counts(viewer.actor),
+        "offers": await services.grants.pending_for(viewer.actor),
+        "own_devices": await own_devices(services.deps, viewer.actor),
     }
     return render(request, "dashboard.html", context)
 
 
 async def _mail_services_page(
-    request: Request, viewer: Viewer, error: str | None = None, status_code: int = 200
+    request: Request,
+    viewer: Viewer,
+    error: str | None = None,
+    status_code: int = 200,
+    paged: tuple[int, str] | None = None,
 ) -> Response:
+    """Each organization's Mail Services, a page each; ``paged``: the organization
+    whose list the reader paged through, and the cursor of its page."""
     services = web_state(request).services
     groups = []
     for organization in await services.organizations.list_for(viewer.actor):
-        items = await services.mail_services.list(viewer.actor, organization.id)
-        groups.append((organization, items, Role(organization.role) in MANAGER_ROLES))
+        cursor = paged[1] if paged and paged[0] == organization.id else None
+        found = await services.mail_services.page(
+            viewer.actor, organization.id, PageRequest(cursor, PER_PAGE)
+        )
+        groups.append((organization, found, Role(organization.role) in MANAGER_ROLES))
     context = {"viewer": viewer.session, "groups": groups, "error": error}
     return render(request, "mail_services.html", context, status_code)
 
 
 @router.get("/mail-services")
-async def mail_services(request: Request, viewer: SignedIn) -> Response:
-    return await _mail_services_page(request, viewer)
+async def mail_services(
+    request: Request, viewer: SignedIn, org: int = 0, cursor: str = ""
+) -> Response:
+    return await _mail_services_page(request, viewer, paged=(org, cursor) if cursor else None)
 
 
 @router.post("/orgs/{org_id}/mail-services")
@@ -122,7 +132,9 @@ async def remove_member(request: Request, viewer: SignedIn, org_id: int, email: 
 
 
 def _int_or_none(value: str) -> int | None:
-    return int(value) if value.strip().isdigit() else None
+    """A typed id; anything else, or beyond what an id can be, filters nothing."""
+    value = value.strip()
+    return int(value) if value.isdigit() and len(value) < 10 else None
 
 
 @router.get("/orgs/{org_id}/audit")
@@ -134,30 +146,26 @@ async def audit_log(
     device: str = "",
     actor: str = "",
     action: str = "",
-    page: int = 1,
+    cursor: str = "",
 ) -> Response:
     services = web_state(request).services
     organization = await services.organizations.get(viewer.actor, org_id)
     address_id = None
     if address.strip():
         address_id = (await services.addresses.get(viewer.actor, address.strip())).id
-    per_page = 50
     query = AuditFilter(
         organization_id=org_id,
         address_id=address_id,
         device_id=_int_or_none(device),
         actor=actor.strip() or None,
         action=action if action in set(AuditTag) else None,
-        limit=per_page + 1,
-        offset=(max(page, 1) - 1) * per_page,
+        limit=PER_PAGE,
+        cursor=cursor or None,
     )
-    events = await services.audit.list(viewer.actor, query)
     context = {
         "viewer": viewer.session,
         "organization": organization,
-        "events": events[:per_page],
-        "has_more": len(events) > per_page,
-        "page": max(page, 1),
+        "found": await services.audit.page(viewer.actor, query),
         "filters": {"address": address, "device": device, "actor": actor, "action": action},
         "actions": [str(t) for t in AuditTag if not is_account_action(t)],
     }

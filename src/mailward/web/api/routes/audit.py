@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from mailward.core.audit.events import AuditFilter
 from mailward.web.api import schemas as s
 from mailward.web.api.context import Api
+from mailward.web.api.paging import Cursor, Limit
 from mailward.web.api.problems import problem_responses
 
 router = APIRouter(tags=["audit"])
@@ -25,12 +26,12 @@ async def list_audit_events(
     device_id: FilterId = None,
     actor: FilterText = None,
     action: FilterText = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> s.AuditPage:
-    """Newest first. Managers only. ``actor`` is an account's email (or ``operator``);
-    ``action`` a tag such as ``device:add``."""
-    query = AuditFilter(org_id, address_id, device_id, actor, action, limit, offset)
-    events = await api.services.audit.list(api.actor, query)
-    items = [s.AuditEvent.model_validate(e) for e in events]
-    return s.AuditPage(items=items, limit=limit, offset=offset)
+    """Newest first, one page at a time (keyset: any page costs the same). Managers
+    only. ``actor`` is an account's email (or ``operator``); ``action`` a tag such as
+    ``device:add``; ``cursor`` a ``next_cursor`` or ``previous_cursor`` of a page."""
+    query = AuditFilter(org_id, address_id, device_id, actor, action, limit, cursor)
+    page = await api.services.audit.page(api.actor, query)
+    return s.AuditPage.model_validate(page)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from mailward.core.devices.service import PROTOCOLS, DeviceOptions
+from mailward.core.pages import PageRequest
 from mailward.web.api import schemas as s
 from mailward.web.api.context import Api, ApiSecret
+from mailward.web.api.paging import Cursor, Limit, link_pages
 from mailward.web.api.problems import problem_responses
 
 router = APIRouter(tags=["devices"])
@@ -27,11 +29,19 @@ def _options(body: s.DeviceIn) -> DeviceOptions:
 async def list_devices(
     address_id: ObjectId,
     api: Api,
+    request: Request,
+    response: Response,
     include_revoked: Annotated[bool, Query()] = False,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> list[s.Device]:
-    """All devices for managers; a ``user`` member sees only their own."""
-    views = await api.services.devices.list(api.actor, address_id, include_revoked)
-    return [s.Device.model_validate(v) for v in views]
+    """The devices in the order they were added, a page at a time (the next one is in
+    the ``Link`` header); managers see all, a ``user`` member only their own."""
+    page = await api.services.devices.page(
+        api.actor, address_id, None if include_revoked else False, PageRequest(cursor, limit)
+    )
+    link_pages(request, response, page)
+    return [s.Device.model_validate(v) for v in page.items]
 
 
 @router.post(

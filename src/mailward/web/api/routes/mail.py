@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
+from mailward.core.pages import PageRequest
 from mailward.web.api import schemas as s
 from mailward.web.api.context import Api
+from mailward.web.api.paging import Cursor, Limit, link_pages
 from mailward.web.api.problems import problem_responses
 
 router = APIRouter()
@@ -20,9 +22,18 @@ UserEmail = Annotated[str, Path(min_length=3, max_length=320, pattern=s.PRINTABL
     tags=["mail services"],
     responses=problem_responses(404),
 )
-async def list_mail_services(org_id: ObjectId, api: Api) -> list[s.MailService]:
-    views = await api.services.mail_services.list(api.actor, org_id)
-    return [s.MailService.model_validate(v) for v in views]
+async def list_mail_services(
+    org_id: ObjectId,
+    api: Api,
+    request: Request,
+    response: Response,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> list[s.MailService]:
+    """By domain, a page at a time (the next one is in the ``Link`` header)."""
+    page = await api.services.mail_services.page(api.actor, org_id, PageRequest(cursor, limit))
+    link_pages(request, response, page)
+    return [s.MailService.model_validate(v) for v in page.items]
 
 
 @router.post(
@@ -68,12 +79,13 @@ async def list_addresses(
     mail_service_id: ObjectId,
     api: Api,
     search: Annotated[str, Query(max_length=100, pattern=s.PRINTABLE)] = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    cursor: Cursor = None,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> s.AddressPage:
-    """Addresses of a Mail Service; ``search`` matches the local part or display name.
-    A ``user`` member sees only the addresses they are a user of."""
-    found = await api.services.addresses.page(api.actor, mail_service_id, search, page, per_page)
+    """Addresses of a Mail Service in order, one page at a time (pass a page's
+    ``next_cursor`` or ``previous_cursor`` as ``cursor``); ``search`` matches the local
+    part or display name. A ``user`` member sees only the addresses they are a user of."""
+    found = await api.services.addresses.page(api.actor, mail_service_id, search, cursor, per_page)
     return s.AddressPage.model_validate(found)
 
 
