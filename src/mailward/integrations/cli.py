@@ -17,6 +17,7 @@ from mailward.cli.runtime import options as global_options
 from mailward.integrations.dovecot import write_dovecot_config
 from mailward.integrations.options import DEFAULT_LMTP_PORT, DEFAULT_SASL_PORT, DataPlaneOptions
 from mailward.integrations.postfix import write_postfix_config
+from mailward.integrations.systemd import UnitOptions, write_systemd_units
 
 app = typer.Typer(no_args_is_help=True, help="Configuration for Dovecot and Postfix.")
 
@@ -76,6 +77,33 @@ def postfix(
     socketmap at MAILWARD_SOCKETMAP_BIND:MAILWARD_SOCKETMAP_PORT)."""
     options = _options(lmtp_port, sasl_port)
     _report(write_postfix_config(global_options(ctx).settings(), output, options))
+
+
+@app.command()
+def systemd(
+    ctx: typer.Context,
+    output: Output,
+    user: Annotated[str, typer.Option(help="dedicated user running mailward serve")] = "mailward",
+    config_file: Annotated[Path | None, typer.Option(help="MAILWARD_CONFIG of the service")] = None,
+    dovecot_config: Annotated[Path | None, typer.Option(help="dovecot.conf: add its unit")] = None,
+    postfix_dir: Annotated[
+        Path | None, typer.Option(help="Postfix directory: add its unit")
+    ] = None,
+    mail_root: MailRoot = None,
+    rspamd_config: Annotated[Path | None, typer.Option(help="rspamd.conf: add its unit")] = None,
+) -> None:
+    """Write mailward.service (Type=notify, watchdog) and, when given their
+    configuration, units for Dovecot, Postfix and rspamd; all hardened."""
+    units = UnitOptions(
+        user=user,
+        group=user,
+        config_file=config_file,
+        dovecot_config=dovecot_config,
+        postfix_dir=postfix_dir,
+        mail_root=mail_root,
+        rspamd_config=rspamd_config,
+    )
+    _report(write_systemd_units(global_options(ctx).settings(), output, units))
 
 
 if __name__ == "__main__":
