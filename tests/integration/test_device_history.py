@@ -3,7 +3,7 @@ newest first, pruned per organization; networks remembered for the new-network n
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -103,3 +103,21 @@ async def test_networks_are_remembered_per_24_and_48_the_first_without_notice(
         "203.0.113.0/24": "pending",
         "2001:db8:1::/48": "pending",
     }
+
+
+async def test_a_batch_naming_a_device_that_is_gone_is_dropped_not_retried_forever(
+    auth: Authenticator, world: World
+) -> None:
+    device, password = await add_generated(world, "Phone")
+    await auth.authenticate(world.address, password, "imap", "198.51.100.7")
+    history = auth.last_used.history
+    history.note(10**9, history_time(world), "192.0.2.1", "imap", None, "ok")  # no device
+    assert await history.flush() == 0 and history.pending == 0
+    await auth.authenticate(world.address, password, "imap", "198.51.100.7")
+    assert await history.flush() == 1
+    logins = await world.services.device_history.history(world.admin, world.address, device)
+    assert len(logins) == 1
+
+
+def history_time(world: World) -> datetime:
+    return world.services.clock.now()

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailward.auth.readers import DATABASE_ERRORS
@@ -94,6 +95,10 @@ class LoginHistory:
             async with self.db.engine.begin() as conn:
                 await conn.execute(insert(DeviceLogin), login_rows(batch))
                 await self._record_networks(conn, batch)
+        except IntegrityError:
+            # A device deleted meanwhile (its address removed): retrying would fail forever.
+            log.warning("login history batch of %d dropped: a device is gone", len(batch))
+            return 0
         except DATABASE_ERRORS as exc:
             log.warning("login history flush failed (%s); retrying later", type(exc).__name__)
             for key, entry in batch.items():
