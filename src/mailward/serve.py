@@ -22,6 +22,7 @@ import contextlib
 import logging
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Generator
 from typing import Any, Protocol
@@ -67,10 +68,17 @@ class WebListener:
         self.sock.close()
 
 
-async def start_web(services: Services, settings: Settings) -> WebListener:
-    """The web manager on ``settings.bind:http_port``, accepting when this returns."""
+async def start_web(
+    services: Services,
+    settings: Settings,
+    port: int | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> WebListener:
+    """The web manager on ``settings.bind:http_port`` (or ``port``; over TLS with
+    ``tls``), accepting when this returns."""
     app = create_app(services)
-    sock = socket.create_server((settings.bind, settings.http_port), reuse_port=False)
+    listen = settings.http_port if port is None else port
+    sock = socket.create_server((settings.bind, listen), reuse_port=False)
     # h11 bounds a request's head (16 KiB); limit_concurrency answers 503 beyond the cap.
     config = uvicorn.Config(
         app,
@@ -82,6 +90,9 @@ async def start_web(services: Services, settings: Settings) -> WebListener:
         # X-Forwarded-For only from the trusted proxies (uvicorn's default trusts 127.0.0.1).
         **proxy_options(settings),
     )
+    if tls is not None:  # uvicorn serves with config.ssl: the mail servers' reloadable context
+        config.load()
+        config.ssl = tls
     server = _WebServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="web")
     while not server.started:
@@ -214,6 +225,12 @@ async def start_node(
     if with_web:
         web = await start_web(services, settings)
         stack.push_async_callback(web.stop)
+        if settings.https_port is not None and isinstance(mail, EmbeddedMail):
+            https = await start_web(
+                services, settings, settings.https_port, mail.server.tls.context
+            )
+            stack.push_async_callback(https.stop)
+            listeners += f", https {https.sock.getsockname()[1]}"
         # Pending domains are re-checked by the nodes that run the manager.
         interval, timeout = settings.domain_check_interval_seconds, settings.dns_timeout_seconds
         rechecks = rechecks_for(services.domain_checks, interval, timeout)
@@ -222,6 +239,9 @@ async def start_node(
         upkeep = services.device_upkeep()  # notices and expiry: from the manager's nodes
         upkeep.start()
         stack.push_async_callback(upkeep.stop)
+        pruning = services.retention_pruning()  # tables that only grow, trimmed
+        pruning.start()
+        stack.push_async_callback(pruning.stop)
     ops.health.listening = True
     return mail, ready_line(listeners, web, auth_http.port)
 

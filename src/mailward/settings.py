@@ -53,6 +53,19 @@ class Settings(BaseSettings):
     public_url: str = Field(default="", description="web manager URL; derived when empty")
     bind: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    https_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="embedded plane: the web manager also over TLS, with the mail certificate",
+    )
+    imap_port: int = Field(default=1143, ge=0, le=65535)
+    imaps_port: int = Field(default=1993, ge=0, le=65535)
+    pop3_port: int = Field(default=1110, ge=0, le=65535)
+    pop3s_port: int = Field(default=1995, ge=0, le=65535)
+    submission_port: int = Field(default=1587, ge=0, le=65535)
+    submissions_port: int = Field(default=1465, ge=0, le=65535)
+    smtp_port: int = Field(default=1025, ge=0, le=65535)
     imap_port: int = Field(default=1143, ge=0, le=65535)
     imaps_port: int = Field(default=1993, ge=0, le=65535)
     pop3_port: int = Field(default=1110, ge=0, le=65535)
@@ -80,15 +93,6 @@ class Settings(BaseSettings):
     acme_ca_bundle: Path | None = Field(
         default=None,
         description="CA bundle trusted for the ACME server (a test CA such as Pebble's)",
-    )
-    acme_http_bind: str = Field(
-        default="0.0.0.0", description="listen address of the HTTP-01 answerer"
-    )
-    acme_http_port: int | None = Field(
-        default=None,
-        ge=0,
-        le=65535,
-        description="serve answers /.well-known/acme-challenge/ on this port (80); none: off",
     )
     acme_renew_days: int = Field(
         default=30,

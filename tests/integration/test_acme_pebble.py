@@ -1,5 +1,5 @@
 """Certificates from ACME, end to end against Debian's Pebble: ``mailward certs issue``
-while serve runs, IMAPS serving the new certificate (new serial), ``renew``, a failed
+while serve runs, IMAPS and HTTPS serving the new certificate (new serial), ``renew``, a failed
 challenge leaving the certificate in place, and serve renewing by itself."""
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography import x509
 
 from mailward.mail.tls import acme_paths
+from tests.integration.mail_world import client_tls
 from tests.integration.pebble import Pebble
 from tests.integration.serve_process import ServeProcess, serve_process
 from tests.security.dns_server import DnsServer
@@ -43,6 +45,7 @@ def acme_node(workdir: Path, renew_days: int) -> Iterator[tuple[ServeProcess, Dn
             workdir / "data",
             hostname=HOSTNAME,
             http_port=str(http_port),
+            https_port=str(free_port()),
             acme_directory_url=pebble.directory,
             acme_ca_bundle=str(pebble.ca),
             acme_renew_days=str(renew_days),
@@ -70,11 +73,12 @@ def file_serial(node: ServeProcess) -> int:
     return x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
 
 
-def imaps_serial(node: ServeProcess) -> int:
+def served_serial(node: ServeProcess, listener: str) -> int:
+    """The serial of the certificate a client sees on ``listener`` (imaps, https)."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    raw = socket.create_connection(("127.0.0.1", node.port("imaps")), timeout=5)
+    raw = socket.create_connection(("127.0.0.1", node.port(listener)), timeout=5)
     with context.wrap_socket(raw) as tls:
         der = tls.getpeercert(binary_form=True)
     assert der is not None
@@ -83,20 +87,24 @@ def imaps_serial(node: ServeProcess) -> int:
 
 def served_serial_becomes(node: ServeProcess, serial: int) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
-    while imaps_serial(node) != serial:
-        assert time.monotonic() < deadline, f"IMAPS never served serial {serial:x}"
-        time.sleep(0.2)
+    for listener in ("imaps", "https"):
+        while served_serial(node, listener) != serial:
+            assert time.monotonic() < deadline, f"{listener} never served serial {serial:x}"
+            time.sleep(0.2)
 
 
 def test_issue_renew_and_a_failed_challenge_against_pebble(tmp_path: Path) -> None:
     with acme_node(tmp_path, renew_days=30) as (node, dns):
-        before = imaps_serial(node)  # the self-signed certificate
+        before = served_serial(node, "imaps")  # the self-signed certificate
+        assert served_serial(node, "https") == before
         issued = certs(node, "issue")
         assert issued.returncode == 0, issued.stderr
         assert "certificate for mail.example.test, autoconfig.example.test" in issued.stdout
         first = file_serial(node)
         assert first != before
         served_serial_becomes(node, first)
+        manager = f"https://127.0.0.1:{node.port('https')}/favicon.ico"
+        assert httpx.get(manager, verify=client_tls(), timeout=5).status_code == 200
         cert = acme_paths(Path(node.env["MAILWARD_DATA_DIR"]) / "tls").cert
         names = x509.load_pem_x509_certificate(cert.read_bytes()).extensions
         sans = names.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -115,7 +123,7 @@ def test_issue_renew_and_a_failed_challenge_against_pebble(tmp_path: Path) -> No
         assert failed.stderr.count("\n") == 1, failed.stderr
         assert "no new certificate, the current one stays: challenge failed" in failed.stderr
         assert file_serial(node) == second
-        assert imaps_serial(node) == second
+        assert served_serial(node, "imaps") == served_serial(node, "https") == second
         challenges = Path(node.env["MAILWARD_DATA_DIR"]) / "tls" / "acme-challenges"
         assert list(challenges.iterdir()) == []
 
