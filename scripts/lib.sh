@@ -23,8 +23,8 @@ as_root() {
 ensure_debian_packages() {
   local wanted=(dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-auth-lua postfix chromium
     swaks libnet-ssleay-perl curl wrk
-    dnsmasq-base pebble prometheus
-    postgresql-client systemd)  # swaks speaks TLS through Net::SSLeay; dnsmasq serves the domain-check tests' DNS; pebble (ACME) and prometheus (scraping /metrics) are started by tests; pg_dump/pg_restore/psql back up and restore; systemd-analyze verifies the generated units
+    dnsmasq-base pebble prometheus rspamd
+    postgresql-client systemd)  # swaks speaks TLS through Net::SSLeay; dnsmasq serves the domain-check tests' DNS; pebble (ACME), prometheus (scraping /metrics) and rspamd (Postfix's milter) are started by tests; pg_dump/pg_restore/psql back up and restore; systemd-analyze verifies the generated units
   local missing=()
   for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -199,6 +199,9 @@ class Settings(BaseSettings):
     rspamd_milter: str = Field(
         default="127.0.0.1:11332", description="host:port of rspamd's milter (proxy worker)"
     )
+    rspamd_worker: str = Field(
+        default="127.0.0.1:11333", description="host:port of rspamd's scanner behind the milter"
+    )
     rspamd_reject_score: float = Field(
         default=15.0, gt=0, description="rspamd score at which inbound mail is refused"
     )

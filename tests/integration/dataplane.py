@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
+import json
 import os
 import shutil
 import signal
@@ -98,7 +99,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for name, value in settings.model_dump(exclude_none=True).items():
         if name in settings.model_fields_set:
             raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-            env[f"MAILWARD_{name.upper()}"] = str(raw)
+            text = json.dumps(raw) if isinstance(raw, list | dict) else str(raw)
+            env[f"MAILWARD_{name.upper()}"] = text
     return env
 
 
@@ -190,7 +192,9 @@ def private_redis(db: int) -> str:
     return f"redis://127.0.0.1:6379/{db}"
 
 
-def plane_settings(root: Path, database_url: str, redis_url: str | None) -> Settings:
+def plane_settings(
+    root: Path, database_url: str, redis_url: str | None, **overrides: Any
+) -> Settings:
     ports = {
         name: free_port()
         for name in (
@@ -214,7 +218,7 @@ def plane_settings(root: Path, database_url: str, redis_url: str | None) -> Sett
         hostname="mail.example.test",
         data_plane="dovecot",
         dovecot_config=root / "dovecot" / "dovecot.conf",
-        **ports,  # type: ignore[arg-type]
+        **(ports | overrides),  # type: ignore[arg-type]
     )
 
 
@@ -282,13 +286,14 @@ async def _populate(services: Services) -> None:
     del world
 
 
-def prepare_plane(redis_url: str | None = None) -> DataPlane:
+def prepare_plane(redis_url: str | None = None, **overrides: Any) -> DataPlane:
     """Database, configuration files, world; nothing started yet. Without ``redis_url``
-    each Mailward process counts failures in memory, so no run inherits another's."""
+    each Mailward process counts failures in memory, so no run inherits another's.
+    ``overrides`` change settings (ports, rspamd, resolvers)."""
     database_url = asyncio.run(create_postgres_database())
     root = Path(tempfile.mkdtemp(prefix="mwdp", dir="/tmp"))
     root.chmod(0o755)
-    settings = plane_settings(root, database_url, redis_url)
+    settings = plane_settings(root, database_url, redis_url, **overrides)
     options = plane_options(root)
     dovecot_files = write_dovecot_config(settings, root / "dovecot", options)
     assert dovecot_files[0] == settings.dovecot_config

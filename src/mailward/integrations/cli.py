@@ -13,13 +13,18 @@ from typing import Annotated
 
 import typer
 
+from mailward.bootstrap import Services
 from mailward.cli.runtime import options as global_options
+from mailward.cli.runtime import run_with_services
+from mailward.core.discovery import served_domains
+from mailward.core.mailservices.dkim import SigningKey
 from mailward.integrations.dovecot import write_dovecot_config
 from mailward.integrations.options import DEFAULT_LMTP_PORT, DEFAULT_SASL_PORT, DataPlaneOptions
 from mailward.integrations.postfix import write_postfix_config
+from mailward.integrations.rspamd import write_rspamd_config
 from mailward.integrations.systemd import UnitOptions, write_systemd_units
 
-app = typer.Typer(no_args_is_help=True, help="Configuration for Dovecot and Postfix.")
+app = typer.Typer(no_args_is_help=True, help="Configuration for Dovecot, Postfix and rspamd.")
 
 Output = Annotated[Path, typer.Option("--output", "-o", help="directory to write into")]
 LmtpPort = Annotated[int, typer.Option(help="Dovecot LMTP port (Postfix delivers here)")]
@@ -104,6 +109,22 @@ def systemd(
         rspamd_config=rspamd_config,
     )
     _report(write_systemd_units(global_options(ctx).settings(), output, units))
+
+
+@app.command()
+def rspamd(ctx: typer.Context, output: Output) -> None:
+    """Write rspamd's local.d/ and override.d/ files (the milter for Postfix: inbound
+    checks, DKIM signing) and the active DKIM key of every verified Mail Service (0600).
+    Use `--output /etc/rspamd`, or run rspamd with --var=LOCAL_CONFDIR=DIR; run again
+    after `mailward dkim rotate`."""
+
+    async def use(services: Services) -> list[Path]:
+        keys: list[SigningKey] = []
+        for domain in await served_domains(services.db):
+            keys += await services.dkim.signing_keys(domain)
+        return write_rspamd_config(services.settings, output, keys)
+
+    _report(run_with_services(ctx, use))
 
 
 if __name__ == "__main__":

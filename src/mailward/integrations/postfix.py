@@ -72,6 +72,7 @@ def write_postfix_config(
         "smtp_port": settings.smtp_port,
         "submission_port": settings.submission_port,
         "submissions_port": settings.submissions_port,
+        "milter": settings.rspamd_milter if settings.rspamd_enabled else "",
     }
     _make_directories(output_dir)
     return [
