@@ -114,6 +114,17 @@ def admin_sends_assistant(page: Page, live: LiveMailward) -> None:
     screenshot(page, "pending-assistants.png")
 
 
+def open_on_the_phone(page: Page, url: str) -> bytes:
+    """What the phone's camera does with the QR code: open the URL; its page posts the
+    fragment's secret (never sent in a URL, never logged) and the download starts."""
+    phone = page.context.new_page()
+    with phone.expect_download() as started:
+        phone.goto(url)
+    content = Path(started.value.path()).read_bytes()
+    phone.close()
+    return content
+
+
 def invited_person_obtains_password(page: Page, live: LiveMailward, link: str, reader: str) -> str:
     page.get_by_role("button", name="Sign out").first.click()
     response = page.goto(link)
@@ -128,7 +139,8 @@ def invited_person_obtains_password(page: Page, live: LiveMailward, link: str, r
     page.fill("#password", ACCOUNT_PASSWORD)
     page.fill("#confirm", ACCOUNT_PASSWORD)
     page.get_by_role("button", name="Set my password").click()
-    expect(page.get_by_role("status")).to_contain_text("Your password is set")
+    set_notice = page.get_by_role("status").filter(has_text="Your password is set")
+    expect(set_notice).to_be_visible()  # the page has other live regions (passkeys)
     expect(page.locator("#email")).to_have_value(INVITED)
     page.fill("#password", ACCOUNT_PASSWORD)
     page.get_by_role("button", name="Continue").click()
@@ -151,14 +163,21 @@ def invited_person_obtains_password(page: Page, live: LiveMailward, link: str, r
     expect(page.locator("figure.qr svg")).to_be_visible()
     profile_url = page.locator("#profile").get_attribute("href")
     assert profile_url is not None
-    first = page.request.get(profile_url)
-    assert first.status == 200
-    check_apple(first.body(), ADDRESS, shown)
-    assert page.request.get(profile_url).status == 410  # once, never again
+    check_apple(open_on_the_phone(page, profile_url), ADDRESS, shown)
+    gone = page.context.new_page()  # once, never again
+    gone.goto(profile_url)
+    expect(gone.get_by_role("heading", name="no longer available")).to_be_visible()
+    gone.close()
+    secret_part = profile_url.partition("#")[2]
+    assert len(secret_part) >= 40 and not any(secret_part in line for line in live.logs.lines)
     page.goto(f"{live.url}/dashboard")
     expect(page.get_by_role("heading", name=f"Hello, {INVITED}")).to_be_visible()
     expect(page.locator("#no-organization")).to_contain_text("setup-assistant link")
+    own = page.locator("#own-devices")  # what they can do: their devices, where they are
+    expect(own).to_contain_text("Ursula's iPhone")
+    expect(own).to_contain_text(ADDRESS)
     assert_fits_the_screen(page)
+    screenshot(page, "invitee-dashboard.png")
     return shown
 
 
