@@ -30,6 +30,7 @@ from mailward.core.organizations.policy import PolicyService
 from mailward.core.organizations.service import OrganizationService
 from mailward.core.passkeys.service import PasskeyService, RelyingParty
 from mailward.core.passwords import PasswordHasher
+from mailward.core.retention import Retention, RetentionService
 from mailward.core.signin.limits import SignInService
 from mailward.core.signin.totp import SecondFactorService
 from mailward.core.signin.websessions import WebSessionService
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from mailward.limitstore import RateLimitStore
     from mailward.mail.outbox import Outbox
     from mailward.mail.sessions import SessionRegistry
+    from mailward.retention_pruning import RetentionPruning
 
 
 @dataclass
@@ -133,6 +135,19 @@ class Services:
         from mailward.mail.outbox import build_outbox  # an edge, wired here when used
 
         return build_outbox(self)
+
+    def retention_pruning(self) -> RetentionPruning:
+        """The background pruning of the audit log, device changes, web sessions and
+        invitations, by the retention settings."""
+        from mailward.retention_pruning import RetentionPruning
+
+        s = self.settings
+        retention = Retention(
+            audit_days=s.audit_retention_days,
+            device_change_days=s.device_change_retention_days,
+            invitation_days=s.invitation_retention_days,
+        )
+        return RetentionPruning(RetentionService(self.deps, retention), s.retention_prune_seconds)
 
     def device_upkeep(self) -> DeviceUpkeep:
         """New-network notices, unused-device expiry and history pruning, as a task."""

@@ -148,6 +148,27 @@ class Settings(BaseSettings):
         "and prunes login history",
     )
     device_change_poll_seconds: float = Field(default=0.25, gt=0)
+    audit_retention_days: int = Field(
+        default=400,
+        ge=1,
+        description="days the audit log keeps an event: a year and a month, so last year's "
+        "review of a yearly audit still finds it",
+    )
+    device_change_retention_days: int = Field(
+        default=2,
+        ge=1,
+        description="days the device-change feed keeps a change (every node reads it within "
+        "a second; a node down longer starts afresh)",
+    )
+    invitation_retention_days: int = Field(
+        default=30, ge=1, description="days an expired invitation is kept, then deleted"
+    )
+    retention_prune_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="how often serve prunes the audit log, device changes, expired web "
+        "sessions and invitations",
+    )
     api_requests_per_minute: int = Field(default=1200, ge=1, le=1_000_000)
     sudo_minutes: int = Field(default=15, ge=1, le=24 * 60)
     trusted_proxies: list[str] = Field(
