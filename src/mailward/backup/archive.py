@@ -45,6 +45,9 @@ class ArchiveWriter:
         self.partial = path.with_name(path.name + ".partial")
         self.manifest = manifest
         self.names: set[str] = set()
+        # The archive holds the key ring and the database: readable by its owner only.
+        os.close(os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        os.chmod(self.partial, 0o600)
         self.tar = _create(self.partial, path.name.endswith((".gz", ".tgz")))
 
     def add_file(self, name: str, source: IO[bytes], size: int) -> None:

@@ -56,9 +56,10 @@ def moved_message(path: Path) -> Path | None:
     unique = path.name.split(":", 1)[0]
     cur = path.parent.parent / "cur"
     try:
-        for candidate in os.scandir(cur):
-            if candidate.name.split(":", 1)[0] == unique and candidate.is_file():
-                return Path(candidate.path)
+        with os.scandir(cur) as entries:
+            for candidate in entries:
+                if candidate.name.split(":", 1)[0] == unique and candidate.is_file():
+                    return Path(candidate.path)
     except OSError:
         return None
     return None
