@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 
+from mailward.clock import FrozenClock
 from mailward.core.access.actors import Actor
 from mailward.core.mailservices.dns_records import DnsRecord
 from mailward.mail.tls import certificate_paths, write_self_signed
+from tests.integration.test_web_security import signed_in
 from tests.security.dns_server import DnsServer
-from tests.support import ADMIN_PASSWORD, make_settings, open_services
+from tests.support import ADMIN_PASSWORD, World, make_settings, open_services
 
 HOST = "mail.example.test"
 ROLES = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
@@ -134,3 +136,21 @@ async def test_doctor_reports_ok_on_a_correct_zone_and_names_what_is_wrong_on_a_
     assert "not Mailward's key" in failed["DKIM"] and "publish: " in failed["DKIM"]
     assert "no DMARC record" in failed["DMARC"] and "_dmarc.example.test." in failed["DMARC"]
     assert "does not match the served policy" in failed["MTA-STS"]
+
+
+async def test_the_manager_shows_the_same_checks_on_the_mail_service_page(
+    world: World, clock: FrozenClock, dns: DnsServer
+) -> None:
+    world.services.settings.dns_resolvers = [dns.resolver]
+    ms_id = (await world.services.mail_services.get(world.admin, world.domain)).id
+    admin = await signed_in(world, clock, world.admin)
+    try:
+        page = await admin.get(f"/mail-services/{ms_id}")
+        assert f'href="/mail-services/{ms_id}/checks"' in page.text
+        checks = await admin.get(f"/mail-services/{ms_id}/checks")
+    finally:
+        await admin.client.aclose()
+    assert checks.status_code == 200
+    assert 'data-status="fail"' in checks.text and "fix each FAIL" in checks.text
+    assert "MX example.test." in checks.text and "no MX record" in checks.text
+    assert "publish: example.test. 3600 IN MX 10" in checks.text

@@ -20,6 +20,7 @@ from mailward.web.routes import (
     device_access,
     device_use,
     email_code,
+    mail_checks,
     orgs,
     passkeys,
     policy,
@@ -61,6 +62,7 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(module.router)
     app.include_router(device_use.router)
     app.include_router(policy.router)
+    app.include_router(mail_checks.router)
     install_api(app, services)
     install_assistant(app, services)
     return app
