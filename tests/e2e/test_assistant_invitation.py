@@ -119,7 +119,7 @@ def open_on_the_phone(page: Page, url: str) -> bytes:
     fragment's secret (never sent in a URL, never logged) and the download starts."""
     phone = page.context.new_page()
     with phone.expect_download() as started:
-        phone.goto(url)
+        phone.goto(url, wait_until="commit")
     content = Path(started.value.path()).read_bytes()
     phone.close()
     return content

@@ -31,8 +31,14 @@ from tests.web_support import SignedInClient, csrf_of, enrol_totp, sign_in, web_
 
 # Response fields that carry a secret in clear (API): a str field of one of these names.
 SECRET_FIELDS = {"password", "secret", "link", "token", "codes", "recovery_codes", "uri"}
-# Pages shown right after the person typed their own password in the same flow.
-SIGN_IN_FLOWS = {"mailward.web.routes.signin", "mailward.web.assistant.invited"}
+# Pages shown right after the person typed their own password in the same flow, and
+# the phone's one-time download of what that flow just showed (its one-use secret,
+# from the QR code on that page, is the only way in).
+SIGN_IN_FLOWS = {
+    "mailward.web.routes.signin",
+    "mailward.web.assistant.invited",
+    "mailward.web.assistant.phone",
+}
 SHOWS_SECRET = re.compile(r"\{\{\s*(secret|link|password|token_secret)\b|for code in codes")
 
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from mailward.bootstrap import Services
 from mailward.core.notifications import Mailer
-from mailward.web.assistant import admin, invited
+from mailward.web.assistant import admin, invited, phone
 from mailward.web.assistant.admin import pending_invitations
 from mailward.web.assistant.discovery import mount_discovery
 from mailward.web.assistant.state import AssistantState, assistant_state
@@ -26,5 +26,6 @@ def install_assistant(app: FastAPI, services: Services, mailer: Mailer | None = 
     app.state.assistant = state
     app.include_router(admin.router)
     app.include_router(invited.router)
+    app.include_router(phone.router)
     mount_discovery(app, services)
     services.send_security_notices(state.mailer)  # once per node, not per app

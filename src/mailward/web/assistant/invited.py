@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import segno
 from fastapi import APIRouter, Form, Request, Response
 
 from mailward.core.clientsettings import (
@@ -19,11 +18,12 @@ from mailward.core.clientsettings import (
 )
 from mailward.core.invitations.service import InvitationUnusable, InvitationView
 from mailward.core.passwords import MIN_LENGTH, suggest_password
+from mailward.web.assistant import phone
 from mailward.web.assistant.discovery import MOBILECONFIG
 from mailward.web.assistant.state import assistant_state
 from mailward.web.formatting import sentence
 from mailward.web.forms import REFUSED
-from mailward.web.state import render, web_state
+from mailward.web.state import web_state
 from mailward.web.viewer import SignedIn, live_session
 
 router = APIRouter()
@@ -32,10 +32,7 @@ Text = Annotated[str, Form()]
 REGENERATE = "regenerate"
 
 
-def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
-    response = render(request, f"assistant/{template}", context, status)
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+_page = phone.page
 
 
 def _unusable(request: Request, error: InvitationUnusable, viewer: object = None) -> Response:
@@ -127,31 +124,20 @@ async def obtain_password(
     return _settings_page(request, context, created.device.address, created.password)
 
 
-def _qr_svg(data: str) -> str:
-    return str(segno.make(data, error="m").svg_inline(scale=4, dark="#1f2a37", title="QR code"))
-
-
 def _settings_page(request: Request, context: dict[str, Any], email: str, secret: str) -> Response:
     """The one page that shows the new password, with the settings for the client."""
     state = assistant_state(request)
     settings = state.services.settings
     kind = context["kind"]
     context.update(secret=secret, settings=client_settings(settings, email))
+    context["download_minutes"] = int(state.downloads.lifetime.total_seconds() // 60)
     if kind in APPLE_KINDS:
         profile = mobileconfig(settings, email, context["viewer"].display_name, secret)
-        download = state.downloads.put("mail.mobileconfig", MOBILECONFIG, profile)
-        context["download_url"] = f"{settings.effective_public_url}/assistant/download/{download}"
-        context["download_minutes"] = int(state.downloads.lifetime.total_seconds() // 60)
+        context["download_url"] = phone.offer(state, "mail.mobileconfig", MOBILECONFIG, profile)
     if kind in PHONE_KINDS:
-        context["qr_svg"] = _qr_svg(context.get("download_url") or secret)
+        # The QR code opens a one-time download, never the password itself.
+        url = context.get("download_url") or phone.offer(
+            state, context["invitation"].device_name, phone.PASSWORD_PAGE, secret.encode()
+        )
+        context["qr_svg"] = phone.qr_svg(url)
     return _page(request, "settings.html", context)
-
-
-@router.get("/assistant/download/{download_token}")
-async def download(request: Request, download_token: str) -> Response:
-    """The Apple profile with the password: once, within minutes, never afterwards."""
-    item = assistant_state(request).downloads.take(download_token)
-    if item is None:
-        return _page(request, "download_gone.html", {}, 410)
-    headers = {"Content-Disposition": f'attachment; filename="{item.filename}"'}
-    return Response(item.content, media_type=item.media_type, headers=headers)
