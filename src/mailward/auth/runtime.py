@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from types import TracebackType
 
 from mailward.auth.authenticator import Authenticator
 from mailward.auth.budget import HashingBounds, HashingBudget
@@ -29,6 +28,7 @@ from mailward.auth.limits import AuthLimits, RateLimiter
 from mailward.auth.refusals import RefusalLog
 from mailward.auth.server import AuthHttpServer, serve_auth_http
 from mailward.bootstrap import Services
+from mailward.lifecycle import StartStop
 from mailward.limitstore import RateLimitStore
 
 
@@ -90,7 +90,7 @@ async def close_authenticator(authenticator: Authenticator) -> None:
     await authenticator.directory.close()
 
 
-class AuthRuntime:
+class AuthRuntime(StartStop):
     """The authenticator and its background tasks, started and stopped together."""
 
     def __init__(self, services: Services, authenticator: Authenticator | None = None) -> None:
@@ -120,15 +120,3 @@ class AuthRuntime:
                 await task
         self._tasks.clear()
         await close_authenticator(self.authenticator)
-
-    async def __aenter__(self) -> AuthRuntime:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from types import TracebackType
 
 from mailward.bootstrap import Services
 from mailward.integrations.socketmap import DatabaseMailDirectory, SocketmapServer
+from mailward.lifecycle import StartStop
 
 log = logging.getLogger(__name__)
 
 
-class DataPlaneRuntime:
+class DataPlaneRuntime(StartStop):
     """Socketmap on ``settings.socketmap_bind:socketmap_port``; the kick hook when
     ``settings.dovecot_config`` names the local Dovecot's configuration."""
 
@@ -54,15 +54,3 @@ class DataPlaneRuntime:
             self._socketmap.close()
             await self._socketmap.wait_closed()
             self._socketmap = None
-
-    async def __aenter__(self) -> DataPlaneRuntime:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
