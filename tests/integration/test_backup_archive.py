@@ -5,7 +5,9 @@ that fails its manifest."""
 
 from __future__ import annotations
 
+import os
 import tarfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,28 @@ async def test_a_damaged_archive_is_refused_before_anything_is_written(tmp_path:
     with pytest.raises(BackupError, match=r"damaged: database/mailward\.sqlite"):
         restore_backup(target, archive, force=False)
     assert not target.data_dir.exists()
+
+
+async def test_an_incremental_archive_holds_new_messages_and_restores_over_the_full_one(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    inbox = _maildir(settings, await _address_id(settings))
+    old = inbox / "new" / "1.a.host"
+    os.utime(old, (1_700_000_000, 1_700_000_000))  # written long before
+    full = tmp_path / "full.tar"
+    make_backup(settings, full, None)
+    (inbox / "new" / "3.c.host").write_bytes(b"Subject: later\r\n\r\n3\r\n")
+    increment = tmp_path / "increment.tar"
+    manifest = make_backup(settings, increment, None, since=datetime(2024, 1, 1, tzinfo=UTC))
+    names = {entry.name for entry in manifest.files}
+    assert any(name.endswith("/new/3.c.host") for name in names)
+    assert not any(name.endswith("/new/1.a.host") for name in names)
+    assert "database/mailward.sqlite" in names and manifest.since == "2024-01-01T00:00:00+00:00"
+
+    target = Settings(data_dir=tmp_path / "restored")
+    restore_backup(target, full, force=False)
+    restore_backup(target, increment, force=True)
+    restored = target.mail_dir / inbox.name / "new"
+    assert sorted(p.name for p in restored.iterdir()) == ["1.a.host", "3.c.host"]
+    assert (restored / "3.c.host").read_bytes() == b"Subject: later\r\n\r\n3\r\n"

@@ -40,20 +40,26 @@ MAILDIR = re.compile(r"^mail/(\d+)/")
 SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
 
-def make_backup(settings: Settings, output: Path, settings_file: Path | None) -> Manifest:
-    """Write the archive to ``output``; returns its manifest."""
+def make_backup(
+    settings: Settings, output: Path, settings_file: Path | None, since: datetime | None = None
+) -> Manifest:
+    """Write the archive to ``output``; returns its manifest. With ``since``, an
+    incremental archive: the database, key ring and other files in full, but only the
+    Maildir messages written at or after ``since`` (restored over the full one)."""
     if not settings.data_dir.is_dir():
         raise BackupError(f"no data directory at {settings.data_dir.resolve()}")
     if output.exists():
         raise BackupError(f"{output} already exists: choose a new file name")
     target = DatabaseTarget.from_url(settings.effective_database_url)
     manifest = Manifest(datetime.now(UTC).isoformat(timespec="seconds"), target.kind)
+    manifest.since = since.isoformat(timespec="seconds") if since else None
     writer = ArchiveWriter(output, manifest)
     try:
         address_ids = _add_database(writer, target)
         writer.add_path(KEY_RING, settings.key_file)
         for item in _data_files(settings, target, address_ids):
-            _add_data_file(writer, item)
+            if since is None or not _older_message(item, since):
+                _add_data_file(writer, item)
         if settings_file is not None:
             writer.add_path(SETTINGS_PREFIX + settings_file.name, settings_file)
         return writer.finish()
@@ -96,6 +102,17 @@ def _data_files(
         return maildir is None or int(maildir.group(1)) in address_ids
 
     return list(walk_data_dir(root, keep))
+
+
+def _older_message(item: DataFile, since: datetime) -> bool:
+    """A Maildir message written before ``since`` (a moved one keeps its time: the full
+    archive has it under its older name, with the flags it had then)."""
+    if MAILDIR.match(item.relative) is None:
+        return False
+    try:
+        return item.path.stat().st_mtime < since.timestamp()
+    except FileNotFoundError:
+        return False  # moved: _add_data_file looks for it
 
 
 def _inside(root: Path, path: Path) -> str | None:

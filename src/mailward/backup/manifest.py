@@ -38,6 +38,7 @@ class Manifest:
     database: DatabaseKind
     revision: str | None = None
     files: list[Entry] = field(default_factory=list)
+    since: str | None = None  # an incremental archive: Maildir messages from then on
 
     def to_json(self) -> bytes:
         body = {"format": FORMAT, "version": VERSION, **asdict(self)}
@@ -51,6 +52,7 @@ class Manifest:
                 raise BackupError("not a Mailward backup (unknown manifest format)")
             files = [Entry(str(f["name"]), int(f["size"]), str(f["sha256"])) for f in body["files"]]
             manifest = cls(str(body["created_at"]), body["database"], body.get("revision"), files)
+            manifest.since = body.get("since")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BackupError(f"the archive's manifest is unreadable ({exc})") from None
         if manifest.database not in ("sqlite", "postgresql"):

@@ -11,21 +11,30 @@ import typer
 from mailward.backup.backup import make_backup
 from mailward.backup.manifest import BackupError
 from mailward.backup.restore import restore_backup
-from mailward.cli.runtime import GlobalOptions, fail, options
+from mailward.cli.runtime import GlobalOptions, fail, options, parse_when
+from mailward.errors import InvalidInput
 
 
 def backup(
     ctx: typer.Context,
     output: Path = typer.Option(..., "--output", "-o", help="archive to write (.tar, or .tar.gz)"),
+    since: str | None = typer.Option(
+        None, help="incremental: only Maildir messages written since (YYYY-MM-DD or ISO time)"
+    ),
 ) -> None:
     """Back up the running installation: database snapshot, key ring, settings file,
     Maildirs, outbound spool, into one archive with a manifest of SHA-256 sums."""
     settings = options(ctx).settings()
     config = os.environ.get("MAILWARD_CONFIG")
     try:
-        manifest = make_backup(settings, output, Path(config) if config else None)
+        start = parse_when(since, "since")
+        if start is not None and len(since or "") == 10:
+            start = start.replace(hour=0, minute=0, second=0)  # the start of that day
+        manifest = make_backup(settings, output, Path(config) if config else None, start)
     except BackupError as exc:
         fail(f"backup failed: {exc}")
+    except InvalidInput as exc:
+        fail(f"backup refused: {exc}")
     except OSError as exc:
         fail(f"backup failed: {exc.strerror or exc}: {exc.filename or output}")
     size = output.stat().st_size
