@@ -144,10 +144,14 @@ async def test_mail_from_a_domain_without_records_is_delivered_marked_none(
     mail: MailWorld,
 ) -> None:
     to = mail.world.address
-    plain = letter("someone@plain.test", to, "Hi")
+    forged = b"Authentication-Results: localhost;\r\n\tdkim=pass header.d=plain.test\r\n"
+    kept = b"Authentication-Results: mx.elsewhere.test; spf=fail\r\n"
+    plain = forged + kept + letter("someone@plain.test", to, "Hi")
     await asyncio.to_thread(send_inbound, mail.ports.smtp, "someone@plain.test", to, plain)
     [headers] = await asyncio.to_thread(inbox_headers, mail)
     assert b"spf=none" in headers and b"dkim=none" in headers and b"dmarc=none" in headers
+    assert b"dkim=pass" not in headers, "a result claimed in this server's name is removed"
+    assert kept.rstrip() in headers
 
 
 @pytest.fixture

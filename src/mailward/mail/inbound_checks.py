@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,6 +136,29 @@ def refusal_of(results: list[Any]) -> str | None:
         if failed and getattr(r, "policy", None) == "reject":
             return DMARC_REJECT.format(r.header_from)
     return None
+
+
+def without_forged_results(content: bytes, authserv_id: str) -> bytes:
+    """``content`` without the ``Authentication-Results`` fields that claim to come from
+    this server (RFC 8601, section 5): a sender cannot fake a pass in our name."""
+    end = content.find(b"\r\n\r\n")
+    if end == -1:
+        return content
+    lines = content[: end + 2].split(b"\r\n")[:-1]
+    claim = re.compile(
+        rb"authentication-results:\s*" + re.escape(authserv_id.encode()) + rb"\s*(;|$)", re.I
+    )
+    kept: list[bytes] = []
+    dropping = False
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = bool(claim.match(line))
+        if not dropping:
+            kept.append(line)
+    return b"".join(line + b"\r\n" for line in kept) + content[end + 2 :]
 
 
 def _header_line(header: str) -> bytes:

@@ -13,7 +13,7 @@ from mailward.clock import Clock
 from mailward.core.names import normalize_email
 from mailward.errors import InvalidInput
 from mailward.mail.directory import AddressDirectory
-from mailward.mail.inbound_checks import Arrival, InboundChecks
+from mailward.mail.inbound_checks import Arrival, InboundChecks, without_forged_results
 from mailward.mail.maildir import MailStore
 from mailward.mail.message import completed_headers, prepend, queue_id, received_line
 from mailward.mail.smtp_protocol import authenticated_device
@@ -149,6 +149,8 @@ class InboundHandler(LocalHandler):
             content=envelope.original_content or b"",
         )
         verdict = await self.checks.verdict(arrival)
+        hostname = self.checks.authserv_id
+        envelope.original_content = without_forged_results(arrival.content, hostname)
         return verdict.refusal, (verdict.header,)
 
     async def handle_EHLO(
