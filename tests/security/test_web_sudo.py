@@ -39,7 +39,9 @@ SIGN_IN_FLOWS = {
     "mailward.web.assistant.invited",
     "mailward.web.assistant.phone",
 }
-SHOWS_SECRET = re.compile(r"\{\{\s*(secret|link|password|token_secret)\b|for code in codes")
+SHOWS_SECRET = re.compile(
+    r"\{\{\s*(secret|link|password|token_secret|shown_secret)\b|for code in codes"
+)
 
 
 # -- finding 3, end to end ------------------------------------------------------------
