@@ -274,17 +274,24 @@ class Pop3Session:
         rows = "".join(row(n, m) + "\r\n" for n, m in self.maildrop().live())
         await self.send(b"+OK\r\n" + rows.encode() + b".\r\n")
 
-    async def retr(self, argument: str) -> None:
+    async def message_content(self, argument: str) -> tuple[int, bytes] | None:
+        """The size and content of the message numbered ``argument``; None once the
+        client was answered (no such message, or another client removed it)."""
         number = await self.message_number(argument)
         message = self.maildrop().get(number) if number else None
         if message is None:
-            return
+            return None
         try:
-            content = await asyncio.to_thread(message.path.read_bytes)
+            return message.size, await asyncio.to_thread(message.path.read_bytes)
         except FileNotFoundError:
             await self.send(b"-ERR That message was removed by another client\r\n")
-            return
-        await self.send(f"+OK {message.size} octets\r\n".encode() + dot_stuffed(content))
+            return None
+
+    async def retr(self, argument: str) -> None:
+        found = await self.message_content(argument)
+        if found is not None:
+            size, content = found
+            await self.send(f"+OK {size} octets\r\n".encode() + dot_stuffed(content))
 
     async def top(self, argument: str) -> None:
         parts = argument.split()
@@ -293,16 +300,9 @@ class Pop3Session:
             self.errors += 1
             await self.send(b"-ERR TOP needs a message number and a line count\r\n")
             return
-        number = await self.message_number(parts[0])
-        message = self.maildrop().get(number) if number else None
-        if message is None:
-            return
-        try:
-            content = await asyncio.to_thread(message.path.read_bytes)
-        except FileNotFoundError:
-            await self.send(b"-ERR That message was removed by another client\r\n")
-            return
-        await self.send(b"+OK\r\n" + dot_stuffed(content, int(lines)))
+        found = await self.message_content(parts[0])
+        if found is not None:
+            await self.send(b"+OK\r\n" + dot_stuffed(found[1], int(lines)))
 
     async def dele(self, argument: str) -> None:
         number = await self.message_number(argument)

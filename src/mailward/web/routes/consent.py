@@ -37,21 +37,24 @@ def _what(offer: GrantView) -> str:
     return f"your role in {offer.organization}"
 
 
-@router.post("/pending/{grant_id}/accept")
-async def accept(request: Request, viewer: SignedIn, grant_id: int) -> Response:
+async def _answer(request: Request, viewer: Viewer, grant_id: int, accept: bool) -> Response:
+    service = grants(request)
     try:
-        offer = await grants(request).accept(viewer.actor, grant_id)
+        answer = service.accept if accept else service.decline
+        offer = await answer(viewer.actor, grant_id)
     except NotFound:
         return await _pending_page(request, viewer, "This invitation is no longer open.", 404)
-    if await grants(request).pending_for(viewer.actor):
-        return await _pending_page(request, viewer, f"Accepted: {_what(offer)}.")
-    return RedirectResponse("/dashboard", status_code=303)
+    if accept and not await service.pending_for(viewer.actor):
+        return RedirectResponse("/dashboard", status_code=303)
+    done = "Accepted" if accept else "Declined"
+    return await _pending_page(request, viewer, f"{done}: {_what(offer)}.")
+
+
+@router.post("/pending/{grant_id}/accept")
+async def accept(request: Request, viewer: SignedIn, grant_id: int) -> Response:
+    return await _answer(request, viewer, grant_id, accept=True)
 
 
 @router.post("/pending/{grant_id}/decline")
 async def decline(request: Request, viewer: SignedIn, grant_id: int) -> Response:
-    try:
-        offer = await grants(request).decline(viewer.actor, grant_id)
-    except NotFound:
-        return await _pending_page(request, viewer, "This invitation is no longer open.", 404)
-    return await _pending_page(request, viewer, f"Declined: {_what(offer)}.")
+    return await _answer(request, viewer, grant_id, accept=False)
