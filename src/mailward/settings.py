@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     dovecot_config: Path | None = Field(
         default=None, description="dovecot.conf whose sessions device changes end (doveadm)"
     )
+    postfix_config: Path | None = Field(
+        default=None,
+        description="Postfix configuration directory reloaded after a certificate renewal",
+    )
     socketmap_bind: str = "127.0.0.1"
     socketmap_port: int = Field(default=2426, ge=0, le=65535)
 

@@ -21,10 +21,10 @@ from mailward.ops.certificates import (
     certificate_names,
     expires_at,
 )
+from mailward.settings import Settings
 
 log = logging.getLogger(__name__)
 RELOAD_SECONDS = 30
-STANDARD_RELOADS = (("doveadm", "reload"), ("postfix", "reload"))
 
 
 class CertificateRenewal:
@@ -70,8 +70,7 @@ class CertificateRenewal:
     async def reload_servers(self) -> None:
         self.reload()
         if self.settings.data_plane == "dovecot":
-            for command in STANDARD_RELOADS:
-                await run_reload(self.settings.dovecot_config, command)
+            await reload_standard_servers(self.settings)
 
 
 def modified_at(path: Path) -> float | None:
@@ -81,18 +80,35 @@ def modified_at(path: Path) -> float | None:
         return None
 
 
-async def run_reload(dovecot_config: object, command: tuple[str, str]) -> None:
-    program, verb = command
-    args = [program, verb]
-    if program == "doveadm" and dovecot_config:
-        args = [program, "-c", str(dovecot_config), verb]
+def reload_commands(settings: Settings) -> list[list[str]]:
+    """``doveadm reload`` and ``postfix reload``, on the configured instances."""
+    doveadm = (
+        ["doveadm", "-c", str(settings.dovecot_config)] if settings.dovecot_config else ["doveadm"]
+    )
+    postfix = (
+        ["postfix", "-c", str(settings.postfix_config)] if settings.postfix_config else ["postfix"]
+    )
+    return [[*doveadm, "reload"], [*postfix, "reload"]]
+
+
+async def reload_standard_servers(settings: Settings) -> bool:
+    """Make Dovecot and Postfix read their certificate again; False when one failed
+    (logged with its error)."""
+    results = [await run_reload(command) for command in reload_commands(settings)]
+    return all(results)
+
+
+async def run_reload(command: list[str]) -> bool:
+    shown = " ".join(command)
     try:
         process = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
         )
         _, stderr = await asyncio.wait_for(process.communicate(), RELOAD_SECONDS)
     except (OSError, TimeoutError) as exc:
-        log.error("%s: %s", " ".join(args), exc)
-        return
+        log.error("%s: %s", shown, exc)
+        return False
     if process.returncode != 0:
-        log.error("%s: %s", " ".join(args), stderr.decode(errors="replace").strip())
+        log.error("%s: %s", shown, stderr.decode(errors="replace").strip())
+        return False
+    return True
