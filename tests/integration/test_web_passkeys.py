@@ -1,0 +1,78 @@
+"""Passkeys through the manager's routes (a software authenticator in place of the
+browser): adding and removing one needs sudo, and each sends the account a notice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from mailward.bootstrap import Services
+from mailward.clock import FrozenClock
+from mailward.settings import Settings
+from tests.passkey_authenticator import SoftAuthenticator
+from tests.support import World, free_port
+from tests.web_support import SignedInClient, csrf_of, enrol_totp, sign_in, web_client
+
+PAGE = "/account/passkeys"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A smarthost nobody listens on and no outbound worker: notices stay in the spool."""
+    return settings.model_copy(update={"smarthost": "127.0.0.1", "smarthost_port": free_port()})
+
+
+def notices(services: Services) -> list[bytes]:
+    spool = services.outbox.spool
+    return [spool.content(entry) for entry in spool.entries()]
+
+
+async def signed_in_admin(world: World, clock: FrozenClock) -> SignedInClient:
+    assert world.admin.account_id is not None
+    secret = await enrol_totp(world.services, world.admin.account_id)
+    return await sign_in(web_client(world.services), world.admin.label, secret, clock)
+
+
+async def add_passkey(admin: SignedInClient, key: SoftAuthenticator, name: str) -> None:
+    csrf = csrf_of((await admin.get(PAGE)).text)
+    options = await admin.client.post(f"{PAGE}/options", data={"csrf": csrf})
+    assert options.status_code == 200 and options.headers["content-type"] == "application/json"
+    answer = {"csrf": csrf, "name": name, "credential": key.create(options.text)}
+    added = await admin.client.post(PAGE, data=answer)
+    assert added.status_code == 200 and added.json() == {"next": f"{PAGE}?notice=added"}
+
+
+async def test_adding_and_removing_a_passkey_tell_the_account(
+    world: World, clock: FrozenClock
+) -> None:
+    services = world.services
+    admin = await signed_in_admin(world, clock)
+    await add_passkey(
+        admin, SoftAuthenticator(services.passkeys.rp.id, services.passkeys.rp.origin), "Laptop"
+    )
+    (added,) = notices(services)
+    assert b"To: admin@corp.test" in added and b"A passkey was added" in added
+    (passkey,) = await services.passkeys.list_for(world.admin.account_id or 0)
+    removed = await admin.post_form(PAGE, f"{PAGE}/{passkey.id}/remove", {})
+    assert removed.status_code == 303 and removed.headers["location"] == f"{PAGE}?notice=removed"
+    assert any(b"A passkey was removed" in n for n in notices(services))
+    await admin.client.aclose()
+
+
+async def test_adding_or_removing_a_passkey_needs_the_password_again(
+    world: World, clock: FrozenClock
+) -> None:
+    services = world.services
+    admin = await signed_in_admin(world, clock)
+    await add_passkey(
+        admin, SoftAuthenticator(services.passkeys.rp.id, services.passkeys.rp.origin), "Laptop"
+    )
+    (passkey,) = await services.passkeys.list_for(world.admin.account_id or 0)
+    csrf = csrf_of((await admin.get(PAGE)).text)
+    clock.advance(timedelta(minutes=services.settings.sudo_minutes, seconds=1))
+    for action in (f"{PAGE}/options", f"{PAGE}/{passkey.id}/remove"):
+        asked = await admin.client.post(action, data={"csrf": csrf})
+        assert asked.status_code == 303 and asked.headers["location"].startswith("/sudo?next=")
+    assert len(await services.passkeys.list_for(world.admin.account_id or 0)) == 1
+    await admin.client.aclose()
