@@ -130,3 +130,19 @@ def test_history_policy_notices_and_their_links(live: LiveMailward, page: Page) 
         page.get_by_role("button", name="Confirm").click()
     page.get_by_role("button", name="Revoke Phone").click()
     expect(page).to_have_url(re.compile(r"/addresses/1/devices\?done=revoked"))
+
+
+def test_history_and_policy_fit_a_phone(live: LiveMailward, phone: Page) -> None:
+    enrol_and_sign_in(phone, live, "admin@corp.test")
+    new = live.run(live.services.devices.add(Actor.operator(), ADDRESS, "Phone"))
+    live.run(logins(live, new.password, [
+        ("198.51.100.7", "imap", "Thunderbird 128.3"), ("2001:db8:44::9", "smtp", "iOS Mail"),
+    ]))  # fmt: skip
+    phone.goto(f"{live.url}/addresses/1/devices/{new.device.id}/history")
+    expect(phone.locator("tbody tr")).to_have_count(2)
+    assert_fits_the_screen(phone)
+    screenshot(phone, "device-history.png")
+    phone.goto(f"{live.url}/orgs/{live.world.org_id if live.world else 1}/policy")
+    expect(phone.get_by_role("button", name="Save the policy")).to_be_visible()
+    assert_fits_the_screen(phone)
+    screenshot(phone, "device-policy.png")
