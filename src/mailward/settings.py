@@ -66,13 +66,6 @@ class Settings(BaseSettings):
     submission_port: int = Field(default=1587, ge=0, le=65535)
     submissions_port: int = Field(default=1465, ge=0, le=65535)
     smtp_port: int = Field(default=1025, ge=0, le=65535)
-    imap_port: int = Field(default=1143, ge=0, le=65535)
-    imaps_port: int = Field(default=1993, ge=0, le=65535)
-    pop3_port: int = Field(default=1110, ge=0, le=65535)
-    pop3s_port: int = Field(default=1995, ge=0, le=65535)
-    submission_port: int = Field(default=1587, ge=0, le=65535)
-    submissions_port: int = Field(default=1465, ge=0, le=65535)
-    smtp_port: int = Field(default=1025, ge=0, le=65535)
     auth_http_bind: str = "127.0.0.1"
     auth_http_port: int = Field(default=8081, ge=0, le=65535)
     auth_http_secret: SecretStr | None = None
