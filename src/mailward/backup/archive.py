@@ -149,11 +149,16 @@ def verify_archive(path: Path) -> Manifest:
     return manifest
 
 
-def extract_member(tar: tarfile.TarFile, name: str, target: Path) -> None:
+def members_by_name(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
+    """The members by name (``TarFile.extractfile(name)`` searches the list each time)."""
+    return {info.name: info for info in tar.getmembers()}
+
+
+def extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
     """Write one member to ``target`` (mode 0600) through a temporary name."""
-    handle = tar.extractfile(name)
+    handle = tar.extractfile(member)
     if handle is None:
-        raise BackupError(f"the archive member {name} is not a file")
+        raise BackupError(f"the archive member {member.name} is not a file")
     private_dirs(target.parent)
     partial = target.with_name(f".{target.name}.restoring")
     with partial.open("wb") as out:
@@ -166,7 +171,10 @@ def extract_member(tar: tarfile.TarFile, name: str, target: Path) -> None:
 def private_dirs(path: Path) -> None:
     """``path`` and every missing parent made with mode 0700 (mkdir's ``parents`` would
     give the parents the umask's mode)."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
+    missing = []
+    while not path.is_dir():  # up to the first one that exists
+        missing.append(path)
+        path = path.parent
     for directory in reversed(missing):
         directory.mkdir(mode=0o700, exist_ok=True)
 

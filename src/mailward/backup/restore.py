@@ -7,9 +7,15 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from tarfile import TarFile
+from tarfile import TarFile, TarInfo
 
-from mailward.backup.archive import extract_member, open_archive, private_dirs, verify_archive
+from mailward.backup.archive import (
+    extract_member,
+    members_by_name,
+    open_archive,
+    private_dirs,
+    verify_archive,
+)
 from mailward.backup.database import DatabaseTarget, require_empty_postgres, restore_postgres
 from mailward.backup.manifest import (
     DATA_PREFIX,
@@ -49,18 +55,19 @@ def restore_backup(settings: Settings, archive: Path, force: bool) -> Restored:
     _require_database_free(target, force)
     settings_file = None
     with open_archive(archive) as tar:
+        members = members_by_name(tar)
         for entry in manifest.files:
             name = entry.name
             if name.startswith(DATA_PREFIX):
-                extract_member(tar, name, data_dir / name.removeprefix(DATA_PREFIX))
+                extract_member(tar, members[name], data_dir / name.removeprefix(DATA_PREFIX))
             elif name == KEY_RING:
-                extract_member(tar, name, settings.key_file)
+                extract_member(tar, members[name], settings.key_file)
             elif name.startswith(SETTINGS_PREFIX):
                 settings_file = (
                     data_dir / RESTORED_SETTINGS_DIR / name.removeprefix(SETTINGS_PREFIX)
                 )
-                extract_member(tar, name, settings_file)
-        _restore_database(tar, target, force)
+                extract_member(tar, members[name], settings_file)
+        _restore_database(tar, members, target, force)
     return Restored(manifest, settings_file)
 
 
@@ -94,14 +101,16 @@ def _require_database_free(target: DatabaseTarget, force: bool) -> None:
         raise BackupError(f"a database already exists at {path}: pass --force to replace it")
 
 
-def _restore_database(tar: TarFile, target: DatabaseTarget, force: bool) -> None:
+def _restore_database(
+    tar: TarFile, members: dict[str, TarInfo], target: DatabaseTarget, force: bool
+) -> None:
     if target.kind == "sqlite":
         path = target.sqlite_path
         for side in ("-wal", "-shm", "-journal"):
             path.with_name(path.name + side).unlink(missing_ok=True)
-        extract_member(tar, DATABASE_SQLITE, path)
+        extract_member(tar, members[DATABASE_SQLITE], path)
         return
     with tempfile.TemporaryDirectory(prefix="mailward-restore-") as scratch:
         dump = Path(scratch) / "mailward.pgdump"
-        extract_member(tar, DATABASE_POSTGRES, dump)
+        extract_member(tar, members[DATABASE_POSTGRES], dump)
         restore_postgres(target.url, dump, force)
