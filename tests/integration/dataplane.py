@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,6 +177,26 @@ class DataPlane:
             if path.exists():
                 parts.append(f"--- {path.name}\n{path.read_text()[-4000:]}")
         return "\n".join(parts)
+
+
+def fetch_by_subject(plane: DataPlane, address: str, subject: str, timeout: float = 30) -> bytes:
+    """The recipient's newest INBOX message with ``subject``, read over IMAP with a device
+    of its own, once it arrives."""
+    reader = plane.add_device(address, f"reader {uuid.uuid4().hex[:8]}")
+    client = imaplib.IMAP4_SSL("127.0.0.1", plane.settings.imaps_port, ssl_context=client_tls())
+    try:
+        client.login(address, reader.password)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            client.select("INBOX")
+            _, found = client.search(None, "SUBJECT", f'"{subject}"')
+            if found[0]:
+                _, data = client.fetch(found[0].split()[-1], "(BODY.PEEK[])")
+                return bytes(data[0][1])  # type: ignore[index]
+            time.sleep(0.2)
+    finally:
+        client.logout()
+    raise AssertionError(f"{subject!r} never reached {address}\n{plane.logs()}")
 
 
 def private_redis(db: int) -> str:

@@ -5,17 +5,22 @@ swaks, imaplib."""
 
 from __future__ import annotations
 
-import imaplib
 import smtplib
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
 
-from tests.integration.dataplane import INFO, SALES, DataPlane, client_tls, running_plane
+from tests.integration.dataplane import (
+    INFO,
+    SALES,
+    DataPlane,
+    client_tls,
+    fetch_by_subject,
+    running_plane,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -36,20 +41,7 @@ def message(sender: str, recipient: str) -> EmailMessage:
 
 def wait_for_subject(plane: DataPlane, address: str, subject: str, timeout: float = 15) -> None:
     """Read the recipient's INBOX over IMAP (with a device of its own) until it arrives."""
-    reader = plane.add_device(address, f"reader {uuid.uuid4().hex[:8]}")
-    client = imaplib.IMAP4_SSL("127.0.0.1", plane.settings.imaps_port, ssl_context=client_tls())
-    try:
-        client.login(address, reader.password)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            client.select("INBOX")
-            _, found = client.search(None, "SUBJECT", f'"{subject}"')
-            if found[0]:
-                return
-            time.sleep(0.2)
-    finally:
-        client.logout()
-    raise AssertionError(f"{subject!r} never reached {address}\n{plane.logs()}")
+    fetch_by_subject(plane, address, subject, timeout)
 
 
 def test_submission_with_starttls_delivers_to_another_address(plane: DataPlane) -> None:

@@ -6,7 +6,6 @@ Mailward's DKIM key (verified here with dkimpy against the key in the zone)."""
 
 from __future__ import annotations
 
-import imaplib
 import shutil
 import smtplib
 import subprocess
@@ -35,6 +34,7 @@ from tests.integration.dataplane import (
     DataPlane,
     client_tls,
     destroy_plane,
+    fetch_by_subject,
     prepare_plane,
     require_binaries,
     start_dovecot,
@@ -173,24 +173,6 @@ def full_message(sender: str, to: str, subject: str) -> bytes:
     return head.encode() + letter(sender, to, subject)
 
 
-def fetch(plane: DataPlane, address: str, subject: str, timeout: float = 30) -> bytes:
-    reader = plane.add_device(address, f"reader {uuid.uuid4().hex[:8]}")
-    client = imaplib.IMAP4_SSL("127.0.0.1", plane.settings.imaps_port, ssl_context=client_tls())
-    try:
-        client.login(address, reader.password)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            client.select("INBOX")
-            _, found = client.search(None, "SUBJECT", f'"{subject}"')
-            if found[0]:
-                _, data = client.fetch(found[0].split()[-1], "(BODY.PEEK[])")
-                return bytes(data[0][1])  # type: ignore[index]
-            time.sleep(0.3)
-    finally:
-        client.logout()
-    raise AssertionError(f"{subject!r} never reached {address}\n{plane.logs()}")
-
-
 def send_inbound(plane: DataPlane, mail_from: str, to: str, content: bytes) -> None:
     with smtplib.SMTP("127.0.0.1", plane.settings.smtp_port, timeout=60) as smtp:
         smtp.ehlo("mx.sender.test")
@@ -211,7 +193,7 @@ def test_a_signed_message_arrives_with_dkim_and_dmarc_passing(
     subject = f"signed {uuid.uuid4().hex}"
     signed = sender.sign(full_message("alice@sender.test", INFO, subject), "sender.test")
     send_inbound(plane, "alice@sender.test", INFO, signed)
-    delivered = fetch(plane, INFO, subject)
+    delivered = fetch_by_subject(plane, INFO, subject)
     headers = delivered.split(b"\r\n\r\n", 1)[0]
     results = headers.split(b"Authentication-Results:", 1)[1]
     assert b"dkim=pass" in results and b"dmarc=pass" in results, headers
@@ -227,7 +209,7 @@ def test_submitted_mail_is_signed_by_rspamd_with_mailwards_key(plane: DataPlane)
         smtp.starttls(context=client_tls())
         smtp.login(SALES, device.password)
         smtp.send_message(mail)
-    delivered = fetch(plane, INFO, str(mail["Subject"]))
+    delivered = fetch_by_subject(plane, INFO, str(mail["Subject"]))
     handed_over = list((plane.root / "rspamd" / "dkim").iterdir())
     assert handed_over and all(p.stat().st_mode & 0o777 == 0o600 for p in handed_over)
     assert b"DKIM-Signature:" in delivered and b"d=example.test" in delivered
