@@ -17,7 +17,15 @@ from playwright.sync_api import CDPSession, Page, expect
 from sqlalchemy import select
 
 from mailward.db.models import AuditEvent
-from tests.e2e.web_browser import enrol_and_sign_in, password_step, screenshot, sign_in, sign_out
+from tests.e2e.web_browser import (
+    PHONE,
+    assert_fits_the_screen,
+    enrol_and_sign_in,
+    password_step,
+    screenshot,
+    sign_in,
+    sign_out,
+)
 from tests.e2e.web_harness import DB_KINDS, LiveMailward, live_mailward
 
 pytestmark = pytest.mark.slow
@@ -106,6 +114,10 @@ def test_a_passkey_registers_signs_in_confirms_sudo_refuses_a_clone_and_is_remov
     expect(page).to_have_url(re.compile(r"/account/passkeys$"))
     expect(page.get_by_text("Last used")).to_be_visible()
     screenshot(page, "passkeys.png", shots)
+    page.set_viewport_size(PHONE)
+    assert_fits_the_screen(page)
+    screenshot(page, "passkeys.png", shots)  # phone-passkeys.png
+    page.set_viewport_size({"width": 1280, "height": 860})
 
     # A clone: the same key with the sign count it had at registration.
     cdp.send(
