@@ -16,6 +16,7 @@ from cryptography import x509
 
 from mailward.bootstrap import Services
 from mailward.core.access.actors import Actor
+from mailward.core.discovery import served_domains
 from mailward.core.mailservices.doctor import (
     Check,
     Found,
@@ -125,10 +126,13 @@ async def _listens(host: str, port: int, settings: Settings) -> bool:
 
 
 async def diagnose(services: Services, domain: str | None) -> list[Check]:
-    """Every check: the domain's records (when given), the host, its certificate, ports."""
+    """Every check: the records of ``domain`` (of every verified Mail Service when it is
+    None), then the host, its certificate and the ports."""
     settings = services.settings
     zone = Zone(settings.dns_resolvers, settings.dns_timeout_seconds)
-    checks = await record_checks(services, zone, domain) if domain else []
+    checks: list[Check] = []
+    for name in [domain] if domain else await served_domains(services.db):
+        checks += await record_checks(services, zone, name)
     checks += await host_checks(zone, settings.hostname)
     checks.append(certificate(settings, services.clock.now()))
     checks += await port_checks(settings)

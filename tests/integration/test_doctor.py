@@ -91,9 +91,11 @@ def publish(dns: DnsServer, records: list[DnsRecord]) -> None:
     dns.publish(txt, hosts={HOST: "127.0.0.1"}, extra=extra)
 
 
-def doctor(env: dict[str, str], url: str) -> tuple[int, dict[str, Any]]:
-    command = [sys.executable, "-m", "mailward.cli", "--database-url", url]
-    command += ["doctor", "example.test", "--json"]
+def doctor(
+    env: dict[str, str], url: str, domain: str | None = "example.test"
+) -> tuple[int, dict[str, Any]]:
+    command = [sys.executable, "-m", "mailward.cli", "--database-url", url, "doctor"]
+    command += [domain, "--json"] if domain else ["--json"]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, {c["name"]: c for c in json.loads(done.stdout)["checks"]}
@@ -136,6 +138,9 @@ async def test_doctor_reports_ok_on_a_correct_zone_and_names_what_is_wrong_on_a_
     assert "not Mailward's key" in failed["DKIM"] and "publish: " in failed["DKIM"]
     assert "no DMARC record" in failed["DMARC"] and "_dmarc.example.test." in failed["DMARC"]
     assert "does not match the served policy" in failed["MTA-STS"]
+
+    every_domain = doctor(env, database_url, None)  # no DOMAIN: every verified Mail Service
+    assert every_domain == (code, checks)
 
 
 async def test_the_manager_shows_the_same_checks_on_the_mail_service_page(

@@ -15,7 +15,9 @@ LABELS = {"ok": "OK  ", "warn": "WARN", "fail": "FAIL"}
 
 def doctor(
     ctx: typer.Context,
-    domain: str | None = typer.Argument(None, help="a Mail Service's domain; its records too"),
+    domain: str | None = typer.Argument(
+        None, help="a Mail Service's domain (default: every verified one)"
+    ),
     json_: bool = typer.Option(False, "--json", help='{"checks": [{name, status, detail}]}'),
 ) -> None:
     """Check DNS records, certificate, ports and the host's forward/reverse DNS."""
