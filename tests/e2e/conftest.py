@@ -1,14 +1,22 @@
-"""Browser fixtures shared by the end-to-end tests: one Chromium per module, a fresh
-context (cookies, storage) per test."""
+"""Fixtures shared by the end-to-end tests: one Chromium per module, a fresh context
+(cookies, storage) per test, and ``live``, a running Mailward on each database kind."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.e2e.web_browser import PHONE, chromium
+from tests.e2e.web_harness import DB_KINDS, LiveMailward, live_mailward
+
+
+@pytest.fixture(params=DB_KINDS)
+def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveMailward]:
+    """Mailward serving the manager and mail, on SQLite and on PostgreSQL."""
+    yield from live_mailward(request.param, tmp_path)
 
 
 @pytest.fixture(scope="module")

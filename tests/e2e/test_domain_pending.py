@@ -4,35 +4,17 @@ server (dnsmasq), "Check now" verifies it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from mailward.dnslookup import DnsTxtLookup
 from tests.e2e.web_browser import enrol_and_sign_in, screenshot
-from tests.e2e.web_harness import DB_KINDS, LiveMailward, live_mailward
+from tests.e2e.web_harness import LiveMailward
 from tests.security.dns_server import DnsServer
 
 pytestmark = pytest.mark.slow
 
 DOMAIN = "corp-a.test"
-
-
-@pytest.fixture(params=DB_KINDS)
-def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveMailward]:
-    yield from live_mailward(request.param, tmp_path)
-
-
-@pytest.fixture
-def dns(tmp_path: Path) -> Iterator[DnsServer]:
-    server = DnsServer(tmp_path)
-    server.publish({})
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_a_claimed_domain_is_pending_until_check_now_sees_its_record(

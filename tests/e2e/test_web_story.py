@@ -20,7 +20,7 @@ from tests.e2e.web_browser import (
     sign_in,
     sign_out,
 )
-from tests.e2e.web_harness import DB_KINDS, LiveMailward, live_mailward
+from tests.e2e.web_harness import LiveMailward, live_mailward
 
 pytestmark = pytest.mark.slow
 
@@ -28,11 +28,6 @@ ADDRESS = "info@example.test"
 FIRST = "Website contact form, 2026-11-24"
 SECOND = "Intern, one week"
 CHOSEN = "Harbor-Lantern-Quartz-1987!"
-
-
-@pytest.fixture(params=DB_KINDS)
-def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveMailward]:
-    yield from live_mailward(request.param, tmp_path)
 
 
 @pytest.fixture
@@ -46,7 +41,7 @@ def go_to_devices(page: Page) -> None:
     page.get_by_role("link", name="example.test").click()
     page.get_by_role("link", name=ADDRESS).click()
     expect(page.get_by_role("heading", name=ADDRESS)).to_be_visible()
-    page.get_by_role("link", name="Devices").click()
+    page.get_by_role("link", name="Devices", exact=True).click()
     assert_fits_the_screen(page)
 
 
