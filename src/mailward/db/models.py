@@ -180,6 +180,7 @@ class Device(Base):
         Index("ix_devices_address_id_revoked_at", "address_id", "revoked_at"),
         # The Devices tab pages through an address's devices in id order.
         Index("ix_devices_address_id_id", "address_id", "id"),
+        Index("ix_devices_user_account_id", "user_account_id"),  # a person's devices
         # Two racing "Add a device" with one name: one wins, the other is told.
         Index(
             "uq_devices_live_name",

@@ -25,6 +25,7 @@ depends_on: str | Sequence[str] | None = None
 INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ix_mail_services_organization_id_domain", "mail_services", ("organization_id", "domain")),
     ("ix_devices_address_id_id", "devices", ("address_id", "id")),
+    ("ix_devices_user_account_id", "devices", ("user_account_id",)),
     ("ix_device_changes_at", "device_changes", ("at",)),
     ("ix_invitations_address_id_id", "invitations", ("address_id", "id")),
     ("ix_invitations_expires_at", "invitations", ("expires_at",)),
