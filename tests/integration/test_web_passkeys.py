@@ -9,6 +9,7 @@ import pytest
 
 from mailward.bootstrap import Services
 from mailward.clock import FrozenClock
+from mailward.core.signin.limits import IP_LIMIT
 from mailward.settings import Settings
 from tests.passkey_authenticator import SoftAuthenticator
 from tests.support import World, free_port
@@ -76,3 +77,18 @@ async def test_adding_or_removing_a_passkey_needs_the_password_again(
         assert asked.status_code == 303 and asked.headers["location"].startswith("/sudo?next=")
     assert len(await services.passkeys.list_for(world.admin.account_id or 0)) == 1
     await admin.client.aclose()
+
+
+async def test_refused_passkey_answers_count_as_failed_sign_ins_of_the_network(
+    world: World,
+) -> None:
+    client = web_client(world.services, client_ip="203.0.113.9")
+    csrf = csrf_of((await client.get("/login")).text)
+    stranger = SoftAuthenticator(world.services.passkeys.rp.id, world.services.passkeys.rp.origin)
+    statuses = []
+    for _ in range(IP_LIMIT.max + 1):
+        options = await client.post("/login/passkey/options", data={"csrf": csrf})
+        answer = {"csrf": csrf, "credential": stranger.get(options.text)}
+        statuses.append((await client.post("/login/passkey", data=answer)).status_code)
+    await client.aclose()
+    assert statuses == [401] * IP_LIMIT.max + [429]

@@ -102,6 +102,14 @@ class SignInService:
         # the counter's key may be in a shared Redis.
         return self.deps.keys.mac(EMAIL_PURPOSE, email_key.encode()).hex()[:32]
 
+    async def check_network_allowed(self, ip: str) -> None:
+        """Before a sign-in without a password (a passkey): the network's failures."""
+        await self.limits.check((IP_LIMIT, client_network(ip)))
+
+    async def network_failed(self, ip: str) -> None:
+        """A refused passkey answer counts as a failed sign-in of its network."""
+        await self.limits.fail((IP_LIMIT, client_network(ip)))
+
     async def check_second_factor_allowed(self, account_id: int) -> None:
         await self.limits.check((SECOND_FACTOR_LIMIT, str(account_id)))
 

@@ -128,8 +128,12 @@ async def sign_in(request: Request, credential: Text, next: Text = "") -> Respon
     secret = await browser_secret(request)
     ip = client_ip(request)
     try:
+        await state.signin.check_network_allowed(ip)
         account_id = await state.services.passkeys.check(secret, Ceremony.SIGN_IN, credential, ip)
+    except TooManyAttempts as exc:
+        return _refused(str(exc).capitalize() + ".", 429)
     except PasskeyRefused as exc:
+        await state.signin.network_failed(ip)
         return _refused(exc.reason, 401)
     old = await live_session(request)
     if old is not None:
