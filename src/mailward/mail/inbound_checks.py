@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
+import importlib.resources
 import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import authheaders
+import authheaders.dmarc_lookup
 import dkim
 import dns.exception
 import dns.resolver
@@ -209,6 +212,25 @@ def _spf_value(qtype: str, rdata: Any) -> Any:
         return rdata.target.to_text(True)
     return rdata.strings  # TXT, SPF
 
+
+@functools.cache
+def _public_suffixes() -> Any:
+    ref = importlib.resources.files("authheaders") / "public_suffix_list.txt"
+    with importlib.resources.as_file(ref) as location, open(location, encoding="utf-8") as lines:
+        return authheaders.dmarc_lookup.PublicSuffixList(lines)
+
+
+@functools.lru_cache(maxsize=4096)
+def organizational_domain(domain: str | None) -> Any:
+    """authheaders' ``get_org_domain`` with its own packaged list, parsed once: authheaders
+    parses the 10,000-rule file on every call, four times a DMARC check (measured: 260 ms
+    a message, now about 2 ms)."""
+    return _public_suffixes().get_public_suffix(domain)
+
+
+LIBRARY_ORG_DOMAIN = authheaders.dmarc_lookup.get_org_domain  # bench/inbound_checks.py
+authheaders.get_org_domain = organizational_domain
+authheaders.dmarc_lookup.get_org_domain = organizational_domain
 
 # pyspf reads its DNS through this module-level hook; ours answers from the resolver
 # the running check chose (a context variable), so several servers can share a process.
