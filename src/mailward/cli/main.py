@@ -10,6 +10,7 @@ from mailward.cli.admin import audit_app, db_app, keys_app
 from mailward.cli.backup import backup, restore
 from mailward.cli.certs import certs_app
 from mailward.cli.devices import device_app
+from mailward.cli.dkim import dkim_app, dns
 from mailward.cli.doctor import doctor
 from mailward.cli.mail import address_app, mailservice_app
 from mailward.cli.runtime import GlobalOptions, options
@@ -63,6 +64,7 @@ def agent(
 app.command("init")(init)
 app.command("quickstart")(quickstart)
 app.command("doctor")(doctor)
+app.command("dns")(dns)
 app.command("backup")(backup)
 app.command("restore")(restore)
 app.add_typer(account_app, name="account")
@@ -74,5 +76,6 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(certs_app, name="certs")
+app.add_typer(dkim_app, name="dkim")
 integrate_app.command("agent")(agent)
 app.add_typer(integrate_app, name="integrate", help="Configuration for Dovecot and Postfix.")

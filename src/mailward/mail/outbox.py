@@ -11,11 +11,13 @@ import asyncio
 import contextlib
 import logging
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import getaddresses, parseaddr
 
 from mailward.bootstrap import Services
 from mailward.core.notifications import Mailer, SendResult
 from mailward.mail.directory import AddressDirectory, DatabaseDirectory
+from mailward.mail.dkim_signing import DkimSigner
 from mailward.mail.maildir import MailStore
 from mailward.mail.outbound import OutboundWorker, Smarthost, smarthost_of
 from mailward.mail.spool import Spool
@@ -37,8 +39,10 @@ class Outbox:
         directory: AddressDirectory,
         smarthost: Smarthost | None,
         hostname: str,
+        signer: DkimSigner | None = None,
     ) -> None:
         self.spool = spool
+        self.signer = signer
         self.store = store
         self.directory = directory
         self.smarthost = smarthost
@@ -72,6 +76,7 @@ def build_outbox(services: Services) -> Outbox:
         DatabaseDirectory(services.db, services.mail_services),
         smarthost_of(settings),
         settings.hostname,
+        DkimSigner(services.dkim),
     )
 
 
@@ -87,7 +92,9 @@ class OutboxMailer:
 
     async def send(self, message: EmailMessage) -> SendResult:
         local, remote = await self._split(recipients_of(message))
-        content = message.as_bytes()
+        content = message.as_bytes(policy=SMTP)
+        if self.outbox.signer is not None:
+            content = await self.outbox.signer.sign(content)
         delivered, queued, undelivered, reasons = [], [], [], []
         if local:
             try:

@@ -13,6 +13,7 @@ from mailward.clock import Clock
 from mailward.core.names import normalize_email
 from mailward.errors import InvalidInput
 from mailward.mail.directory import AddressDirectory
+from mailward.mail.dkim_signing import DkimSigner
 from mailward.mail.inbound_checks import Arrival, InboundChecks, without_forged_results
 from mailward.mail.maildir import MailStore
 from mailward.mail.message import completed_headers, prepend, queue_id, received_line
@@ -96,7 +97,7 @@ class LocalHandler:
         refusal, checked = await self.screened(session, envelope)
         if refusal is not None:
             return refusal
-        content = self.prepared(session, envelope, *checked)
+        content = await self.signed(envelope, self.prepared(session, envelope, *checked))
         route = route_of(envelope)
         try:
             await self.store(route, envelope, content)
@@ -108,6 +109,10 @@ class LocalHandler:
     async def screened(self, session: Any, envelope: Any) -> tuple[str | None, tuple[bytes, ...]]:
         """A refusal of the message, or the header lines its checks add."""
         return None, ()
+
+    async def signed(self, envelope: Any, content: bytes) -> bytes:
+        """The message as stored and sent on (submission adds DKIM signatures)."""
+        return content
 
     def prepared(self, session: Any, envelope: Any, *checked: bytes) -> bytes:
         now = self.delivery.clock.now()
@@ -164,9 +169,17 @@ class SubmissionHandler(LocalHandler):
     """Authenticated devices: they send as their own address, to anyone (through the
     smarthost spool when one is configured)."""
 
-    def __init__(self, delivery: Delivery, spool: Spool | None) -> None:
+    def __init__(
+        self, delivery: Delivery, spool: Spool | None, signer: DkimSigner | None = None
+    ) -> None:
         super().__init__(delivery)
         self.spool = spool
+        self.signer = signer
+
+    async def signed(self, envelope: Any, content: bytes) -> bytes:
+        if self.signer is None:
+            return content
+        return await self.signer.sign(content, str(envelope.mail_from).rpartition("@")[2])
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
