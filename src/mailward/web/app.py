@@ -28,6 +28,7 @@ from mailward.web.routes import (
 )
 from mailward.web.routes import devices as device_routes
 from mailward.web.routes.acme_challenge import router as acme_challenge_router
+from mailward.web.routes.mta_sts import router as mta_sts_router
 from mailward.web.security import security_middleware
 from mailward.web.state import WebState
 from mailward.web.viewer import csrf_guard
@@ -56,6 +57,7 @@ def create_app(services: Services) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/favicon.ico", favicon, include_in_schema=False)
     app.include_router(acme_challenge_router)
+    app.include_router(mta_sts_router)
     for module in (signin, accounts, api_tokens, orgs, addresses, device_routes, device_access):
         app.include_router(module.router)
     for module in (consent, email_code, passkeys):
