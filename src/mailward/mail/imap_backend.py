@@ -22,7 +22,7 @@ from pymap.backend.maildir import Config as MaildirConfig
 from pymap.backend.maildir import FilterSet, Session
 from pymap.backend.maildir import io as pymap_maildir_io
 from pymap.backend.maildir.layout import MaildirLayout
-from pymap.backend.maildir.mailbox import MailboxSet, Maildir
+from pymap.backend.maildir.mailbox import Maildir
 from pymap.concurrent import Subsystem
 from pymap.exceptions import AuthorizationFailure, InvalidAuth, ResponseError
 from pymap.interfaces.login import IdentityInterface, LoginInterface
@@ -42,6 +42,7 @@ from mailward.auth.interfaces import (
     MailProtocol,
 )
 from mailward.clock import Clock
+from mailward.mail.mailbox_watch import MailboxWatcher, WatchedMailboxSet
 from mailward.mail.maildir import MailStore
 from mailward.mail.secrets import read_plain_credentials
 from mailward.mail.sessions import LiveSession, SessionRegistry
@@ -159,12 +160,14 @@ class DeviceLogin(LoginInterface):
         store: MailStore,
         registry: SessionRegistry,
         clock: Clock,
+        watcher: MailboxWatcher,
     ) -> None:
         self.config = config
         self.authenticator = authenticator
         self.store = store
         self.registry = registry
         self.clock = clock
+        self.watcher = watcher
         self._tokens = AllTokens(config)
 
     @property
@@ -220,13 +223,16 @@ class DeviceIdentity(IdentityInterface):
         login = self.login
         client = current_client.get()
         live = self._register(client)
+        mailbox_set: WatchedMailboxSet | None = None
         try:
             path = login.store.ensure_inbox(self.device.address_id)
             layout = MaildirLayout.get(str(path), login.config.layout, Maildir)
             maildir = Maildir(str(path), create=False)
-            mailbox_set = MailboxSet(maildir, layout)
+            mailbox_set = WatchedMailboxSet(maildir, layout, login.watcher)
             yield Session(self.name, login.config, mailbox_set, FilterSet(layout.path))
         finally:
+            if mailbox_set is not None:
+                mailbox_set.close()
             login.registry.unregister(live)
 
     def _register(self, client: ImapClient) -> LiveSession:
