@@ -16,6 +16,7 @@ from mailward.mail.directory import DatabaseDirectory
 from mailward.mail.imap import ImapListener
 from mailward.mail.imap_backend import DeviceLogin, ImapConfig, write_pymap_files_beside
 from mailward.mail.inbound_checks import InboundChecks
+from mailward.mail.mailbox_watch import MailboxWatcher
 from mailward.mail.maildir import MailStore
 from mailward.mail.outbound import OutboundWorker
 from mailward.mail.pop3_front import Pop3Context, Pop3Listener
@@ -74,6 +75,7 @@ class MailServer:
         # The node's one outbound spool, shared with the notices and invitations.
         self.outbound: OutboundWorker | None = services.outbox.worker
         self.spool: Spool | None = services.outbox.spool if self.outbound else None
+        self.mailbox_watcher = MailboxWatcher()
         self._servers: list[asyncio.Server] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.ports: MailPorts | None = None
@@ -84,6 +86,7 @@ class MailServer:
         self.services.outbox.start()  # first: stop() stops it, after a partial start too
         self.settings.mail_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_pymap_files_beside(self.settings.mail_dir)
+        self.mailbox_watcher.start()
         s = self.settings
         self.ports = MailPorts(
             imap=await self._imap(s.imap_port, starttls=True),
@@ -109,6 +112,7 @@ class MailServer:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        self.mailbox_watcher.close()
         await self.services.outbox.stop()
 
     def reload_tls(self) -> None:
@@ -129,7 +133,12 @@ class MailServer:
         s = self.settings
         config = ImapConfig(s.mail_dir, self.tls.context, starttls, s.max_message_bytes)
         login = DeviceLogin(
-            config, self.authenticator, self.store, self.registry, self.services.clock
+            config,
+            self.authenticator,
+            self.store,
+            self.registry,
+            self.services.clock,
+            self.mailbox_watcher,
         )
         limits = FrontLimits.from_settings(s, s.imap_idle_timeout_seconds)
         listener = ImapListener(login, config, self.imap_connections, self.gate, limits)
