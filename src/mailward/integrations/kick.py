@@ -66,5 +66,6 @@ class DovecotKicker:
 
 
 def dovecot_kick_subscriber(dovecot_config: Path, doveadm: str = "doveadm") -> Subscriber:
-    """The hook for ``services.events.subscribe(...)`` in production mode."""
+    """The revocation subscriber that ``Services.kick_dovecot_sessions()`` (bootstrap)
+    subscribes once per node when ``dovecot_config`` names the local Dovecot."""
     return DovecotKicker(dovecot_config, doveadm).device_changed
