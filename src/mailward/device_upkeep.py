@@ -39,6 +39,7 @@ class DeviceUpkeep(PeriodicPasses):
     async def run_once(self) -> None:
         for name, step in self.steps:
             try:
-                await asyncio.wait_for(step(), self.step_timeout)
+                async with asyncio.timeout(self.step_timeout):  # wait_for could swallow a stop
+                    await step()
             except Exception as exc:  # the loop must outlive a database outage
                 log.warning("device upkeep: %s failed: %s", name, exc.__class__.__name__)

@@ -28,7 +28,8 @@ class DomainRechecks(PeriodicPasses):
     async def run_once(self) -> int:
         """One pass; how many domains it looked at (0 when it failed)."""
         try:
-            return await asyncio.wait_for(self.checks.check_due(), self.pass_timeout)
+            async with asyncio.timeout(self.pass_timeout):  # wait_for could swallow a stop
+                return await self.checks.check_due()
         except TimeoutError:
             log.warning("domain re-check pass took longer than %.0f s", self.pass_timeout)
         except Exception as exc:  # the loop must outlive a database outage

@@ -125,8 +125,11 @@ class OutboundWorker:
             except Exception:
                 log.exception("outbound spool pass failed")
             self.spool.wakeup.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # lands as the wakeup comes, and the spool's stop then waited forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.spool.wakeup.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await self.spool.wakeup.wait()
 
     async def run_once(self) -> None:
         now = self.spool.clock.now()

@@ -65,7 +65,8 @@ class BackgroundSubscriber:
         while True:
             notice = await queue.get()
             try:
-                await asyncio.wait_for(self.subscriber(notice), BACKGROUND_SECONDS)
+                async with asyncio.timeout(BACKGROUND_SECONDS):  # not wait_for: see _next_wake
+                    await self.subscriber(notice)
             except TimeoutError:
                 log.warning(
                     "%s gave up on change %s after %.0f s",
@@ -85,7 +86,8 @@ class BackgroundSubscriber:
             return
         if not task.done() and task.get_loop() is asyncio.get_running_loop():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._queue.join(), grace)
+                async with asyncio.timeout(grace):
+                    await self._queue.join()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, RuntimeError):
             await task
@@ -298,5 +300,8 @@ class DeviceChangeFeed:
 
     async def _next_wake(self) -> None:
         """Wait for a signal (many coalesce into one) or the interval, whichever first."""
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+        # lands as the wait completes, and a feed being stopped ran on.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.interval)
+            async with asyncio.timeout(self.interval):
+                await self._wake.wait()
