@@ -13,16 +13,19 @@ events per device), then measures the real paths at three sizes (1x, 10x, 100x):
   matching API lists, p50/p95, through the ASGI app (httpx ASGITransport);
 - the last-used and login-history flush of 2,000 distinct devices (one second at
   2,000 logins/s);
+- at the largest size, the flush under 2,000 logins/s of distinct devices for 15 s
+  (flush_keeps_up, flush_ms_p95, queue depth) and the device-change feed's lag with
+  1,000 changes/s committed by another process (feed_lag_ms_p50/p95/max), both in
+  bench/scale_flow.py;
 - and, at the largest size, ``EXPLAIN`` of every statement those paths ran: a
   sequential scan of a big table (10,000 rows or more) is counted in ``seq_scans``.
-
-Not measured here yet: the device-change feed's lag under 1,000 changes/s.
 
     python bench/scale.py --quick   # 1k, 10k, 100k devices (1M audit rows); ~5 min
     python bench/scale.py           # 10k, 100k, 1M devices (10M audit rows)
 
 The last line is one JSON object: login_p50_ratio (largest / smallest), pages_p95_ms_max,
-seq_scans, idle_rss_kb_per_conn (from bench/idle.py when present, else null), ...
+seq_scans, idle_rss_kb_per_conn (from bench/idle.py when present, else null),
+flush_keeps_up, flush_ms_p95, feed_lag_ms_p50, feed_lag_ms_p95, ...
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
+from scale_flow import measure_feed_lag, measure_flush_rate  # bench/, beside this file
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
@@ -368,7 +372,7 @@ async def recreate(name: str, drop_only: bool = False) -> None:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    sizes = SIZES["quick" if args.quick else "full"]
+    sizes = args.sizes or SIZES["quick" if args.quick else "full"]
     url = ADMIN_URL.rsplit("/", 1)[0] + "/" + DATABASE
     await recreate(DATABASE)
     report: dict[str, Any] = {"sizes_devices": list(sizes), "steps": {}}
@@ -402,6 +406,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 report["steps"][str(size)] = step
                 print(json.dumps({str(size): step}), file=sys.stderr)
             scans = await seq_scans(url, statements, min_rows=10_000)
+            flow = await measure_flush_rate(services, BULK, sizes[-1])
+            print(json.dumps(flow), file=sys.stderr)
+            flow.update(await measure_feed_lag(services, url, BULK))
+            report["flow"] = flow
             await services.close()
     finally:
         await recreate(DATABASE, drop_only=True)
@@ -416,12 +424,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         seq_scan_statements=scans,
         idle_rss_kb_per_conn=idle_rss_kb_per_conn(),
     )
+    flow = report.pop("flow")
+    report.update({k: v for k, v in flow.items() if k != "flush_ms"})
     return report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1k, 10k, 100k devices")
+    parser.add_argument(
+        "--sizes",
+        type=lambda v: tuple(int(n) for n in v.split(",")),
+        help="device counts instead, e.g. 1000,10000 (multiples of 1,000)",
+    )
     parser.add_argument("--logins", type=int, default=200, help="logins per size and path")
     parser.add_argument("--requests", type=int, default=40, help="requests per page and size")
     report = asyncio.run(run(parser.parse_args()))
