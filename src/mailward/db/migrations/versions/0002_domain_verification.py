@@ -8,35 +8,28 @@ On SQLite, dropping the old unique constraint rebuilds the table; foreign keys a
 switched off around the rebuild, otherwise dropping the old table would cascade to
 every address and device.
 
-Revision ID: 0002
-Revises: 0001
 Create Date: 2026-12-03 07:40:00
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-import mailward.db.base
+from mailward.db.migrations import columns as col
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 VERIFIED = sa.text("verified_at IS NOT NULL")
 
 
 def _columns() -> list[sa.Column[object]]:
-    when = mailward.db.base.UTCDateTime(timezone=True)
     return [
-        sa.Column("verified_at", when, nullable=True),
-        sa.Column("verification_token", sa.String(length=64), nullable=True),
-        sa.Column("checked_at", when, nullable=True),
-        sa.Column("next_check_at", when, nullable=True),
+        col.when("verified_at", nullable=True),
+        col.string("verification_token", 64, nullable=True),
+        col.when("checked_at", nullable=True),
+        col.when("next_check_at", nullable=True),
         sa.Column("check_failures", sa.Integer(), server_default="0", nullable=False),
         sa.Column("check_message", sa.String(length=300), server_default="", nullable=False),
     ]

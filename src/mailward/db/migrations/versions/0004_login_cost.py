@@ -7,22 +7,16 @@ one index lookup check all of an address's chosen devices. Existing per-device h
 (``devices.password_hash``) cannot be converted without the password: they keep
 working and are converted at their next successful login.
 
-Revision ID: 0004
-Revises: 0003
 Create Date: 2026-12-03 07:40:00
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
 down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -5,22 +5,16 @@ partial unique index makes one of them fail with a clear conflict. Live duplicat
 by such races are renamed first ("Laptop" -> "Laptop (#42)"), so the upgrade never
 fails on existing data.
 
-Revision ID: 0005
-Revises: 0004
 Create Date: 2026-12-03 08:20:00
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
 down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 LIVE = sa.text("revoked_at IS NULL")
 

@@ -4,47 +4,32 @@ Existing Mail Services get their first keys lazily, the first time their keys ar
 asked for (signing, the DNS page, ``mailward dkim``/``dns``): key generation needs the
 server key ring, which a migration does not hold.
 
-Revision ID: 0007
-Revises: 0006
 Create Date: 2026-12-03 10:35:00
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-from mailward.db.base import UTCDateTime
+from mailward.db.migrations import columns as col
 
 revision: str = "0007"
 down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    col.create_table(
         "dkim_keys",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("mail_service_id", sa.Integer(), nullable=False),
-        sa.Column("selector", sa.String(length=63), nullable=False),
-        sa.Column("algorithm", sa.String(length=20), nullable=False),
+        col.integer("mail_service_id"),
+        col.string("selector", 63),
+        col.string("algorithm", 20),
         sa.Column("public_key", sa.Text(), nullable=False),
         sa.Column("private_key_sealed", sa.Text(), nullable=False),
-        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("retired_at", UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["mail_service_id"],
-            ["mail_services.id"],
-            name=op.f("fk_dkim_keys_mail_service_id_mail_services"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_dkim_keys")),
-        sa.UniqueConstraint(
-            "mail_service_id", "selector", name=op.f("uq_dkim_keys_mail_service_id_selector")
-        ),
+        col.when("created_at"),
+        col.when("retired_at", nullable=True),
+        col.foreign_key("dkim_keys", "mail_service_id", "mail_services"),
+        col.unique("dkim_keys", "mail_service_id", "selector"),
     )
     op.create_index(
         op.f("ix_dkim_keys_mail_service_id"), "dkim_keys", ["mail_service_id"], unique=False

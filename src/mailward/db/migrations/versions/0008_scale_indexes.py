@@ -6,21 +6,15 @@ audit log gets one index per filter (organization, organization+action,
 organization+actor, address, device); the organization-only index it replaces was a
 prefix of the new one. ``at``/``expires_at`` indexes serve the background pruning.
 
-Revision ID: 0008
-Revises: 0007
 Create Date: 2026-12-03 10:40:00
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from alembic import op
 
 revision: str = "0008"
 down_revision: str | None = "0007"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ix_mail_services_organization_id_domain", "mail_services", ("organization_id", "domain")),
