@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.exc import OperationalError
@@ -14,7 +12,7 @@ from mailward.errors import MailwardError, NotAllowed, NotFound
 from mailward.web.formatting import sentence
 from mailward.web.security import CsrfRejected
 from mailward.web.state import render
-from mailward.web.viewer import SignInRequired, SudoRequired, live_session
+from mailward.web.viewer import GoTo, live_session
 
 
 async def _viewer_context(request: Request) -> dict[str, object]:
@@ -75,14 +73,9 @@ async def csrf_rejected(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", context, status_code=403)
 
 
-async def sign_in_required(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, SignInRequired)
-    return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
-
-
-async def sudo_required(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, SudoRequired)
-    return RedirectResponse(f"/sudo?next={quote(exc.next_path)}", status_code=303)
+async def go_to(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GoTo)
+    return RedirectResponse(exc.path, status_code=303)
 
 
 def install_error_pages(app: FastAPI) -> None:
@@ -91,7 +84,6 @@ def install_error_pages(app: FastAPI) -> None:
     app.add_exception_handler(MailwardError, domain_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(CsrfRejected, csrf_rejected)
-    app.add_exception_handler(SignInRequired, sign_in_required)
-    app.add_exception_handler(SudoRequired, sudo_required)
+    app.add_exception_handler(GoTo, go_to)
     app.add_exception_handler(OperationalError, storage_unavailable)
     app.add_exception_handler(OSError, storage_unavailable)

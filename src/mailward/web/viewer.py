@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 
@@ -20,18 +21,22 @@ from mailward.web.security import (
 from mailward.web.state import web_state
 
 
-class SignInRequired(Exception):
-    def __init__(self, next_path: str) -> None:
-        super().__init__(next_path)
-        self.next_path = next_path
+class GoTo(Exception):
+    """What a route's dependency raises instead of the page: the browser goes to
+    ``path`` (303)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
 
 
-class SudoRequired(Exception):
+def sign_in_first(next_path: str) -> GoTo:
+    return GoTo(f"/login?next={quote(next_path)}")
+
+
+def password_again_first(next_path: str) -> GoTo:
     """The page shows a new secret and the password was typed too long ago."""
-
-    def __init__(self, next_path: str) -> None:
-        super().__init__(next_path)
-        self.next_path = next_path
+    return GoTo(f"/sudo?next={quote(next_path)}")
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ async def csrf_guard(request: Request) -> None:
 async def current_viewer(request: Request) -> Viewer:
     session = await live_session(request)
     if session is None or not session.second_factor_done:
-        raise SignInRequired(here(request) if request.method == "GET" else "/dashboard")
+        raise sign_in_first(here(request) if request.method == "GET" else "/dashboard")
     return Viewer(session, Actor(session.account_id, session.email, client_ip(request)))
 
 
@@ -99,7 +104,7 @@ class SudoFor:
         viewer = await current_viewer(request)
         if not viewer.session.in_sudo(web_state(request).services.clock.now()):
             back = self.back_to.format(**request.path_params) if self.back_to else here(request)
-            raise SudoRequired(back)
+            raise password_again_first(back)
         request.state.reauthenticated = True
         return viewer
 

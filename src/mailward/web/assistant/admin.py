@@ -3,16 +3,16 @@ the DNS records page of a Mail Service."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
 
 from mailward.core.invitations.service import InvitationView, NewInvitation, invitation_link
 from mailward.core.notifications import invitation_message
 from mailward.errors import NotFound
 from mailward.web.assistant.state import assistant_state
-from mailward.web.forms import REFUSED, refused_form
+from mailward.web.forms import done_or_refused, go, template_page
 from mailward.web.paths import devices_path
 from mailward.web.routes.addresses import address_context
 from mailward.web.state import render, web_state
@@ -72,13 +72,9 @@ async def send_assistant(
             "get a password you generate here."
         )
         return render(request, "assistant/error_back.html", context, 400)
-    try:
-        new = await assistant_state(request).invitations.create(
-            viewer.actor, address_id, user, name
-        )
-    except REFUSED as exc:
-        return refused_form(request, "assistant/error_back.html", context, exc)
-    return _link_page(request, context, new)
+    action = assistant_state(request).invitations.create(viewer.actor, address_id, user, name)
+    page = template_page(request, "assistant/error_back.html", context)
+    return await done_or_refused(action, page, partial(_link_page, request, context))
 
 
 @router.post("/addresses/{address_id}/invitations/send")
@@ -110,7 +106,7 @@ async def cancel(
     request: Request, viewer: SignedIn, address_id: int, invitation_id: int
 ) -> Response:
     await assistant_state(request).invitations.cancel(viewer.actor, address_id, invitation_id)
-    return RedirectResponse(devices_path(address_id), status_code=303)
+    return go(devices_path(address_id))
 
 
 @router.post("/addresses/{address_id}/invitations/{invitation_id}/resend")
@@ -118,13 +114,9 @@ async def resend(
     request: Request, viewer: Showing, address_id: int, invitation_id: int
 ) -> Response:
     context = await _manager_context(request, viewer, address_id)
-    try:
-        new = await assistant_state(request).invitations.resend(
-            viewer.actor, address_id, invitation_id
-        )
-    except REFUSED as exc:
-        return refused_form(request, "assistant/error_back.html", context, exc)
-    return _link_page(request, context, new)
+    action = assistant_state(request).invitations.resend(viewer.actor, address_id, invitation_id)
+    page = template_page(request, "assistant/error_back.html", context)
+    return await done_or_refused(action, page, partial(_link_page, request, context))
 
 
 @router.get("/mail-services/{ms_id}/dns")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
 
 from mailward.core.signin.limits import TooManyAttempts
 from mailward.errors import InvalidInput
-from mailward.web.security import SESSION_COOKIE
+from mailward.web.forms import go
+from mailward.web.routes.signin import signed_out
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer, client_ip
 
@@ -79,17 +79,11 @@ async def _end_other_sessions(request: Request, viewer: Viewer) -> None:
 async def end_session(request: Request, viewer: SignedIn, session_id: int) -> Response:
     await web_state(request).sessions.end_for(viewer.account_id, session_id)
     if session_id == viewer.session.id:
-        return _signed_out()
-    return RedirectResponse("/account", status_code=303)
+        return signed_out()
+    return go("/account")
 
 
 @router.post("/account/sessions/end-all")
 async def end_all_sessions(request: Request, viewer: SignedIn) -> Response:
     await web_state(request).sessions.end_all(viewer.account_id)
-    return _signed_out()
-
-
-def _signed_out() -> Response:
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+    return signed_out()

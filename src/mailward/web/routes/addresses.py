@@ -7,12 +7,10 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
 
 from mailward.core.access.permissions import MANAGER_ROLES, Role
 from mailward.errors import Conflict
-from mailward.web.formatting import sentence
-from mailward.web.forms import REFUSED, done_or_refused
+from mailward.web.forms import done_or_refused, go
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer
 
@@ -20,10 +18,6 @@ router = APIRouter()
 
 Text = Annotated[str, Form()]
 PER_PAGE = 25
-
-
-def _go(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
 
 
 async def address_context(request: Request, viewer: Viewer, address_id: int) -> dict[str, Any]:
@@ -47,10 +41,10 @@ async def _mail_service_page(
     request: Request,
     viewer: Viewer,
     ms_id: int,
+    error: str | None = None,
+    status: int = 200,
     q: str = "",
     cursor: str = "",
-    error: str | None = None,
-    status_code: int = 200,
 ) -> Response:
     services = web_state(request).services
     mail_service = await services.mail_services.get(viewer.actor, ms_id)
@@ -65,46 +59,39 @@ async def _mail_service_page(
         "q": q,
         "error": error,
     }
-    return render(request, "mail_service.html", context, status_code)
+    return render(request, "mail_service.html", context, status)
 
 
 @router.get("/mail-services/{ms_id}")
 async def mail_service(
     request: Request, viewer: SignedIn, ms_id: int, q: str = "", cursor: str = ""
 ) -> Response:
-    return await _mail_service_page(request, viewer, ms_id, q, cursor)
+    return await _mail_service_page(request, viewer, ms_id, q=q, cursor=cursor)
 
 
 @router.post("/mail-services/{ms_id}/addresses")
 async def create_address(
     request: Request, viewer: SignedIn, ms_id: int, local_part: Text, display_name: Text = ""
 ) -> Response:
-    addresses = web_state(request).services.addresses
-    try:
-        created = await addresses.create(viewer.actor, ms_id, local_part, display_name)
-    except REFUSED as exc:
-        return await _mail_service_page(
-            request, viewer, ms_id, error=sentence(exc), status_code=400
-        )
-    return _go(f"/addresses/{created.id}/devices")
+    action = web_state(request).services.addresses.create(
+        viewer.actor, ms_id, local_part, display_name
+    )
+    page = partial(_mail_service_page, request, viewer, ms_id)
+    return await done_or_refused(action, page, lambda new: go(f"/addresses/{new.id}/devices"))
 
 
 @router.post("/mail-services/{ms_id}/verify")
 async def verify_domain(request: Request, viewer: SignedIn, ms_id: int) -> Response:
     """ "Check now": look the pending domain's TXT record up once."""
-    try:
-        await web_state(request).services.domain_checks.check(viewer.actor, ms_id)
-    except Conflict as exc:
-        return await _mail_service_page(
-            request, viewer, ms_id, error=sentence(exc), status_code=409
-        )
-    return _go(f"/mail-services/{ms_id}")
+    action = web_state(request).services.domain_checks.check(viewer.actor, ms_id)
+    page = partial(_mail_service_page, request, viewer, ms_id)
+    return await done_or_refused(action, page, f"/mail-services/{ms_id}", (Conflict,), 409)
 
 
 @router.get("/addresses/{address_id}")
 async def address(request: Request, viewer: SignedIn, address_id: int) -> Response:
     await address_context(request, viewer, address_id)
-    return _go(f"/addresses/{address_id}/devices")
+    return go(f"/addresses/{address_id}/devices")
 
 
 async def _users_page(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
 
 from mailward.errors import MailwardError
 from mailward.web.formatting import sentence
+from mailward.web.forms import go
 from mailward.web.routes.devices import parse_expiry
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer, reauthenticated
@@ -65,4 +65,4 @@ async def create_api_token(
 @router.post(PAGE + "/{token_id}/revoke")
 async def revoke_api_token(request: Request, viewer: SignedIn, token_id: int) -> Response:
     await web_state(request).services.api_tokens.revoke(viewer.actor, token_id)
-    return RedirectResponse(PAGE + "?done=revoked", status_code=303)
+    return go(PAGE + "?done=revoked")

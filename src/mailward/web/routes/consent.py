@@ -4,10 +4,10 @@ with Accept and Decline. Nothing takes effect before they accept."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
 
 from mailward.core.access.grants import GrantService, GrantView
 from mailward.errors import NotFound
+from mailward.web.forms import go
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer
 
@@ -45,7 +45,7 @@ async def _answer(request: Request, viewer: Viewer, grant_id: int, accept: bool)
     except NotFound:
         return await _pending_page(request, viewer, "This invitation is no longer open.", 404)
     if accept and not await service.pending_for(viewer.actor):
-        return RedirectResponse("/dashboard", status_code=303)
+        return go("/dashboard")
     done = "Accepted" if accept else "Declined"
     return await _pending_page(request, viewer, f"{done}: {_what(offer)}.")
 

@@ -8,13 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 
 from mailward.core.devices.service import PROTOCOLS, DeviceOptions
-from mailward.web.forms import REFUSED, refused_form
+from mailward.web.forms import done_or_refused, template_page
 from mailward.web.paths import devices_path
-from mailward.web.routes.devices import (
-    device_context,
-    go_to,
-    parse_expiry,
-)
+from mailward.web.routes.devices import device_context, parse_expiry
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn
 
@@ -54,11 +50,12 @@ async def change_access(
     context, _ = await device_context(request, viewer, address_id, device_id, ACTION)
     form = {"expires": expires, "protocols": protocols or [], "networks": networks}
     context.update(form=form, protocols=PROTOCOLS)
-    try:
+
+    async def save() -> None:
         options = DeviceOptions(parse_expiry(expires), tuple(protocols or ()), _networks(networks))
         await web_state(request).services.devices.set_options(
             viewer.actor, address_id, device_id, options
         )
-    except REFUSED as exc:
-        return refused_form(request, "device_access.html", context, exc)
-    return go_to(f"{devices_path(address_id)}?done=access")
+
+    page = template_page(request, "device_access.html", context)
+    return await done_or_refused(save(), page, f"{devices_path(address_id)}?done=access")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
 
 from mailward.core.audit.events import AuditEventView, AuditFilter, AuditTag
 from mailward.core.devices.service import PROTOCOLS, DeviceOptions, DeviceView, NewDevicePassword
@@ -15,7 +16,7 @@ from mailward.core.passwords import MIN_LENGTH, suggest_password
 from mailward.errors import Conflict, InvalidInput
 from mailward.web.assistant import pending_invitations
 from mailward.web.formatting import sentence
-from mailward.web.forms import REFUSED
+from mailward.web.forms import REFUSED, done_or_refused, go, template_page
 from mailward.web.paths import devices_path
 from mailward.web.routes.addresses import address_context
 from mailward.web.routes.finished_forms import FinishedForms, new_submission
@@ -34,10 +35,6 @@ Adding = Annotated[Viewer, reauthenticated("/addresses/{address_id}/devices/new"
 Replacing = Annotated[
     Viewer, reauthenticated("/addresses/{address_id}/devices/{device_id}/password")
 ]
-
-
-def go_to(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
 
 
 @router.get("/addresses/{address_id}/devices")
@@ -100,7 +97,7 @@ def finished_forms(request: Request) -> FinishedForms:
 def _already_finished(request: Request, submission: str, address_id: int) -> Response | None:
     """The answer to a form sent again after it showed its password: the device list."""
     if finished_forms(request).seen(submission):
-        return go_to(f"{devices_path(address_id)}?done=shown")
+        return go(f"{devices_path(address_id)}?done=shown")
     return None
 
 
@@ -139,23 +136,53 @@ async def add_device(
     if finished := _already_finished(request, submission, address_id):
         return finished
     context = await _prepare_add(request, viewer, address_id)
-    form = {"user": user, "name": name, "expires": expires, "protocols": protocols or []}
-    context.update(form=form, password=password, proof=proof, submission=submission)
-    if action == REGENERATE:
-        context.update(_suggestion_fields(request))
-        return render(request, "device_new.html", context)
-    try:
+    context["form"] = {"user": user, "name": name, "expires": expires, "protocols": protocols or []}
+    form = PasswordForm("device_new.html", False, password, proof, action, submission)
+
+    async def add() -> NewDevicePassword:
         options = DeviceOptions(parse_expiry(expires), tuple(protocols or ()))
-        created = await web_state(request).services.devices.add(
+        return await web_state(request).services.devices.add(
             viewer.actor, address_id, name, user or None, password, proof, options
         )
+
+    return await _password_answer(request, viewer, context, form, add)
+
+
+@dataclass(frozen=True)
+class PasswordForm:
+    """What the two forms that show a new password (add a device, modify its password)
+    send besides their own fields."""
+
+    template: str
+    replaces: bool  # the device's old password, or a new device
+    password: str
+    proof: str
+    action: str
+    submission: str
+
+
+async def _password_answer(
+    request: Request,
+    viewer: Viewer,
+    context: dict[str, Any],
+    form: PasswordForm,
+    save: Callable[[], Awaitable[NewDevicePassword]],
+) -> Response:
+    """A new suggestion, the page again with the refusal (and a new suggestion when the
+    chosen password clashed), or the new password shown once."""
+    context.update(password=form.password, proof=form.proof, submission=form.submission)
+    if form.action == REGENERATE:
+        context.update(_suggestion_fields(request))
+        return render(request, form.template, context)
+    try:
+        created = await save()
     except REFUSED as exc:
         context["error"] = sentence(exc)
         if isinstance(exc, Conflict):
             context.update(_suggestion_fields(request))
-        return render(request, "device_new.html", context, 400)
-    finished_forms(request).add(submission)
-    return _secret_page(request, viewer, context, created, replaced=False)
+        return render(request, form.template, context, 400)
+    finished_forms(request).add(form.submission)
+    return _secret_page(request, viewer, context, created, form.replaces)
 
 
 def _secret_page(
@@ -222,21 +249,14 @@ async def change_password(
     context, _ = await device_context(
         request, viewer, address_id, device_id, "modify device passwords"
     )
-    context.update(password=password, proof=proof, submission=submission)
-    if action == REGENERATE:
-        context.update(_suggestion_fields(request))
-        return render(request, "device_password.html", context)
-    try:
-        changed = await web_state(request).services.devices.change_password(
+    form = PasswordForm("device_password.html", True, password, proof, action, submission)
+
+    def change() -> Awaitable[NewDevicePassword]:
+        return web_state(request).services.devices.change_password(
             viewer.actor, address_id, device_id, password, proof
         )
-    except REFUSED as exc:
-        context["error"] = sentence(exc)
-        if isinstance(exc, Conflict):
-            context.update(_suggestion_fields(request))
-        return render(request, "device_password.html", context, 400)
-    finished_forms(request).add(submission)
-    return _secret_page(request, viewer, context, changed, replaced=True)
+
+    return await _password_answer(request, viewer, context, form, change)
 
 
 @router.get("/addresses/{address_id}/devices/{device_id}/rename")
@@ -253,12 +273,10 @@ async def rename(
     request: Request, viewer: SignedIn, address_id: int, device_id: int, name: Text = ""
 ) -> Response:
     context, _ = await device_context(request, viewer, address_id, device_id, "rename devices")
-    try:
-        await web_state(request).services.devices.rename(viewer.actor, address_id, device_id, name)
-    except REFUSED as exc:
-        context.update(name=name, error=sentence(exc))
-        return render(request, "device_rename.html", context, 400)
-    return go_to(f"{devices_path(address_id)}?done=renamed")
+    context["name"] = name
+    action = web_state(request).services.devices.rename(viewer.actor, address_id, device_id, name)
+    page = template_page(request, "device_rename.html", context)
+    return await done_or_refused(action, page, f"{devices_path(address_id)}?done=renamed")
 
 
 @router.get("/addresses/{address_id}/devices/{device_id}/revoke")
@@ -272,4 +290,4 @@ async def revoke_form(
 @router.post("/addresses/{address_id}/devices/{device_id}/revoke")
 async def revoke(request: Request, viewer: SignedIn, address_id: int, device_id: int) -> Response:
     await web_state(request).services.devices.revoke(viewer.actor, address_id, device_id)
-    return go_to(f"{devices_path(address_id)}?done=revoked")
+    return go(f"{devices_path(address_id)}?done=revoked")

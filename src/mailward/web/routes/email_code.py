@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request, Response
-from fastapi.responses import RedirectResponse
 
 from mailward.core.accounts.emailproof import CODE_LIFETIME, EmailProofService, ProofRequest
 from mailward.core.accounts.service import MIN_ACCOUNT_PASSWORD
 from mailward.core.signin.limits import TooManyAttempts
 from mailward.errors import InvalidInput
 from mailward.web.formatting import sentence
+from mailward.web.forms import go
 from mailward.web.security import safe_next
 from mailward.web.state import render, web_state
 from mailward.web.viewer import client_ip
@@ -89,4 +89,4 @@ async def choose_password(
     # every web session and personal API token of the account.
     await web_state(request).sessions.end_all(account.id, request_.ip)
     login = f"/login?next={quote(context['next'])}&created=1&email={quote(account.email)}"
-    return RedirectResponse(login, status_code=303)
+    return go(login)

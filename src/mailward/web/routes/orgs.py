@@ -6,15 +6,14 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
 
 from mailward.core.access.permissions import MANAGER_ROLES, Role
 from mailward.core.audit.events import AuditFilter, AuditTag
 from mailward.core.devices.own import own_devices
 from mailward.core.pages import PageRequest
 from mailward.errors import NotFound
-from mailward.web.formatting import is_account_action, sentence
-from mailward.web.forms import REFUSED, done_or_refused
+from mailward.web.formatting import is_account_action
+from mailward.web.forms import REFUSED, done_or_refused, go
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer
 
@@ -22,10 +21,6 @@ router = APIRouter()
 
 Text = Annotated[str, Form()]
 PER_PAGE = 50
-
-
-def _go(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
 
 
 @router.get("/dashboard")
@@ -45,7 +40,7 @@ async def _mail_services_page(
     request: Request,
     viewer: Viewer,
     error: str | None = None,
-    status_code: int = 200,
+    status: int = 200,
     paged: tuple[int, str] | None = None,
 ) -> Response:
     """Each organization's Mail Services, a page each; ``paged``: the organization
@@ -59,7 +54,7 @@ async def _mail_services_page(
         )
         groups.append((organization, found, Role(organization.role) in MANAGER_ROLES))
     context = {"viewer": viewer.session, "groups": groups, "error": error}
-    return render(request, "mail_services.html", context, status_code)
+    return render(request, "mail_services.html", context, status)
 
 
 @router.get("/mail-services")
@@ -73,13 +68,9 @@ async def mail_services(
 async def create_mail_service(
     request: Request, viewer: SignedIn, org_id: int, domain: Text
 ) -> Response:
-    try:
-        created = await web_state(request).services.mail_services.create(
-            viewer.actor, org_id, domain
-        )
-    except REFUSED as exc:
-        return await _mail_services_page(request, viewer, sentence(exc), 400)
-    return _go(f"/mail-services/{created.id}")
+    action = web_state(request).services.mail_services.create(viewer.actor, org_id, domain)
+    page = partial(_mail_services_page, request, viewer)
+    return await done_or_refused(action, page, lambda new: go(f"/mail-services/{new.id}"))
 
 
 async def _members_page(
@@ -107,12 +98,9 @@ async def organization(request: Request, viewer: SignedIn, org_id: int) -> Respo
 async def add_member(
     request: Request, viewer: SignedIn, org_id: int, email: Text, role: Text
 ) -> Response:
-    organizations = web_state(request).services.organizations
-    try:
-        await organizations.add_member(viewer.actor, org_id, email, role)
-    except (*REFUSED, NotFound) as exc:
-        return await _members_page(request, viewer, org_id, sentence(exc), 400)
-    return _go(f"/orgs/{org_id}")
+    action = web_state(request).services.organizations.add_member(viewer.actor, org_id, email, role)
+    page = partial(_members_page, request, viewer, org_id)
+    return await done_or_refused(action, page, f"/orgs/{org_id}", (*REFUSED, NotFound))
 
 
 @router.post("/orgs/{org_id}/members/role")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 
 from mailward.core.notifications import account_notice
 from mailward.core.passkeys.challenges import Ceremony
@@ -20,6 +20,7 @@ from mailward.core.passkeys.service import PasskeyRefused
 from mailward.core.signin.limits import TooManyAttempts
 from mailward.errors import InvalidInput
 from mailward.web.clientip import client_ip
+from mailward.web.forms import go
 from mailward.web.routes.signin import (
     browser_client,
     pending_session,
@@ -96,7 +97,7 @@ async def remove(request: Request, viewer: Reauthenticated, passkey_id: int) -> 
     services = web_state(request).services
     removed = await services.passkeys.remove(viewer.actor, viewer.account_id, passkey_id)
     await _tell_owner(request, viewer, f"A passkey was removed from your account: {removed.name}")
-    return RedirectResponse(f"{BACK}?notice=removed", status_code=303)
+    return go(f"{BACK}?notice=removed")
 
 
 async def _tell_owner(request: Request, viewer: Viewer, headline: str) -> None:

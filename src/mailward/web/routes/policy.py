@@ -3,15 +3,14 @@ revoked (or never). Members see it; administrators change it."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
 
 from mailward.core.access.permissions import MANAGER_ROLES, Role
 from mailward.core.organizations.policy import PolicyChange
-from mailward.web.formatting import sentence
-from mailward.web.forms import REFUSED
+from mailward.web.forms import done_or_refused
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer
 
@@ -70,9 +69,6 @@ async def set_policy(
     )
     if on and (change.unused_notice_days is None or change.unused_revoke_days is None):
         return await _page(request, viewer, org_id, form, "Give both numbers of days.", 400)
-    policies = web_state(request).services.policies
-    try:
-        await policies.set(viewer.actor, str(org_id), change)
-    except REFUSED as exc:
-        return await _page(request, viewer, org_id, form, sentence(exc), 400)
-    return RedirectResponse(f"/orgs/{org_id}/policy?done=saved", status_code=303)
+    action = web_state(request).services.policies.set(viewer.actor, str(org_id), change)
+    page = partial(_page, request, viewer, org_id, form)
+    return await done_or_refused(action, page, f"/orgs/{org_id}/policy?done=saved")

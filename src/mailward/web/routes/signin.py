@@ -6,17 +6,17 @@ from typing import Annotated
 from urllib.parse import quote
 
 import segno
-from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Depends, Form, Request, Response
 
 from mailward.core.accounts.service import AccountView
 from mailward.core.signin.limits import TooManyAttempts
 from mailward.core.signin.second_step import Client, SecondStepService, Step
 from mailward.core.signin.websessions import IssuedSession, WebSessionView
 from mailward.web.clientip import client_ip
+from mailward.web.forms import go
 from mailward.web.security import SESSION_COOKIE, safe_next, set_cookie
 from mailward.web.state import render, web_state
-from mailward.web.viewer import SignedIn, live_session
+from mailward.web.viewer import GoTo, SignedIn, live_session
 
 router = APIRouter()
 
@@ -24,19 +24,27 @@ Text = Annotated[str, Form()]
 Next = Annotated[str, Form()]
 
 
-def _go(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
-
-
 async def pending_session(request: Request) -> WebSessionView | None:
     session = await live_session(request)
     return session if session is not None and not session.second_factor_done else None
 
 
+async def _pending_or_login(request: Request) -> WebSessionView:
+    """The session between the password and the second factor; without one, the
+    password first."""
+    pending = await pending_session(request)
+    if pending is None:
+        raise GoTo("/login")
+    return pending
+
+
+Pending = Annotated[WebSessionView, Depends(_pending_or_login)]
+
+
 @router.get("/")
 async def home(request: Request) -> Response:
     session = await live_session(request)
-    return _go("/dashboard" if session and session.second_factor_done else "/login")
+    return go("/dashboard" if session and session.second_factor_done else "/login")
 
 
 @router.get("/login")
@@ -45,7 +53,7 @@ async def login_form(
 ) -> Response:
     session = await live_session(request)
     if session and session.second_factor_done:
-        return _go(safe_next(next))
+        return go(safe_next(next))
     context = {"next": safe_next(next), "email": email.strip()[:320]}
     if created == "1":
         context["notice"] = "Your password is set. Sign in with it to continue."
@@ -75,16 +83,13 @@ async def _start_pending(request: Request, account: AccountView, next_path: str)
         account.id, False, client_ip(request), request.headers.get("user-agent", "")
     )
     step = "/login/2fa" if account.totp_enabled else "/login/2fa/setup"
-    response = _go(f"{step}?next={quote(next_path)}")
+    response = go(f"{step}?next={quote(next_path)}")
     set_cookie(response, SESSION_COOKIE, issued.token, state.secure_cookies)
     return response
 
 
 @router.get("/login/2fa")
-async def second_factor_form(request: Request, next: str = "") -> Response:
-    pending = await pending_session(request)
-    if pending is None:
-        return _go("/login")
+async def second_factor_form(request: Request, pending: Pending, next: str = "") -> Response:
     context = {"next": safe_next(next), "has_passkeys": await _has_passkeys(request, pending)}
     return render(request, "login_2fa.html", context)
 
@@ -95,10 +100,9 @@ async def _has_passkeys(request: Request, session: WebSessionView) -> bool:
 
 
 @router.post("/login/2fa")
-async def second_factor(request: Request, code: Text, next: Next = "") -> Response:
-    pending = await pending_session(request)
-    if pending is None:
-        return _go("/login")
+async def second_factor(
+    request: Request, pending: Pending, code: Text, next: Next = ""
+) -> Response:
     outcome = await second_step(request).verify(pending, code, browser_client(request))
     if outcome.issued is None:
         status = 429 if outcome.step is Step.TOO_MANY else 401
@@ -108,7 +112,7 @@ async def second_factor(request: Request, code: Text, next: Next = "") -> Respon
             "has_passkeys": await _has_passkeys(request, pending),
         }
         return render(request, "login_2fa.html", context, status)
-    return signed_in_response(request, _go(safe_next(next)), outcome.issued)
+    return signed_in_response(request, go(safe_next(next)), outcome.issued)
 
 
 def second_step(request: Request) -> SecondStepService:
@@ -131,10 +135,7 @@ def _qr_svg(uri: str) -> str:
 
 
 @router.get("/login/2fa/setup")
-async def enrol_form(request: Request, next: str = "") -> Response:
-    pending = await pending_session(request)
-    if pending is None:
-        return _go("/login")
+async def enrol_form(request: Request, pending: Pending, next: str = "") -> Response:
     return await _enrol_page(request, pending, safe_next(next), None)
 
 
@@ -152,10 +153,7 @@ async def _enrol_page(
 
 
 @router.post("/login/2fa/setup")
-async def enrol(request: Request, code: Text, next: Next = "") -> Response:
-    pending = await pending_session(request)
-    if pending is None:
-        return _go("/login")
+async def enrol(request: Request, pending: Pending, code: Text, next: Next = "") -> Response:
     outcome = await second_step(request).enrol(pending, code, browser_client(request))
     if outcome.issued is None:
         return await _enrol_page(request, pending, safe_next(next), outcome.error)
@@ -170,7 +168,12 @@ async def logout(request: Request) -> Response:
     session = await live_session(request)
     if session is not None:
         await web_state(request).sessions.end(session.id)
-    response = _go("/login")
+    return signed_out()
+
+
+def signed_out() -> Response:
+    """The sign-in page, the session's cookie gone."""
+    response = go("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -196,4 +199,4 @@ async def sudo(request: Request, viewer: SignedIn, password: Text, next: Next = 
     if account is None or account.id != viewer.account_id:
         return render(request, "sudo.html", {**context, "error": "This password is wrong."}, 401)
     await state.sessions.grant_sudo(viewer.session.id)
-    return _go(safe_next(next))
+    return go(safe_next(next))
