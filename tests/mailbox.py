@@ -7,7 +7,7 @@ import re
 from email.message import EmailMessage
 from email.utils import getaddresses
 
-from mailward.core.notifications import SendResult
+from mailward.core.notifications import NoticeMark, SendResult
 
 CODE = re.compile(r"\b([A-Z2-9]{4})-([A-Z2-9]{4})-([A-Z2-9]{4})\b")
 
@@ -25,7 +25,7 @@ class CapturingMailer:
     def __init__(self) -> None:
         self.sent: list[EmailMessage] = []
 
-    async def send(self, message: EmailMessage) -> SendResult:
+    async def send(self, message: EmailMessage, notice: NoticeMark | None = None) -> SendResult:
         self.sent.append(message)
         return SendResult([addr for _, addr in getaddresses(message.get_all("To", []))])
 

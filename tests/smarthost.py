@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP
 
 from mailward.settings import Settings
+
+H = TypeVar("H")
 
 
 class Collector:
@@ -25,6 +27,20 @@ class Collector:
         return "250 OK"
 
 
+class Refuser:
+    """A smarthost that refuses every recipient for good (550), as one does a mailbox
+    that does not exist; counts what it refused."""
+
+    def __init__(self) -> None:
+        self.refused: list[str] = []
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.refused.append(address)
+        return "550 5.1.1 no such mailbox here"
+
+
 def with_smarthost(settings: Settings, port: int) -> Settings:
     """The settings with the smarthost at 127.0.0.1:``port``, plain SMTP."""
     update = {"smarthost": "127.0.0.1", "smarthost_port": port, "smarthost_starttls": False}
@@ -33,11 +49,16 @@ def with_smarthost(settings: Settings, port: int) -> Settings:
 
 async def running_smarthost(port: int) -> AsyncIterator[Collector]:
     """A smarthost on ``port`` until the caller is done (the ``outside`` fixture)."""
-    collector = Collector()
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(collector, loop=loop), "127.0.0.1", port)
-    try:
+    async for collector in running_handler(port, Collector()):
         yield collector
+
+
+async def running_handler(port: int, handler: H) -> AsyncIterator[H]:
+    """An aiosmtpd server with ``handler`` on ``port`` until the caller is done."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(handler, loop=loop), "127.0.0.1", port)
+    try:
+        yield handler
     finally:
         server.close()
         await server.wait_closed()

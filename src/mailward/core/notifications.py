@@ -11,6 +11,7 @@ says so in its result, and the manager shows that to the administrator.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -78,18 +79,50 @@ class SendResult:
         return " ".join(parts) or f"{what} had no recipient."
 
 
+@dataclass(frozen=True)
+class NoticeMark:
+    """What a security notice is about: kept beside it in the outbound spool (names and
+    ids, never a secret), so that a notice the smarthost later refuses, or does not take
+    within the retry period, is shown to the administrators like one that could not be
+    sent at once."""
+
+    kind: str
+    device_name: str
+    target: AuditTarget
+
+    def fields(self) -> dict[str, str]:
+        t = self.target
+        return {
+            "notice": self.kind, "device": self.device_name, "address": t.label,
+            "organization_id": str(t.organization_id), "address_id": str(t.address_id),
+            "device_id": str(t.device_id),
+        }  # fmt: skip
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> NoticeMark | None:
+        """The mark of a spooled message, None for any other message."""
+        try:
+            target = AuditTarget(
+                int(fields["organization_id"]), int(fields["address_id"]),
+                int(fields["device_id"]), fields["address"],
+            )  # fmt: skip
+            return cls(fields["notice"], fields["device"], target)
+        except (KeyError, ValueError):
+            return None
+
+
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> SendResult:
+    async def send(self, message: EmailMessage, notice: NoticeMark | None = None) -> SendResult:
         """Deliver ``message`` to its local To recipients and queue it durably for the
-        others; returns without waiting on any remote server. Never raises: failures
-        are reported in the result."""
+        others (with ``notice``, the mark of a security notice); returns without waiting
+        on any remote server. Never raises: failures are reported in the result."""
         ...
 
 
 class NullMailer:
     """Sending switched off: nothing leaves, and the result says so."""
 
-    async def send(self, message: EmailMessage) -> SendResult:
+    async def send(self, message: EmailMessage, notice: NoticeMark | None = None) -> SendResult:
         recipients = [addr for _, addr in getaddresses(message.get_all("To", [])) if addr]
         return SendResult([], recipients, "sending email is switched off on this server")
 
@@ -187,6 +220,24 @@ def account_notice(
 # -- security notices on device changes ------------------------------------------------
 
 
+class UnsentNotices:
+    """Security notices that could not be sent go into the audit log, where the
+    address's Devices tab and the organization's log show them to the administrators:
+    at once when neither delivered nor queued, or later when the smarthost refused a
+    queued one or did not take it within the retry period (the outbound worker)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def record(self, notice: NoticeMark, to: list[str], reason: str, at: datetime) -> None:
+        async with self.db.unit_of_work() as uow:
+            record(
+                uow.session, Actor(None, NOTICE_ACTOR), AuditTag.NOTICE_NOT_SENT, notice.target,
+                at, notice=notice.kind, device=notice.device_name, to=", ".join(to),
+                reason=reason,
+            )  # fmt: skip
+
+
 class SecurityNotices:
     """Subscribed to device changes: tells the address's users and the organization's
     administrators who created, changed or revoked a device password."""
@@ -195,6 +246,7 @@ class SecurityNotices:
         self.db = db
         self.mailer = mailer
         self.sender = sender
+        self.unsent = UnsentNotices(db)
 
     async def device_changed(self, notice: DeviceChangeNotice) -> None:
         if notice.kind not in NOTICE_KINDS:
@@ -203,32 +255,20 @@ class SecurityNotices:
         if found is None:
             return
         event, recipients, target = found
-        if recipients:
-            result = await self.mailer.send(security_notice(self.sender, recipients, event))
-            log.info(
-                "security notice %s: %d delivered, %d not",
-                notice.kind,
-                len(result.delivered),
-                len(result.undelivered),
-            )
-            if result.undelivered:
-                await self._record_not_sent(notice, event, target, result)
-
-    async def _record_not_sent(
-        self,
-        notice: DeviceChangeNotice,
-        event: DeviceEvent,
-        target: AuditTarget,
-        result: SendResult,
-    ) -> None:
-        """A notice neither delivered nor queued is in the audit log, where the address's
-        Devices tab and the organization's log show it to the administrators."""
-        async with self.db.unit_of_work() as uow:
-            record(
-                uow.session, Actor(None, NOTICE_ACTOR), AuditTag.NOTICE_NOT_SENT, target, event.at,
-                notice=notice.kind, device=event.device_name, to=", ".join(result.undelivered),
-                reason=result.reason,
-            )  # fmt: skip
+        if not recipients:
+            return
+        mark = NoticeMark(notice.kind, event.device_name, target)
+        message = security_notice(self.sender, recipients, event)
+        result = await self.mailer.send(message, mark)
+        log.info(
+            "security notice %s: %d delivered, %d queued, %d not",
+            notice.kind,
+            len(result.delivered),
+            len(result.queued),
+            len(result.undelivered),
+        )
+        if result.undelivered:
+            await self.unsent.record(mark, result.undelivered, result.reason, event.at)
 
     async def _event(
         self, notice: DeviceChangeNotice

@@ -12,6 +12,7 @@ from email.utils import format_datetime, make_msgid
 
 import aiosmtplib
 
+from mailward.core.notifications import NoticeMark, UnsentNotices
 from mailward.mail.directory import AddressDirectory
 from mailward.mail.maildir import MailStore
 from mailward.mail.spool import Spool, SpoolEntry
@@ -108,6 +109,7 @@ class OutboundWorker:
         directory: AddressDirectory,
         hostname: str,
         retry_period: timedelta = RETRY_PERIOD,
+        unsent: UnsentNotices | None = None,
     ) -> None:
         self.spool = spool
         self.smarthost = smarthost
@@ -115,6 +117,7 @@ class OutboundWorker:
         self.directory = directory
         self.hostname = hostname
         self.retry_period = retry_period
+        self.unsent = unsent
 
     async def run(self, interval: float = 30.0) -> None:
         while True:
@@ -142,7 +145,7 @@ class OutboundWorker:
             content = await asyncio.to_thread(self.spool.content, entry)
             await send_once(self.smarthost, entry, content)
         except PermanentFailure as exc:
-            await self.bounce(entry, str(exc))
+            await self.bounce(entry, f"refused by the smarthost: {exc}")
             return
         except (OSError, aiosmtplib.SMTPException) as exc:
             await self.retry_later(entry, f"{exc.__class__.__name__}: {exc}")
@@ -153,12 +156,14 @@ class OutboundWorker:
     async def retry_later(self, entry: SpoolEntry, error: str) -> None:
         if self.spool.clock.now() - entry.queued >= self.retry_period:
             entry.attempts += 1
-            await self.bounce(entry, error)
+            days = self.retry_period.days
+            await self.bounce(entry, f"not taken by the smarthost within {days} days: {error}")
             return
         await asyncio.to_thread(self.spool.postpone, entry, error, backoff(entry.attempts))
 
     async def bounce(self, entry: SpoolEntry, reason: str) -> None:
         log.warning("spool %s bounced after %d attempts", entry.id, entry.attempts)
+        await self.tell_administrators(entry, reason)
         # A bounce goes only into a local inbox, never back into the spool: a bounce of
         # Mailward's own notices (sent as mail_from) cannot loop.
         sender_id = await self.directory.address_id(entry.mail_from)
@@ -169,3 +174,14 @@ class OutboundWorker:
         else:
             log.info("spool %s: bounce dropped, the sender is not a local address", entry.id)
         await asyncio.to_thread(self.spool.remove, entry)
+
+    async def tell_administrators(self, entry: SpoolEntry, reason: str) -> None:
+        """A security notice given up on is shown to the administrators, as one that
+        could not be sent at once is; a broken database is logged, the bounce goes on."""
+        notice = NoticeMark.from_fields(entry.extra)
+        if notice is None or self.unsent is None:
+            return
+        try:
+            await self.unsent.record(notice, entry.recipients, reason[:500], self.spool.clock.now())
+        except Exception:
+            log.exception("spool %s: the notice that could not be sent was not recorded", entry.id)

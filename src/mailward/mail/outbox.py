@@ -15,7 +15,7 @@ from email.policy import SMTP
 from email.utils import getaddresses, parseaddr
 
 from mailward.bootstrap import Services
-from mailward.core.notifications import Mailer, SendResult
+from mailward.core.notifications import Mailer, NoticeMark, SendResult, UnsentNotices
 from mailward.mail.directory import AddressDirectory, DatabaseDirectory
 from mailward.mail.dkim_signing import DkimSigner
 from mailward.mail.maildir import MailStore
@@ -40,6 +40,7 @@ class Outbox:
         smarthost: Smarthost | None,
         hostname: str,
         signer: DkimSigner | None = None,
+        unsent: UnsentNotices | None = None,
     ) -> None:
         self.spool = spool
         self.signer = signer
@@ -47,7 +48,9 @@ class Outbox:
         self.directory = directory
         self.smarthost = smarthost
         self.worker = (
-            OutboundWorker(spool, smarthost, store, directory, hostname) if smarthost else None
+            OutboundWorker(spool, smarthost, store, directory, hostname, unsent=unsent)
+            if smarthost
+            else None
         )
         self._task: asyncio.Task[None] | None = None
         self._users = 0
@@ -77,6 +80,7 @@ def build_outbox(services: Services) -> Outbox:
         smarthost_of(settings),
         settings.hostname,
         DkimSigner(services.dkim),
+        UnsentNotices(services.db),
     )
 
 
@@ -90,7 +94,7 @@ class OutboxMailer:
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
 
-    async def send(self, message: EmailMessage) -> SendResult:
+    async def send(self, message: EmailMessage, notice: NoticeMark | None = None) -> SendResult:
         local, remote = await self._split(recipients_of(message))
         content = message.as_bytes(policy=SMTP)
         if self.outbox.signer is not None:
@@ -109,7 +113,8 @@ class OutboxMailer:
         elif remote:
             try:
                 sender = parseaddr(str(message["From"]))[1]
-                await self.outbox.spool.enqueue(sender, remote, content)
+                mark = notice.fields() if notice else None
+                await self.outbox.spool.enqueue(sender, remote, content, mark)
                 queued = remote
             except OSError as exc:
                 log.warning("outbound spool not writable: %s", exc.strerror)

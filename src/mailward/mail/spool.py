@@ -53,15 +53,30 @@ class Spool:
         self.clock = clock
         self.wakeup = asyncio.Event()
 
-    async def enqueue(self, mail_from: str, recipients: list[str], content: bytes) -> str:
-        entry_id = await asyncio.to_thread(self.enqueue_sync, mail_from, recipients, content)
+    async def enqueue(
+        self,
+        mail_from: str,
+        recipients: list[str],
+        content: bytes,
+        extra: dict[str, str] | None = None,
+    ) -> str:
+        """``extra``: what to keep beside the message (a security notice's mark)."""
+        entry_id = await asyncio.to_thread(self.enqueue_sync, mail_from, recipients, content, extra)
         self.wakeup.set()
         return entry_id
 
-    def enqueue_sync(self, mail_from: str, recipients: list[str], content: bytes) -> str:
+    def enqueue_sync(
+        self,
+        mail_from: str,
+        recipients: list[str],
+        content: bytes,
+        extra: dict[str, str] | None = None,
+    ) -> str:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         now = self.clock.now().isoformat()
-        entry = SpoolEntry(secrets.token_hex(12), mail_from, list(recipients), now, now)
+        entry = SpoolEntry(
+            secrets.token_hex(12), mail_from, list(recipients), now, now, extra=dict(extra or {})
+        )
         _write_durably(self.directory / f"{entry.id}.eml", content)
         self.save(entry)
         return entry.id
