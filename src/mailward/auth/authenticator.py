@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from mailward.auth.budget import HashingBudget, HashingBusy
@@ -78,37 +78,25 @@ def make_attempt(
     return Attempt(f"{local}@{domain}", local, domain, password, protocol, ip, client_name)
 
 
+@dataclass(kw_only=True, eq=False)
 class Authenticator:
     """Implements :class:`mailward.auth.interfaces.DeviceAuthenticator`."""
 
-    def __init__(
-        self,
-        *,
-        keys: ServerKeys,
-        directory: DeviceDirectory,
-        hasher: PasswordHasher,
-        limiter: RateLimiter,
-        cache: CredentialCache,
-        last_used: LastUsedRecorder,
-        refusals: RefusalLog,
-        clock: Clock,
-        chosen: ChosenPasswordCheck,
-        budget: HashingBudget | None = None,
-        db_timeout: float = 5.0,
-    ) -> None:
-        self.keys = keys
-        self.directory = directory
-        self.hasher = hasher
-        self.limiter = limiter
-        self.cache = cache
-        self.last_used = last_used
-        self.refusals = refusals
-        self.clock = clock
-        self.chosen = chosen
-        self.budget = budget or HashingBudget()
-        self.db_timeout = db_timeout
-        self._in_flight: dict[bytes, tuple[int, asyncio.Future[DeviceGrant | None]]] = {}
-        self.meter = LoginMeter()
+    keys: ServerKeys = field(repr=False)
+    directory: DeviceDirectory
+    hasher: PasswordHasher
+    limiter: RateLimiter
+    cache: CredentialCache
+    last_used: LastUsedRecorder
+    refusals: RefusalLog
+    clock: Clock
+    chosen: ChosenPasswordCheck
+    budget: HashingBudget = field(default_factory=HashingBudget)
+    db_timeout: float = 5.0
+    meter: LoginMeter = field(default_factory=LoginMeter, init=False)
+    _in_flight: dict[bytes, tuple[int, asyncio.Future[DeviceGrant | None]]] = field(
+        default_factory=dict, init=False
+    )
 
     async def authenticate(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class HashingBusy(Exception):
@@ -29,15 +29,15 @@ class HashingBounds:
     per_address: int = 8
 
 
+@dataclass(eq=False)
 class HashingBudget:
     """Counts the Argon2id checks in flight. Used from the event loop only."""
 
-    def __init__(self, bounds: HashingBounds | None = None) -> None:
-        self.bounds = bounds or HashingBounds()
-        self.in_flight = 0
-        self._networks: dict[str, int] = {}
-        self._addresses: dict[str, int] = {}
-        self.refused = 0
+    bounds: HashingBounds = field(default_factory=HashingBounds)
+    in_flight: int = field(default=0, init=False)
+    refused: int = field(default=0, init=False)
+    _networks: dict[str, int] = field(default_factory=dict, init=False)
+    _addresses: dict[str, int] = field(default_factory=dict, init=False)
 
     def _over(self, network: str, address: str) -> str | None:
         if self.in_flight >= self.bounds.total:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from sqlalchemy import update
@@ -36,18 +37,12 @@ class Read(Protocol):
     async def __call__(self, read: Awaitable[T]) -> T: ...
 
 
+@dataclass(eq=False)
 class ChosenPasswordCheck:
-    def __init__(
-        self,
-        keys: ServerKeys,
-        directory: DeviceDirectory,
-        hasher: PasswordHasher,
-        db: Database,
-    ) -> None:
-        self.keys = keys
-        self.directory = directory
-        self.hasher = hasher
-        self.db = db
+    keys: ServerKeys = field(repr=False)
+    directory: DeviceDirectory
+    hasher: PasswordHasher
+    db: Database
 
     async def check(
         self, address: AddressRecord | None, password: str, read: Read

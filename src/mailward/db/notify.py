@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import asyncpg
@@ -54,26 +55,21 @@ class ListenerLost(ConnectionError):
     """The listening connection closed or stopped answering."""
 
 
+@dataclass(eq=False)
 class PostgresChangeSignal:
     """``pg_notify`` on one channel, heard through one dedicated asyncpg connection that
     reconnects by itself with a doubling backoff, and checks every ``check_seconds``
     that the server still answers (a half-open connection would hear nothing)."""
 
-    def __init__(
-        self,
-        dsn: str,
-        channel: str,
-        first_retry: float = 0.5,
-        last_retry: float = 30.0,
-        check_seconds: float = 30.0,
-    ) -> None:
-        self.dsn = dsn
-        self.channel = channel
-        self.first_retry = first_retry
-        self.last_retry = last_retry
-        self.check_seconds = check_seconds
-        self._retry = first_retry
-        self._lost = False
+    dsn: str = field(repr=False)  # holds the database password
+    channel: str
+    first_retry: float = 0.5
+    last_retry: float = 30.0
+    check_seconds: float = 30.0
+    _lost: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self._retry = self.first_retry
 
     async def announce(self, session: AsyncSession) -> None:
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})

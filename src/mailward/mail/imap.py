@@ -8,6 +8,7 @@ import logging
 from asyncio import StreamReader, StreamWriter
 from collections.abc import Mapping
 from contextlib import AsyncExitStack, closing
+from dataclasses import dataclass
 from uuid import uuid4
 
 from proxyprotocol.sock import SocketInfo
@@ -77,22 +78,15 @@ class DeviceConnectionState(ConnectionState):
         return await super().do_id(cmd)
 
 
+@dataclass(eq=False)
 class ImapListener:
     """The ``asyncio.start_server`` callback for one IMAP port."""
 
-    def __init__(
-        self,
-        login: DeviceLogin,
-        config: ImapConfig,
-        tracker: ConnectionTracker,
-        gate: ConnectionGate,
-        limits: FrontLimits,
-    ) -> None:
-        self.login = login
-        self.config = config
-        self.tracker = tracker
-        self.gate = gate
-        self.limits = limits
+    login: DeviceLogin
+    config: ImapConfig
+    tracker: ConnectionTracker
+    gate: ConnectionGate
+    limits: FrontLimits
 
     async def __call__(self, reader: StreamReader, writer: StreamWriter) -> None:
         task = asyncio.current_task()

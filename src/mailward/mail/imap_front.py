@@ -15,6 +15,7 @@ import logging
 import re
 import sys
 from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from typing import NoReturn, TypeVar
 
 from pymap.imap import IMAPConnection
@@ -40,27 +41,20 @@ class ClientDismissed(EOFError):
     quietly (it treats EOFError as the client going away)."""
 
 
+@dataclass(eq=False)
 class BoundedInput:
     """The reader pymap sees: ``readline`` and ``readexactly`` with limits that depend
     on whether the client has logged in."""
 
-    def __init__(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        client: ImapClient,
-        limits: FrontLimits,
-        max_message: int,
-    ) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.client = client
-        self.limits = limits
-        self.max_message = max_message
-        self.tag = b"*"
-        self.command_bytes = 0
-        self.commands_before_login = 0
-        self._command_starts = False
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    client: ImapClient
+    limits: FrontLimits
+    max_message: int
+    tag: bytes = field(default=b"*", init=False)
+    command_bytes: int = field(default=0, init=False)
+    commands_before_login: int = field(default=0, init=False)
+    _command_starts: bool = field(default=False, init=False)
 
     @property
     def logged_in(self) -> bool:

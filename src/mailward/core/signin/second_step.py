@@ -40,16 +40,11 @@ class Client:
     user_agent: str
 
 
+@dataclass(eq=False)
 class SecondStepService:
-    def __init__(
-        self,
-        signin: SignInService,
-        second_factor: SecondFactorService,
-        sessions: WebSessionService,
-    ) -> None:
-        self.signin = signin
-        self.second_factor = second_factor
-        self.sessions = sessions
+    signin: SignInService
+    second_factor: SecondFactorService
+    sessions: WebSessionService
 
     async def verify(self, pending: WebSessionView, code: str, client: Client) -> SecondStepOutcome:
         """Too many wrong codes end the pending session (the password is asked again)."""
