@@ -159,10 +159,11 @@ async def revoke_to_bye(
     each one's session ends, and how many other sessions ended meanwhile."""
     op = Actor.operator()
     chosen = sessions[:: max(1, len(sessions) // count)][:count]
-    samples, missed = [], 0
+    samples, after_calls, calls, missed = [], [], [], 0
     for session in chosen:
         started = time.perf_counter()
         await services.devices.revoke(op, session.address, devices[session.address])
+        calls.append((time.perf_counter() - started) * 1000)
         try:
             async with asyncio.timeout(BYE_PATIENCE):
                 await session.ended.wait()
@@ -170,6 +171,7 @@ async def revoke_to_bye(
             missed += 1
             continue
         samples.append((session.ended_at - started) * 1000)
+        after_calls.append(samples[-1] - calls[-1])
     await asyncio.sleep(1.0)  # a wrong session ended by the last revoke has time to show
     others = [s for s in sessions if s not in chosen]
     return {
@@ -179,6 +181,8 @@ async def revoke_to_bye(
         "revoke_bye_ms_p50": percentile(samples, 50) if samples else None,
         "revoke_bye_ms_p95": percentile(samples, 95) if samples else None,
         "revoke_bye_ms_max": round(max(samples), 1) if samples else None,
+        "revoke_call_ms_p50": percentile(calls, 50),
+        "revoke_after_call_ms_p95": percentile(after_calls, 95) if samples else None,
         "revoke_others_ended": sum(1 for s in others if s.ended.is_set()),
     }
 
