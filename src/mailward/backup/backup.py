@@ -23,21 +23,13 @@ from mailward.backup.database import (
     postgres_address_ids,
     snapshot_sqlite,
     sqlite_address_ids,
+    sqlite_side_files,
 )
 from mailward.backup.files import DataFile, moved_message, walk_data_dir
-from mailward.backup.manifest import (
-    DATA_PREFIX,
-    DATABASE_POSTGRES,
-    DATABASE_SQLITE,
-    KEY_RING,
-    SETTINGS_PREFIX,
-    BackupError,
-    Manifest,
-)
+from mailward.backup.manifest import DATA_PREFIX, KEY_RING, SETTINGS_PREFIX, BackupError, Manifest
 from mailward.settings import Settings
 
 MAILDIR = re.compile(r"^mail/(\d+)/")
-SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
 
 def make_backup(
@@ -78,11 +70,10 @@ def _add_database(writer: ArchiveWriter, target: DatabaseTarget) -> set[int]:
         if target.kind == "sqlite":
             snapshot_sqlite(target.sqlite_path, snapshot)
             address_ids = sqlite_address_ids(snapshot)
-            writer.add_path(DATABASE_SQLITE, snapshot)
         else:
             dump_postgres(target.url, snapshot)
             address_ids = postgres_address_ids(snapshot)
-            writer.add_path(DATABASE_POSTGRES, snapshot)
+        writer.add_path(target.member, snapshot)
     return address_ids
 
 
@@ -93,7 +84,7 @@ def _data_files(
     left_out = {_inside(root, settings.key_file)}
     if target.kind == "sqlite":
         db = target.sqlite_path.resolve()
-        left_out |= {_inside(root, db.with_name(db.name + side)) for side in SQLITE_SIDE_FILES}
+        left_out |= {_inside(root, path) for path in (db, *sqlite_side_files(db))}
 
     def keep(relative: str) -> bool:
         if relative in left_out:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
-from mailward.backup.manifest import BackupError, DatabaseKind
+from mailward.backup.manifest import DATABASE_MEMBERS, BackupError, DatabaseKind
 
 PG_TIMEOUT_SECONDS = 3600
 
@@ -39,6 +39,16 @@ class DatabaseTarget:
         if not self.url.database or self.url.database == ":memory:":
             raise BackupError("the configured SQLite database is not a file")
         return Path(self.url.database)
+
+    @property
+    def member(self) -> str:
+        """The archive member that holds this kind of database."""
+        return DATABASE_MEMBERS[self.kind]
+
+
+def sqlite_side_files(database: Path) -> list[Path]:
+    """The files SQLite may keep beside ``database`` (write-ahead log, journal)."""
+    return [database.with_name(database.name + side) for side in ("-wal", "-shm", "-journal")]
 
 
 def snapshot_sqlite(source: Path, target: Path) -> None:

@@ -14,8 +14,10 @@ MANIFEST_NAME = "manifest.json"
 DatabaseKind = Literal["sqlite", "postgresql"]
 
 # Members of an archive, by the prefix of their name.
-DATABASE_SQLITE = "database/mailward.sqlite"
-DATABASE_POSTGRES = "database/mailward.pgdump"
+DATABASE_MEMBERS: dict[DatabaseKind, str] = {
+    "sqlite": "database/mailward.sqlite",
+    "postgresql": "database/mailward.pgdump",
+}
 KEY_RING = "keys/server-keys.json"
 SETTINGS_PREFIX = "settings/"
 DATA_PREFIX = "data/"

@@ -16,16 +16,13 @@ from mailward.backup.archive import (
     private_dirs,
     verify_archive,
 )
-from mailward.backup.database import DatabaseTarget, require_empty_postgres, restore_postgres
-from mailward.backup.manifest import (
-    DATA_PREFIX,
-    DATABASE_POSTGRES,
-    DATABASE_SQLITE,
-    KEY_RING,
-    SETTINGS_PREFIX,
-    BackupError,
-    Manifest,
+from mailward.backup.database import (
+    DatabaseTarget,
+    require_empty_postgres,
+    restore_postgres,
+    sqlite_side_files,
 )
+from mailward.backup.manifest import DATA_PREFIX, KEY_RING, SETTINGS_PREFIX, BackupError, Manifest
 from mailward.settings import Settings
 
 RESTORED_SETTINGS_DIR = "restored-settings"
@@ -106,11 +103,11 @@ def _restore_database(
 ) -> None:
     if target.kind == "sqlite":
         path = target.sqlite_path
-        for side in ("-wal", "-shm", "-journal"):
-            path.with_name(path.name + side).unlink(missing_ok=True)
-        extract_member(tar, members[DATABASE_SQLITE], path)
+        for side_file in sqlite_side_files(path):
+            side_file.unlink(missing_ok=True)
+        extract_member(tar, members[target.member], path)
         return
     with tempfile.TemporaryDirectory(prefix="mailward-restore-") as scratch:
         dump = Path(scratch) / "mailward.pgdump"
-        extract_member(tar, members[DATABASE_POSTGRES], dump)
+        extract_member(tar, members[target.member], dump)
         restore_postgres(target.url, dump, force)
