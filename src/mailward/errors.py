@@ -20,22 +20,25 @@ class InvalidInput(MailwardError):
         self.reason = reason
 
 
-class NotFound(MailwardError):
+class KeyedError(MailwardError):
+    """An error about one thing: its ``kind`` ("device", "address") and ``key``."""
+
+    message = "{kind} {key!s}"
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(self.message.format(kind=kind, key=key))
+        self.kind = kind
+        self.key = key
+
+
+class NotFound(KeyedError):
     code = "not-found"
-
-    def __init__(self, kind: str, key: object) -> None:
-        super().__init__(f"no {kind} {key!s}")
-        self.kind = kind
-        self.key = key
+    message = "no {kind} {key!s}"
 
 
-class AlreadyExists(MailwardError):
+class AlreadyExists(KeyedError):
     code = "already-exists"
-
-    def __init__(self, kind: str, key: object) -> None:
-        super().__init__(f"{kind} {key!s} already exists")
-        self.kind = kind
-        self.key = key
+    message = "{kind} {key!s} already exists"
 
 
 @dataclass
