@@ -15,11 +15,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailward.db.base import Base, UTCDateTime
+from mailward.db.base import Base, UTCDateTime, partial_index
 
 
 class Account(Base):
@@ -79,10 +78,6 @@ class Membership(Base):
     organization: Mapped[Organization] = relationship(back_populates="memberships")
 
 
-VERIFIED = text("verified_at IS NOT NULL")
-LIVE_DEVICE = text("revoked_at IS NULL")
-
-
 class MailService(Base):
     """A domain claimed by an organization. Pending (``verified_at`` empty) until the
     organization proves control of the domain with a DNS TXT record; several
@@ -93,12 +88,11 @@ class MailService(Base):
         UniqueConstraint("domain", "organization_id"),
         # An organization's Mail Services, in the order the lists page through them.
         Index("ix_mail_services_organization_id_domain", "organization_id", "domain"),
-        Index(
+        partial_index(
             "uq_mail_services_verified_domain",
             "domain",
+            where="verified_at IS NOT NULL",
             unique=True,
-            sqlite_where=VERIFIED,
-            postgresql_where=VERIFIED,
         ),
     )
 
@@ -182,13 +176,8 @@ class Device(Base):
         Index("ix_devices_address_id_id", "address_id", "id"),
         Index("ix_devices_user_account_id", "user_account_id"),  # a person's devices
         # Two racing "Add a device" with one name: one wins, the other is told.
-        Index(
-            "uq_devices_live_name",
-            "address_id",
-            "name",
-            unique=True,
-            sqlite_where=LIVE_DEVICE,
-            postgresql_where=LIVE_DEVICE,
+        partial_index(
+            "uq_devices_live_name", "address_id", "name", where="revoked_at IS NULL", unique=True
         ),
     )
 
@@ -219,9 +208,6 @@ class Device(Base):
     kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-PENDING_NOTICE = text("notice = 'pending'")
-
-
 class DeviceLogin(Base):
     """A device's login history: identical logins (same IP, protocol, result) within one
     flush of the recorder are one row with a ``count``. Pruned per the organization's
@@ -247,12 +233,7 @@ class DeviceNetwork(Base):
     __tablename__ = "device_networks"
     __table_args__ = (
         UniqueConstraint("device_id", "network"),
-        Index(
-            "ix_device_networks_pending",
-            "device_id",
-            sqlite_where=PENDING_NOTICE,
-            postgresql_where=PENDING_NOTICE,
-        ),
+        partial_index("ix_device_networks_pending", "device_id", where="notice = 'pending'"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -48,6 +48,16 @@ def unique(table: str, *columns: str) -> sa.UniqueConstraint:
     return sa.UniqueConstraint(*columns, name=op.f(f"uq_{table}_{'_'.join(columns)}"))
 
 
+def create_partial_index(
+    name: str, table: str, columns: list[str], where: str, unique: bool = False
+) -> None:
+    """An index of the rows for which ``where`` holds, on SQLite and PostgreSQL alike."""
+    condition = sa.text(where)
+    op.create_index(
+        name, table, columns, unique=unique, sqlite_where=condition, postgresql_where=condition
+    )
+
+
 def create_table(table: str, *items: SchemaItem) -> None:
     """A table with an integer ``id`` primary key, then ``items`` (columns, constraints)."""
     primary_key = sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}"))

@@ -21,8 +21,6 @@ from mailward.db.migrations import columns as col
 revision: str = "0002"
 down_revision: str | None = "0001"
 
-VERIFIED = sa.text("verified_at IS NOT NULL")
-
 
 def _columns() -> list[sa.Column[object]]:
     return [
@@ -60,13 +58,12 @@ def upgrade() -> None:
     if _address_count() != before:  # foreign keys could not be switched off: refuse
         raise RuntimeError("migration 0002 would have deleted addresses; nothing was changed")
     op.execute("UPDATE mail_services SET verified_at = created_at")
-    op.create_index(
+    col.create_partial_index(
         "uq_mail_services_verified_domain",
         "mail_services",
         ["domain"],
+        where="verified_at IS NOT NULL",
         unique=True,
-        sqlite_where=VERIFIED,
-        postgresql_where=VERIFIED,
     )
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mailward.db.migrations import columns as col
+
 revision: str = "0005"
 down_revision: str | None = "0004"
-
-LIVE = sa.text("revoked_at IS NULL")
 
 
 def _rename_live_duplicates() -> None:
@@ -38,13 +38,8 @@ def _rename_live_duplicates() -> None:
 
 def upgrade() -> None:
     _rename_live_duplicates()
-    op.create_index(
-        "uq_devices_live_name",
-        "devices",
-        ["address_id", "name"],
-        unique=True,
-        sqlite_where=LIVE,
-        postgresql_where=LIVE,
+    col.create_partial_index(
+        "uq_devices_live_name", "devices", ["address_id", "name"], "revoked_at IS NULL", unique=True
     )
 
 

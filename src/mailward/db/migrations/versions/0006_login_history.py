@@ -19,8 +19,6 @@ from mailward.db.migrations import columns as col
 revision: str = "0006"
 down_revision: str | None = "0005"
 
-PENDING = sa.text("notice = 'pending'")
-
 
 def _policy_columns() -> None:
     op.add_column(
@@ -68,12 +66,8 @@ def upgrade() -> None:
         col.foreign_key("device_networks", "device_id", "devices"),
         col.unique("device_networks", "device_id", "network"),
     )
-    op.create_index(
-        "ix_device_networks_pending",
-        "device_networks",
-        ["device_id"],
-        sqlite_where=PENDING,
-        postgresql_where=PENDING,
+    col.create_partial_index(
+        "ix_device_networks_pending", "device_networks", ["device_id"], "notice = 'pending'"
     )
 
 
