@@ -14,16 +14,22 @@ from mailward.clock import FrozenClock
 from mailward.core.access.actors import Actor
 from mailward.core.signin.totp import SecondFactorService
 from mailward.web.app import create_app
-from tests.support import ADMIN_PASSWORD
+from tests.support import ADMIN_PASSWORD, World
 
 BASE_URL = "http://127.0.0.1:8080"
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
+_INPUT = re.compile(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"')
 
 
 def csrf_of(html: str) -> str:
     found = _CSRF.search(html)
     assert found, "the page has no form with a CSRF token"
     return found.group(1)
+
+
+def form_of(html: str) -> dict[str, str]:
+    """The named fields of the page's form, with the values the server put in them."""
+    return dict(_INPUT.findall(html))
 
 
 async def enrol_totp(services: Services, account_id: int) -> str:
@@ -62,6 +68,10 @@ class SignedInClient:
         token = csrf_of((await self.client.get(page)).text)
         return await self.client.post(action, data={"csrf": token, **data})
 
+    async def form(self, page: str, **values: str) -> dict[str, str]:
+        """The fields of ``page``'s form as the server filled them, ``values`` changed."""
+        return {**form_of((await self.client.get(page)).text), **values}
+
 
 async def enter_password(
     client: httpx.AsyncClient, email: str, password: str = ADMIN_PASSWORD
@@ -89,3 +99,16 @@ async def sign_in(
     )
     assert response.status_code == 303, response.text
     return SignedInClient(client)
+
+
+async def signed_in_admin(world: World, clock: FrozenClock) -> SignedInClient:
+    """The test world's administrator in the manager, second factor and all."""
+    assert world.admin.account_id is not None
+    secret = await enrol_totp(world.services, world.admin.account_id)
+    return await sign_in(web_client(world.services), world.admin.label, secret, clock)
+
+
+async def signed_in_admin_at(world: World, clock: FrozenClock) -> tuple[SignedInClient, int]:
+    """The administrator in the manager, and the id of the world's address."""
+    aid = (await world.services.addresses.get(world.admin, world.address)).id
+    return await signed_in_admin(world, clock), aid

@@ -13,7 +13,7 @@ from mailward.core.signin.limits import IP_LIMIT
 from mailward.settings import Settings
 from tests.passkey_authenticator import SoftAuthenticator
 from tests.support import World, free_port
-from tests.web_support import SignedInClient, csrf_of, enrol_totp, sign_in, web_client
+from tests.web_support import SignedInClient, csrf_of, signed_in_admin, web_client
 
 PAGE = "/account/passkeys"
 
@@ -29,13 +29,9 @@ def notices(services: Services) -> list[bytes]:
     return [spool.content(entry) for entry in spool.entries()]
 
 
-async def signed_in_admin(world: World, clock: FrozenClock) -> SignedInClient:
-    assert world.admin.account_id is not None
-    secret = await enrol_totp(world.services, world.admin.account_id)
-    return await sign_in(web_client(world.services), world.admin.label, secret, clock)
-
-
-async def add_passkey(admin: SignedInClient, key: SoftAuthenticator, name: str) -> None:
+async def add_passkey(admin: SignedInClient, services: Services, name: str) -> None:
+    """A new software passkey added on the account's passkey page (password recent)."""
+    key = SoftAuthenticator(services.passkeys.rp.id, services.passkeys.rp.origin)
     csrf = csrf_of((await admin.get(PAGE)).text)
     options = await admin.client.post(f"{PAGE}/options", data={"csrf": csrf})
     assert options.status_code == 200 and options.headers["content-type"] == "application/json"
@@ -49,9 +45,7 @@ async def test_adding_and_removing_a_passkey_tell_the_account(
 ) -> None:
     services = world.services
     admin = await signed_in_admin(world, clock)
-    await add_passkey(
-        admin, SoftAuthenticator(services.passkeys.rp.id, services.passkeys.rp.origin), "Laptop"
-    )
+    await add_passkey(admin, services, "Laptop")
     (added,) = notices(services)
     assert b"To: admin@corp.test" in added and b"A passkey was added" in added
     (passkey,) = await services.passkeys.list_for(world.admin.account_id or 0)
@@ -66,9 +60,7 @@ async def test_adding_or_removing_a_passkey_needs_the_password_again(
 ) -> None:
     services = world.services
     admin = await signed_in_admin(world, clock)
-    await add_passkey(
-        admin, SoftAuthenticator(services.passkeys.rp.id, services.passkeys.rp.origin), "Laptop"
-    )
+    await add_passkey(admin, services, "Laptop")
     (passkey,) = await services.passkeys.list_for(world.admin.account_id or 0)
     csrf = csrf_of((await admin.get(PAGE)).text)
     clock.advance(timedelta(minutes=services.settings.sudo_minutes, seconds=1))

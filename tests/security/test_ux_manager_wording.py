@@ -9,26 +9,24 @@ import re
 
 from mailward.clock import FrozenClock
 from mailward.core.access.actors import Actor
-from tests.security.test_ux_password_reload import form_of, signed_in_admin
 from tests.support import World
-from tests.web_support import web_client
+from tests.web_support import form_of, signed_in_admin_at, web_client
 
 
 async def test_already_exists_keeps_the_case_of_the_device_name(
     world: World, clock: FrozenClock
 ) -> None:
-    admin, aid = await signed_in_admin(world, clock)
+    admin, aid = await signed_in_admin_at(world, clock)
     await world.services.devices.add(world.admin, aid, "Front Desk iPad")
     page = f"/addresses/{aid}/devices/new"
-    fields = form_of((await admin.get(page)).text)
-    fields.update(name="Front Desk iPad", action="finish")
+    fields = await admin.form(page, name="Front Desk iPad", action="finish")
     refused = await admin.client.post(page, data=fields)
     assert refused.status_code == 400
     assert "Front Desk iPad" in html.unescape(refused.text)  # was "front desk ipad"
 
 
 async def test_a_user_without_a_name_is_listed_once(world: World, clock: FrozenClock) -> None:
-    admin, aid = await signed_in_admin(world, clock)
+    admin, aid = await signed_in_admin_at(world, clock)
     services = world.services
     await services.accounts.create(
         Actor.operator(), "nameless@corp.test", "Quiet-Harbor-Lamp-4821", ""
@@ -39,7 +37,7 @@ async def test_a_user_without_a_name_is_listed_once(world: World, clock: FrozenC
 
 
 async def test_the_audit_log_reads_as_phrases(world: World, clock: FrozenClock) -> None:
-    admin, aid = await signed_in_admin(world, clock)
+    admin, aid = await signed_in_admin_at(world, clock)
     await world.services.devices.add(world.admin, aid, "Scanner")
     log = (await admin.get(f"/orgs/{world.org_id}/audit")).text
     assert "Device added" in log and "<code>device:add</code>" not in log
@@ -67,11 +65,10 @@ async def test_favicon_is_served(world: World) -> None:
 async def test_an_invitation_without_smarthost_says_its_advice_once(
     world: World, clock: FrozenClock
 ) -> None:
-    admin, aid = await signed_in_admin(world, clock)
+    admin, aid = await signed_in_admin_at(world, clock)
     await world.services.addresses.add_user(world.admin, aid, "user@corp.test")
     new = f"/addresses/{aid}/devices/new"
-    fields = form_of((await admin.get(new)).text)
-    fields.update(user="user@corp.test", name="Laptop")
+    fields = await admin.form(new, user="user@corp.test", name="Laptop")
     link_page = await admin.client.post(f"/addresses/{aid}/invitations/new", data=fields)
     assert link_page.status_code == 200, link_page.text[:300]
     send = form_of(link_page.text)

@@ -6,34 +6,17 @@ shows the password; the first answer still shows it, once, not cached."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import httpx
 
 from mailward.clock import FrozenClock
 from tests.support import World
-from tests.web_support import SignedInClient, enrol_totp, sign_in, web_client
-
-_INPUT = re.compile(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"')
-
-
-def form_of(html: str) -> dict[str, str]:
-    """The named fields of the page's form, with the values the server put in them."""
-    return dict(_INPUT.findall(html))
-
-
-async def signed_in_admin(world: World, clock: FrozenClock) -> tuple[SignedInClient, int]:
-    services = world.services
-    aid = (await services.addresses.get(world.admin, world.address)).id
-    assert world.admin.account_id is not None
-    secret = await enrol_totp(services, world.admin.account_id)
-    return await sign_in(web_client(services), world.admin.label, secret, clock), aid
+from tests.web_support import SignedInClient, form_of, signed_in_admin_at
 
 
 async def send_twice(admin: SignedInClient, page: str) -> tuple[httpx.Response, ...]:
-    fields = form_of((await admin.get(page)).text)
-    fields.update(name="Front desk", user="", action="finish")
+    fields = await admin.form(page, name="Front desk", user="", action="finish")
     first = await admin.client.post(page, data=fields)
     again = await admin.client.post(page, data=fields)  # the browser's reload
     return first, again, fields  # type: ignore[return-value]
@@ -42,7 +25,7 @@ async def send_twice(admin: SignedInClient, page: str) -> tuple[httpx.Response, 
 async def test_a_reload_after_adding_a_device_shows_the_list_not_the_password(
     world: World, clock: FrozenClock
 ) -> None:
-    admin, aid = await signed_in_admin(world, clock)
+    admin, aid = await signed_in_admin_at(world, clock)
     first, again, fields = await send_twice(admin, f"/addresses/{aid}/devices/new")
     assert first.status_code == 200 and fields["password"] in first.text
     assert "no-store" in first.headers["cache-control"]
@@ -57,7 +40,7 @@ async def test_a_reload_after_adding_a_device_shows_the_list_not_the_password(
 async def test_a_reload_after_a_password_change_changes_nothing(
     world: World, clock: FrozenClock
 ) -> None:
-    admin, aid = await signed_in_admin(world, clock)
+    admin, aid = await signed_in_admin_at(world, clock)
     await send_twice(admin, f"/addresses/{aid}/devices/new")
     device = (await world.services.devices.list(world.admin, aid))[0]
     page = f"/addresses/{aid}/devices/{device.id}/password"
@@ -76,7 +59,7 @@ async def test_a_reload_after_a_password_change_changes_nothing(
 async def test_a_garbage_or_missing_submission_id_is_an_ordinary_form(
     world: World, clock: FrozenClock
 ) -> None:
-    admin, aid = await signed_in_admin(world, clock)
+    admin, aid = await signed_in_admin_at(world, clock)
     page = f"/addresses/{aid}/devices/new"
     for submission in ("", "\x00" * 3, "é" * 5000):
         fields = form_of((await admin.get(page)).text)
