@@ -11,12 +11,13 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from mailward.files import replace_durably
 
 KEY_BYTES = 32
 
@@ -80,13 +81,7 @@ class ServerKeys:
 
 def write_key_file(path: Path, keys: ServerKeys) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(keys.to_json())
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    replace_durably(path, keys.to_json().encode())
 
 
 def load_key_file(path: Path, create: bool) -> ServerKeys:

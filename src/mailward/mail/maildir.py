@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from mailward.files import fsync_dir, write_synced
+
 _counter = itertools.count()
 
 
@@ -51,24 +53,12 @@ def unique_name() -> str:
     return f"{seconds}.{tag}.{host}"
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_message(maildir: Path, content: bytes) -> Path:
     name = unique_name()
     tmp_path = maildir / "tmp" / name
     final_path = maildir / "new" / name
-    fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
+        write_synced(tmp_path, content, os.O_EXCL)
         os.rename(tmp_path, final_path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

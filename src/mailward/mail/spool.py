@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from mailward.clock import Clock
-from mailward.mail.maildir import fsync_dir
+from mailward.files import fsync_dir, replace_durably
 
 
 @dataclass
@@ -35,16 +34,6 @@ class SpoolEntry:
     @property
     def due(self) -> datetime:
         return datetime.fromisoformat(self.next_attempt_at)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 class Spool:
@@ -77,13 +66,12 @@ class Spool:
         entry = SpoolEntry(
             secrets.token_hex(12), mail_from, list(recipients), now, now, extra=dict(extra or {})
         )
-        _write_durably(self.directory / f"{entry.id}.eml", content)
+        replace_durably(self.directory / f"{entry.id}.eml", content)
         self.save(entry)
         return entry.id
 
     def save(self, entry: SpoolEntry) -> None:
-        _write_durably(self.directory / f"{entry.id}.json", json.dumps(asdict(entry)).encode())
-        fsync_dir(self.directory)
+        replace_durably(self.directory / f"{entry.id}.json", json.dumps(asdict(entry)).encode())
 
     def entries(self) -> list[SpoolEntry]:
         if not self.directory.exists():
