@@ -39,11 +39,16 @@ async def open_on_a_phone(client: httpx.AsyncClient, url: str) -> httpx.Response
     return await client.post(parts.path, data=form)
 
 
+def offer_password(state: AssistantState) -> str:
+    """The phone's one-time URL of the password page."""
+    return phone.offer(state, "Ursula's phone", phone.PASSWORD_PAGE, PASSWORD.encode())
+
+
 def test_the_qr_code_encodes_a_url_whose_secret_is_only_in_the_fragment(
     services: Services,
 ) -> None:
     state = AssistantState.build(services)
-    url = phone.offer(state, "Ursula's phone", phone.PASSWORD_PAGE, PASSWORD.encode())
+    url = offer_password(state)
     parts = urlsplit(url)
     assert parts.path == "/assistant/download" and not parts.query and len(parts.fragment) >= 40
     svg = phone.qr_svg(url)
@@ -55,7 +60,7 @@ async def test_the_password_opens_once_then_is_refused(
     opened: tuple[AssistantState, httpx.AsyncClient],
 ) -> None:
     state, client = opened
-    url = phone.offer(state, "Ursula's phone", phone.PASSWORD_PAGE, PASSWORD.encode())
+    url = offer_password(state)
     first = await open_on_a_phone(client, url)
     assert first.status_code == 200 and PASSWORD in first.text
     assert first.headers["cache-control"] == "no-store"
@@ -79,7 +84,7 @@ async def test_the_url_expires(
     opened: tuple[AssistantState, httpx.AsyncClient], clock: FrozenClock
 ) -> None:
     state, client = opened
-    url = phone.offer(state, "Ursula's phone", phone.PASSWORD_PAGE, PASSWORD.encode())
+    url = offer_password(state)
     clock.advance(DOWNLOAD_LIFETIME + timedelta(seconds=1))
     expired = await open_on_a_phone(client, url)
     assert expired.status_code == 410 and PASSWORD not in expired.text
@@ -89,7 +94,7 @@ async def test_a_post_without_the_pages_csrf_token_is_refused(
     opened: tuple[AssistantState, httpx.AsyncClient],
 ) -> None:
     state, client = opened
-    url = phone.offer(state, "Ursula's phone", phone.PASSWORD_PAGE, PASSWORD.encode())
+    url = offer_password(state)
     refused = await client.post("/assistant/download", data={"token": urlsplit(url).fragment})
     assert refused.status_code == 403 and PASSWORD not in refused.text
     assert PASSWORD in (await open_on_a_phone(client, url)).text  # still there, once
