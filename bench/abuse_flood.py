@@ -38,7 +38,7 @@ from tests.integration.auth_devices import CHOSEN_PASSWORDS as CHOSEN  # noqa: E
 
 from mailward.auth.authenticator import Authenticator  # noqa: E402
 from mailward.auth.interfaces import AuthenticatedDevice, AuthFailure  # noqa: E402
-from mailward.auth.runtime import build_authenticator, close_authenticator  # noqa: E402
+from mailward.auth.runtime import close_authenticator  # noqa: E402
 from mailward.bootstrap import Services, build_services  # noqa: E402
 from mailward.core.access.actors import Actor  # noqa: E402
 from mailward.settings import Settings  # noqa: E402
@@ -181,7 +181,7 @@ async def measure(quick: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "data", credential_cache_seconds=0)
         services = await build_services(settings)
-        auth = build_authenticator(services)
+        auth = services.build_authenticator()
         try:
             legit = await populate(services, 20)
             results = await cost_ratio(auth, 20 if quick else 60)

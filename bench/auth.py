@@ -36,7 +36,7 @@ from argon2.exceptions import VerifyMismatchError
 from mailward.auth.authenticator import Authenticator
 from mailward.auth.interfaces import AuthenticatedDevice
 from mailward.auth.limits import AuthLimits, Limit
-from mailward.auth.runtime import build_authenticator, close_authenticator
+from mailward.auth.runtime import close_authenticator
 from mailward.bootstrap import Services, build_services
 from mailward.core.access.actors import Actor
 from mailward.core.passwords import (
@@ -187,7 +187,7 @@ async def run_on(
     await services.mail_services.create(op, org.id, "bench.test")
     gen = {n: await make_address(services, f"gen{n}", n, chosen=False) for n in counts}
     mix = {n: await make_address(services, f"mix{n}", n, chosen=True) for n in counts}
-    auth = build_authenticator(services, limits=UNLIMITED)
+    auth = services.build_authenticator(limits=UNLIMITED)
     hasher = services.deps.mail_login_hasher
     table: dict[str, dict[str, dict[int, Stats]]] = {"cold": {}, "warm": {}}
     generated_argon2 = 0

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from mailward.auth.limits import AuthLimits, Limit
-from mailward.auth.runtime import AuthRuntime, build_authenticator
+from mailward.auth.runtime import AuthRuntime
 from mailward.bootstrap import build_services
 from mailward.core.access.actors import Actor
 from mailward.settings import Settings
@@ -69,7 +69,7 @@ async def main(args: argparse.Namespace) -> None:
                 new = await services.devices.add(op, address, f"device {d}")
                 login = {"user": address, "password": new.password, "service": "imap"}
                 bodies.append(json.dumps({**login, "remote_ip": f"192.0.2.{d + 1}"}))
-        auth = build_authenticator(services, limits=UNLIMITED)
+        auth = services.build_authenticator(limits=UNLIMITED)
         if args.cold:
             auth.cache.ttl = 0
         async with AuthRuntime(services, auth) as runtime:

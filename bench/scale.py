@@ -51,7 +51,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from mailward.auth.limits import AuthLimits
-from mailward.auth.runtime import AuthRuntime, build_authenticator, close_authenticator
+from mailward.auth.runtime import AuthRuntime, close_authenticator
 from mailward.bootstrap import Services, build_services
 from mailward.core.access.actors import Actor
 from mailward.core.limits import Limit
@@ -237,7 +237,7 @@ class World:
 
 
 async def measure_logins(world: World, n: int) -> dict[str, float]:
-    auth = build_authenticator(world.services, limits=UNLIMITED)
+    auth = world.services.build_authenticator(limits=UNLIMITED)
     auth.cache.ttl = 0  # cold: every login reaches the database
     email, passwords = world.address.email, world.logins
     count = 0
@@ -296,7 +296,7 @@ async def measure_pages(world: World, n: int) -> dict[str, Any]:
 async def measure_flush(world: World) -> dict[str, float]:
     """One second of 2,000 logins/s of distinct devices (of the 5,000-device address),
     flushed as serve does: last used and login history."""
-    auth = build_authenticator(world.services, limits=UNLIMITED)
+    auth = world.services.build_authenticator(limits=UNLIMITED)
     now = world.services.clock.now()
     for i in range(2000):
         auth.last_used.note(3 * BULK + 1 + i, now, "192.0.2.20", "imap", "bench")

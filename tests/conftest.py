@@ -58,9 +58,9 @@ async def world(services: Services) -> World:
 @pytest.fixture
 async def auth(services: Services) -> AsyncIterator[Authenticator]:
     """The device authenticator of the services, closed afterwards."""
-    from mailward.auth.runtime import build_authenticator, close_authenticator
+    from mailward.auth.runtime import close_authenticator
 
-    authenticator = build_authenticator(services)
+    authenticator = services.build_authenticator()
     try:
         yield authenticator
     finally:

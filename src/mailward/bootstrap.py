@@ -14,7 +14,7 @@ from mailward.core.accounts.emailproof import EmailProofService
 from mailward.core.accounts.service import AccountService
 from mailward.core.addresses.service import AddressService
 from mailward.core.audit.service import AuditLogService
-from mailward.core.deps import CoreDeps
+from mailward.core.deps import CoreDeps, DeviceChangeNotice
 from mailward.core.devices.changes import DEVICE_CHANGES_CHANNEL, DeviceChangeFeed, DeviceEventHub
 from mailward.core.devices.history import DeviceHistoryService
 from mailward.core.devices.newnetworks import NewNetworkNotices
@@ -80,6 +80,7 @@ class Services:
     passkeys: PasskeyService = field(init=False)
     _notices: SecurityNotices | None = field(init=False, default=None, repr=False)
     _kicks_dovecot: bool = field(init=False, default=False, repr=False)
+    _counts_changes: bool = field(init=False, default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.accounts = AccountService(self.deps)
@@ -227,6 +228,19 @@ class Services:
             self.events.subscribe_revocation(dovecot_kick_subscriber(config))
             self._kicks_dovecot = True
         return True
+
+    def count_device_changes(self) -> None:
+        """Count each device change, and its lag from commit to revocation, on this
+        node's ``/metrics`` (:class:`~mailward.ops.node.NodeOps`); once per node."""
+        if self._counts_changes:
+            return
+        from mailward.ops.metrics import record_device_change  # an edge, wired here
+
+        async def counted(notice: DeviceChangeNotice) -> None:
+            record_device_change(notice.kind, notice.at, self.clock.now())
+
+        self.events.subscribe_revocation(counted)
+        self._counts_changes = True
 
     async def close(self) -> None:
         await self.events.close()  # queued notices reach the spool before the exit

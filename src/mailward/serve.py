@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import uvicorn
 
 from mailward.auth.interfaces import DeviceAuthenticator
-from mailward.auth.runtime import build_authenticator, close_authenticator, start_change_feed
+from mailward.auth.runtime import close_authenticator, start_change_feed
 from mailward.auth.server import make_auth_http_app, serve_auth_http
 from mailward.bootstrap import Services, build_services
 from mailward.domain_rechecks import rechecks_for
@@ -200,7 +200,7 @@ async def start_node(
     services = await build_services(settings)
     stack.push_async_callback(services.close)  # queued notices reach the spool first
     services.send_security_notices()  # of the changes made here (web manager, API)
-    authenticator = build_authenticator(services)
+    authenticator = services.build_authenticator()
     stack.push_async_callback(close_authenticator, authenticator)  # last-used flushed
     stack.push_async_callback(cancel, await start_change_feed(services))
     flusher = asyncio.create_task(authenticator.last_used.run(), name="device-last-used")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from mailward.auth.runtime import build_authenticator, close_authenticator
+from mailward.auth.runtime import close_authenticator
 from mailward.core.access.actors import Actor
 from mailward.core.devices.newnetworks import NewNetworkNotices
 from tests.e2e.web_browser import (
@@ -38,7 +38,7 @@ def live(tmp_path: Path) -> Iterator[LiveMailward]:
 
 
 async def logins(live: LiveMailward, password: str, uses: list[tuple[str, str, str]]) -> None:
-    auth = build_authenticator(live.services)
+    auth = live.services.build_authenticator()
     try:
         for ip, protocol, client in uses:
             await auth.authenticate(ADDRESS, password, protocol, ip, client)

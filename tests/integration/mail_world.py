@@ -18,7 +18,7 @@ from mailward.auth.authenticator import Authenticator
 from mailward.auth.interfaces import (
     AuthResult,
 )
-from mailward.auth.runtime import build_authenticator, close_authenticator
+from mailward.auth.runtime import close_authenticator
 from mailward.bootstrap import Services
 from mailward.core.access.actors import Actor
 from mailward.mail.server import MailPorts, MailServer
@@ -86,7 +86,7 @@ async def running_mail(
     services = world.services
     update: dict[str, Any] = {f"{name}_port": 0 for name in MAIL_PORTS}
     settings = services.settings.model_copy(update=update | limits)
-    auth = RecordingAuthenticator(build_authenticator(services))
+    auth = RecordingAuthenticator(services.build_authenticator())
     server = MailServer(settings, services, auth)
     ports = await server.start()
     try:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from mailward.auth.runtime import build_authenticator, close_authenticator
+from mailward.auth.runtime import close_authenticator
 from tests.integration.api_world import ApiWorld
 
 
 async def test_logins_of_a_device_newest_first_for_those_who_see_it(api: ApiWorld) -> None:
     world = api.world
-    auth = build_authenticator(world.services)
+    auth = world.services.build_authenticator()
     try:  # the Front desk's password is not known here: change it to log in with it
         changed = await world.services.devices.change_password(
             world.admin, api.ids["addr"], api.ids["dev"]

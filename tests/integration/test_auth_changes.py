@@ -12,7 +12,7 @@ import pytest
 from mailward.auth.authenticator import Authenticator
 from mailward.auth.directory import DeviceDirectory
 from mailward.auth.interfaces import AuthFailure, FailureReason
-from mailward.auth.runtime import AuthRuntime, build_authenticator
+from mailward.auth.runtime import AuthRuntime
 from mailward.clock import FrozenClock
 from mailward.core.deps import DeviceChangeNotice
 from mailward.core.devices.service import DeviceOptions
@@ -171,7 +171,7 @@ async def test_no_password_is_ever_logged(
     world: World, database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    auth = build_authenticator(world.services)
+    auth = world.services.build_authenticator()
     _, password = await add_generated(world, "Phone")
     secrets = [password, "a-wrong-password-xyz", CHOSEN_PASSWORDS[2]]
     await add_chosen(world, "Laptop", CHOSEN_PASSWORDS[2])

@@ -7,7 +7,7 @@ import asyncio
 from mailward.auth.authenticator import Authenticator
 from mailward.auth.interfaces import AuthenticatedDevice, AuthFailure, FailureReason
 from mailward.auth.limits import AuthLimits, Limit
-from mailward.auth.runtime import build_authenticator, close_authenticator
+from mailward.auth.runtime import close_authenticator
 from tests.integration.auth_devices import (
     CHOSEN_PASSWORDS,
     add_chosen,
@@ -81,7 +81,7 @@ async def test_an_ip_that_just_logged_in_is_not_locked_out_by_a_distributed_atta
         ip=Limit("ip.auth", 50, 900),
         address=Limit("address.auth", 20, 900),
     )
-    auth = build_authenticator(world.services, limits=limits)
+    auth = world.services.build_authenticator(limits=limits)
     try:
         laptop = await add_chosen(world, "Laptop", CHOSEN_PASSWORDS[0])
         phone, generated = await add_generated(world, "Phone")

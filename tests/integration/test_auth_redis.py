@@ -8,7 +8,7 @@ import pytest
 
 from mailward.auth.interfaces import AuthFailure, FailureReason
 from mailward.auth.limits import RateLimiter
-from mailward.auth.runtime import build_authenticator, close_authenticator
+from mailward.auth.runtime import close_authenticator
 from mailward.limitstore import MemoryRateLimitStore
 from mailward.redis_limitstore import (
     FallbackRateLimitStore,
@@ -88,7 +88,7 @@ async def test_the_limiter_on_redis_limits_and_counts_a_repeat_once(
 async def test_logins_share_counters_through_redis(
     world: World, redis_store: RedisRateLimitStore
 ) -> None:
-    nodes = [build_authenticator(world.services, store=redis_store) for _ in range(2)]
+    nodes = [world.services.build_authenticator(store=redis_store) for _ in range(2)]
     await add_chosen(world, "Laptop", CHOSEN_PASSWORDS[0])
     limit = nodes[0].limiter.limits.address_ip.failures
     for i in range(limit):
@@ -106,7 +106,7 @@ async def test_a_broken_redis_is_logged_and_counting_goes_on_in_memory(
 ) -> None:
     dead = RedisRateLimitStore.from_url(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
     store = FallbackRateLimitStore(dead, MemoryRateLimitStore())
-    auth = build_authenticator(world.services, store=store)
+    auth = world.services.build_authenticator(store=store)
     try:
         _, password = await add_generated(world, "Phone")
         await add_chosen(world, "Laptop", CHOSEN_PASSWORDS[0])

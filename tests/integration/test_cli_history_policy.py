@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 from mailward.auth.interfaces import AuthenticatedDevice
-from mailward.auth.runtime import build_authenticator, close_authenticator
+from mailward.auth.runtime import close_authenticator
 from tests.integration.test_cli import Run, mailward  # noqa: F401  (the fixture)
 from tests.support import make_settings, open_services
 
 
 async def log_in(tmp_path: Path, database_url: str, password: str, ips: list[str]) -> None:
     services = await open_services(make_settings(tmp_path, database_url))
-    auth = build_authenticator(services)
+    auth = services.build_authenticator()
     try:
         for ip in ips:
             result = await auth.authenticate("info@example.test", password, "imap", ip, "K-9")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mailward.auth.interfaces import AuthenticatedDevice
-from mailward.auth.runtime import build_authenticator, close_authenticator
+from mailward.auth.runtime import close_authenticator
 from mailward.clock import FrozenClock
 from tests.integration.test_web_security import address_id, signed_in
 from tests.support import World, accept_offers
@@ -24,7 +24,7 @@ async def test_an_administrator_limits_a_device_and_its_logins_follow(
     device = await world.services.devices.get(world.admin, aid, new.device.id)
     assert device.allowed_protocols == ["imap"]
     assert device.allowed_networks == ["192.0.2.0/24", "198.51.100.7/32"]
-    authenticator = build_authenticator(world.services)
+    authenticator = world.services.build_authenticator()
     try:
         ok = await authenticator.authenticate(world.address, new.password, "imap", "192.0.2.9")
         wrong_protocol = await authenticator.authenticate(

@@ -15,7 +15,7 @@ from mailward.auth.authenticator import Authenticator
 from mailward.auth.budget import HashingBounds
 from mailward.auth.interfaces import AuthenticatedDevice, AuthFailure, AuthResult, FailureReason
 from mailward.auth.limits import AuthLimits
-from mailward.auth.runtime import build_authenticator, close_authenticator
+from mailward.auth.runtime import close_authenticator
 from mailward.bootstrap import Services
 from mailward.core.passwords import PasswordHasher
 from mailward.limitstore import RateLimitStore
@@ -68,7 +68,7 @@ async def flood_authenticator(
     services.deps.close_hashers()
     services.deps.hasher = CountingHasher()
     services.deps.login_hasher = hasher or CountingHasher()
-    auth = build_authenticator(services, limits=limits, store=store)
+    auth = services.build_authenticator(limits=limits, store=store)
     if bounds is not None:
         auth.budget.bounds = bounds
     try:

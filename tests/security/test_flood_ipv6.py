@@ -4,7 +4,7 @@ fresh addresses. Clients are counted by network: an IPv4 address, an IPv6 /64.""
 from __future__ import annotations
 
 from mailward.auth.limits import AuthLimits
-from mailward.auth.runtime import build_authenticator, close_authenticator
+from mailward.auth.runtime import close_authenticator
 from mailward.core.networks import client_network
 from mailward.limitstore import RateLimitStore
 from tests.integration.auth_devices import add_chosen
@@ -59,7 +59,7 @@ async def test_the_ip_counter_covers_the_whole_64_across_addresses(
 async def test_the_prefix_length_is_a_setting(world: World) -> None:
     services = world.services
     services.settings = services.settings.model_copy(update={"ipv6_prefix_length": 48})
-    auth = build_authenticator(services)
+    auth = services.build_authenticator()
     try:
         assert auth.limiter.limits == AuthLimits(ipv6_prefix_length=48)
         assert auth.limiter.network("2001:db8:1:2::1") == auth.limiter.network("2001:db8:1:3::1")

@@ -1,4 +1,5 @@
-"""Wiring the authenticator from :class:`~mailward.bootstrap.Services`, and running its
+"""Assembling the authenticator from :class:`~mailward.bootstrap.Services` (which wires
+it: :meth:`~mailward.bootstrap.Services.build_authenticator`), and running its
 background work (change feed, last-used flusher, optional HTTP endpoint).
 
 ``mailward serve`` starts each of these parts on its own exit stack
@@ -30,16 +31,6 @@ from mailward.auth.server import AuthHttpServer, serve_auth_http
 from mailward.bootstrap import Services
 from mailward.lifecycle import StartStop
 from mailward.limitstore import RateLimitStore
-
-
-def build_authenticator(
-    services: Services,
-    limits: AuthLimits | None = None,
-    store: RateLimitStore | None = None,
-) -> Authenticator:
-    """:meth:`Services.build_authenticator <mailward.bootstrap.Services.build_authenticator>`:
-    the authenticator, its cache subscribed to device changes in bootstrap."""
-    return services.build_authenticator(limits, store)
 
 
 def assemble_authenticator(

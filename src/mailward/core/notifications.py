@@ -130,9 +130,11 @@ class NullMailer:
 # -- composing -------------------------------------------------------------------------
 
 
-def _message(
+def compose_email(
     sender: str, to: list[str], subject: str, text: str, html: str, at: datetime
 ) -> EmailMessage:
+    """An email of Mailward's own: ``text`` and its ``html`` alternative (from
+    :func:`email_html`), automatic (``Auto-Submitted``), dated ``at``."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(to)
@@ -145,7 +147,8 @@ def _message(
     return message
 
 
-def _html(title: str, paragraphs: list[str], link: str | None = None) -> str:
+def email_html(title: str, paragraphs: list[str], link: str | None = None) -> str:
+    """The HTML alternative of an email: ``paragraphs`` (escaped), then ``link``."""
     body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
     if link:
         body += f'<p><a href="{escape(link)}">{escape(link)}</a></p>'
@@ -169,7 +172,9 @@ def invitation_message(
     ]
     text = "\n\n".join([*paragraphs[:2], link, paragraphs[2]]) + "\n"
     subject = f"Set up {invitation.address} on your device"
-    return _message(sender, [invitation.email], subject, text, _html(subject, paragraphs, link), at)
+    return compose_email(
+        sender, [invitation.email], subject, text, email_html(subject, paragraphs, link), at
+    )
 
 
 @dataclass(frozen=True)
@@ -195,8 +200,8 @@ def security_notice(sender: str, to: list[str], event: DeviceEvent) -> EmailMess
         "the device's password.",
     ]
     subject = f"{headline}: {event.device_name} ({event.address})"
-    return _message(
-        sender, to, subject, "\n".join(paragraphs) + "\n", _html(subject, paragraphs), event.at
+    return compose_email(
+        sender, to, subject, "\n".join(paragraphs) + "\n", email_html(subject, paragraphs), event.at
     )
 
 
@@ -212,8 +217,8 @@ def account_notice(
         "your password and sign out everywhere from My account.",
     ]
     subject = f"Mailward: {headline}"
-    return _message(
-        sender, [to], subject, "\n".join(paragraphs) + "\n", _html(subject, paragraphs), at
+    return compose_email(
+        sender, [to], subject, "\n".join(paragraphs) + "\n", email_html(subject, paragraphs), at
     )
 
 

@@ -7,11 +7,10 @@ from datetime import datetime
 from cryptography import x509
 
 from mailward.bootstrap import Services
-from mailward.core.deps import DeviceChangeNotice
 from mailward.mail.sessions import SessionRegistry
 from mailward.mail.tls import certificate_paths
 from mailward.ops.health import NodeHealth
-from mailward.ops.metrics import NodeCollector, record_device_change
+from mailward.ops.metrics import NodeCollector
 from mailward.ops.routes import OpsRoutes
 
 
@@ -53,14 +52,11 @@ class NodeOps:
         )
 
     def start(self) -> None:
-        self.services.events.subscribe_revocation(self._device_changed)
+        self.services.count_device_changes()
         self.collector.register()
 
     def stop(self) -> None:
         self.collector.unregister()
-
-    async def _device_changed(self, notice: DeviceChangeNotice) -> None:
-        record_device_change(notice.kind, notice.at, self.services.clock.now())
 
     def _live_sessions(self) -> dict[str, int]:
         return self.sessions.count_by_protocol() if self.sessions else {}

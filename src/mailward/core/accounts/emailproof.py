@@ -31,7 +31,7 @@ from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
 from mailward.core.limits import Limit
 from mailward.core.networks import client_network
-from mailward.core.notifications import Mailer, _html, _message
+from mailward.core.notifications import Mailer, compose_email, email_html
 from mailward.core.signin.limits import FailureWindow, TooManyAttempts
 from mailward.db.models import Account, EmailProof
 from mailward.errors import InvalidInput
@@ -81,7 +81,7 @@ def proof_message(sender: str, to: str, code: str, public_url: str, at: datetime
     ]
     subject = "Your Mailward code"
     text = "\n\n".join(paragraphs) + "\n"
-    return _message(sender, [to], subject, text, _html(subject, paragraphs), at)
+    return compose_email(sender, [to], subject, text, email_html(subject, paragraphs), at)
 
 
 class EmailProofService:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mailward.core.access.permissions import MANAGER_ROLES
-from mailward.core.notifications import _html, _message
+from mailward.core.notifications import compose_email, email_html
 from mailward.db.models import Account, Address, Device, MailService, Membership
 
 
@@ -94,7 +94,7 @@ def unused_notice(
         f"once, until {day(revoke_on)}). Logging in with the device keeps it too.",
     ]
     text = "\n\n".join([*paragraphs, keep_link]) + "\n"
-    return _message(sender, to, subject, text, _html(subject, paragraphs, keep_link), at)
+    return compose_email(sender, to, subject, text, email_html(subject, paragraphs, keep_link), at)
 
 
 def unused_digest(
@@ -115,8 +115,8 @@ def unused_digest(
         "page in the manager):",
         *lines,
     ]
-    return _message(
-        sender, to, subject, "\n".join(paragraphs) + "\n", _html(subject, paragraphs), at
+    return compose_email(
+        sender, to, subject, "\n".join(paragraphs) + "\n", email_html(subject, paragraphs), at
     )
 
 
@@ -139,4 +139,6 @@ def new_network_notice(
         "first):"
     )
     text = "\n\n".join([*paragraphs, revoke_link]) + "\n"
-    return _message(sender, to, subject, text, _html(subject, paragraphs, revoke_link), at)
+    return compose_email(
+        sender, to, subject, text, email_html(subject, paragraphs, revoke_link), at
+    )
