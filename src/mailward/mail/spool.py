@@ -50,25 +50,18 @@ class Spool:
         extra: dict[str, str] | None = None,
     ) -> str:
         """``extra``: what to keep beside the message (a security notice's mark)."""
-        entry_id = await asyncio.to_thread(self.enqueue_sync, mail_from, recipients, content, extra)
-        self.wakeup.set()
-        return entry_id
-
-    def enqueue_sync(
-        self,
-        mail_from: str,
-        recipients: list[str],
-        content: bytes,
-        extra: dict[str, str] | None = None,
-    ) -> str:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         now = self.clock.now().isoformat()
         entry = SpoolEntry(
             secrets.token_hex(12), mail_from, list(recipients), now, now, extra=dict(extra or {})
         )
+        await asyncio.to_thread(self._store, entry, content)
+        self.wakeup.set()
+        return entry.id
+
+    def _store(self, entry: SpoolEntry, content: bytes) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         replace_durably(self.directory / f"{entry.id}.eml", content)
         self.save(entry)
-        return entry.id
 
     def save(self, entry: SpoolEntry) -> None:
         replace_durably(self.directory / f"{entry.id}.json", json.dumps(asdict(entry)).encode())
