@@ -105,6 +105,18 @@ async def test_tokens_are_managed_through_the_api_and_a_new_one_works(api: ApiWo
     assert refused.headers["www-authenticate"].startswith("Bearer")
 
 
+async def test_the_token_list_pages_through_its_link_header(api: ApiWorld) -> None:
+    for name in ("one", "two", "three"):
+        await api.call("user", "POST", "/api-tokens", {"name": name})
+    first = await api.call("user", "GET", "/api-tokens?limit=2")
+    assert [t["name"] for t in first.json()] == ["three", "two"]
+    link, rel = first.headers["link"].split("; ")
+    assert rel == 'rel="next"' and link.startswith("</api/v1/api-tokens?")
+    rest = await api.client.get(link.strip("<>"), headers=api.headers("user"))
+    assert [t["name"] for t in rest.json()] == ["one", "user"]
+    assert 'rel="prev"' in rest.headers["link"] and 'rel="next"' not in rest.headers["link"]
+
+
 async def test_requests_over_a_named_limit_get_429_with_retry_after(api: ApiWorld) -> None:
     limiter = ApiRateLimiter(
         MemoryRateLimitStore(),

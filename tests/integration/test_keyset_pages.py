@@ -12,7 +12,7 @@ from mailward.core.access.actors import Actor
 from mailward.core.audit.events import AuditFilter, AuditTag
 from mailward.core.pages import Page, PageRequest, encode_cursor
 from mailward.errors import InvalidInput
-from tests.support import World
+from tests.support import World, accept_offers
 
 OPERATOR = Actor.operator()
 Read = Callable[[PageRequest], Awaitable[Page[Any]]]
@@ -88,6 +88,37 @@ async def test_addresses_page_in_order_with_search(world: World) -> None:
         "support@example.test",
     ]
     assert second.next_cursor is None and second.previous_cursor is not None
+
+
+async def test_api_tokens_page_newest_first_in_the_callers_organization(world: World) -> None:
+    tokens = world.services.api_tokens
+    made = [await tokens.create(world.admin, world.org_id, f"panel {n}") for n in range(5)]
+    await tokens.create(world.user, world.org_id, "not the admin's")
+
+    async def read(request: PageRequest) -> Page[Any]:
+        return await tokens.page(world.admin, request, world.org_id)
+
+    listed, pages = await all_pages(read, 2)
+    assert [t.id for t in listed] == [m.token.id for m in reversed(made)]
+    assert [len(p.items) for p in pages] == [2, 2, 1]
+
+
+async def test_pending_invitations_page_in_the_order_they_were_made(world: World) -> None:
+    services = world.services
+    await services.addresses.add_user(world.admin, world.address, world.user.label)
+    await accept_offers(services, world.user)
+    invitations = services.invitations
+    made = [
+        await invitations.create(world.admin, world.address, world.user.label, f"Phone {n}")
+        for n in range(5)
+    ]
+    await invitations.cancel(world.admin, world.address, made[1].invitation.id)
+
+    async def read(request: PageRequest) -> Page[Any]:
+        return await invitations.page_pending(world.admin, world.address, request)
+
+    pending, _ = await all_pages(read, 2)
+    assert [i.id for i in pending] == [made[n].invitation.id for n in (0, 2, 3, 4)]
 
 
 @pytest.mark.parametrize("cursor", ["not-base64!", "e30", encode_cursor(("a", "b", "c"))])

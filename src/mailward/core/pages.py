@@ -51,6 +51,11 @@ class Page(Generic[T]):
         return Page([convert(i) for i in self.items], self.next_cursor, self.previous_cursor)
 
 
+def id_key(row: Any) -> Key:
+    """The key of a row ordered by its first entity's id alone."""
+    return (row[0].id,)
+
+
 def encode_cursor(key: Key, backwards: bool = False) -> str:
     raw = json.dumps({"b" if backwards else "a": list(key)}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mailward.core.access.actors import Actor
@@ -21,6 +21,7 @@ from mailward.core.access.permissions import require_member
 from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
 from mailward.core.names import clean_name
+from mailward.core.pages import Page, PageRequest, id_key, keyset_page
 from mailward.db.models import Account, ApiToken, Membership
 from mailward.errors import InvalidInput, MailwardError, NotFound
 
@@ -118,6 +119,16 @@ async def revoke_all_tokens(session: AsyncSession, actor: Actor, now: datetime) 
     return revoked
 
 
+def _owned(actor: Actor, organization_id: int | None) -> Select[ApiToken]:
+    """The actor's own tokens, in one organization when given or when the actor is
+    confined to one."""
+    scope = actor.organization_id or organization_id
+    query = select(ApiToken).where(ApiToken.account_id == actor.account_id)
+    if scope is not None:
+        query = query.where(ApiToken.organization_id == scope)
+    return query
+
+
 def looks_like_token(value: str) -> bool:
     return value.startswith(TOKEN_PREFIX) and len(value) <= MAX_TOKEN_LENGTH
 
@@ -177,14 +188,23 @@ class ApiTokenService:
     async def list(self, actor: Actor, organization_id: int | None = None) -> list[ApiTokenView]:
         """The actor's own tokens, newest first (one organization's, when given or when
         the actor is confined to one)."""
-        scope = actor.organization_id or organization_id
-        query = select(ApiToken).where(ApiToken.account_id == actor.account_id)
-        if scope is not None:
-            query = query.where(ApiToken.organization_id == scope)
         async with self.deps.db.unit_of_work() as uow:
-            rows = await uow.session.scalars(query.order_by(ApiToken.id.desc()))
+            query = _owned(actor, organization_id).order_by(ApiToken.id.desc())
+            rows = await uow.session.scalars(query)
             now = self.deps.clock.now()
             return [token_view(t, now) for t in rows]
+
+    async def page(
+        self, actor: Actor, request: PageRequest, organization_id: int | None = None
+    ) -> Page[ApiTokenView]:
+        """The tokens of :meth:`list`, one keyset page at a time."""
+        async with self.deps.db.unit_of_work() as uow:
+            query = _owned(actor, organization_id)
+            rows = await keyset_page(
+                uow.session, query, [ApiToken.id], id_key, request, descending=True
+            )
+            now = self.deps.clock.now()
+            return rows.map(lambda row: token_view(row[0], now))
 
     async def revoke(self, actor: Actor, token_id: int) -> ApiTokenView:
         """Revoke one of the actor's own tokens; revoking twice is not an error."""

@@ -24,6 +24,7 @@ from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
 from mailward.core.devices.service import DeviceOptions, DeviceService, NewDevicePassword
 from mailward.core.names import clean_name
+from mailward.core.pages import Page, PageRequest, id_key, keyset_page
 from mailward.db.engine import UnitOfWork
 from mailward.db.models import Account, Address, Invitation, MailService, Organization
 from mailward.errors import Conflict, InvalidInput, MailwardError, NotFound
@@ -223,21 +224,34 @@ class InvitationService:
 
     async def list_pending(self, actor: Actor, address_key: int | str) -> list[InvitationView]:
         async with self.deps.db.unit_of_work() as uow:
-            address, mail_service, _ = await get_address(uow.session, actor, address_key)
-            org_id = mail_service.organization_id
-            await require_manager(uow.session, actor, org_id, "see setup assistants")
+            query = await self._pending(uow.session, actor, address_key)
+            rows = await uow.session.execute(query.order_by(Invitation.created_at, Invitation.id))
             now = self.deps.clock.now()
-            rows = await uow.session.execute(
-                _rows_query()
-                .where(
-                    Invitation.address_id == address.id,
-                    Invitation.used_at.is_(None),
-                    Invitation.cancelled_at.is_(None),
-                    Invitation.expires_at > now,
-                )
-                .order_by(Invitation.created_at, Invitation.id)
-            )
             return [_row_of(r).view(now) for r in rows]
+
+    async def page_pending(
+        self, actor: Actor, address_key: int | str, request: PageRequest
+    ) -> Page[InvitationView]:
+        """The pending invitations in the order they were made, one keyset page at a time."""
+        async with self.deps.db.unit_of_work() as uow:
+            query = await self._pending(uow.session, actor, address_key)
+            rows = await keyset_page(uow.session, query, [Invitation.id], id_key, request)
+            now = self.deps.clock.now()
+            return rows.map(lambda r: _row_of(r).view(now))
+
+    async def _pending(
+        self, session: AsyncSession, actor: Actor, address_key: int | str
+    ) -> Select[Invitation, Address, MailService, Organization, Account]:
+        """The address's invitations not used, cancelled or expired, for its managers."""
+        address, mail_service, _ = await get_address(session, actor, address_key)
+        org_id = mail_service.organization_id
+        await require_manager(session, actor, org_id, "see setup assistants")
+        return _rows_query().where(
+            Invitation.address_id == address.id,
+            Invitation.used_at.is_(None),
+            Invitation.cancelled_at.is_(None),
+            Invitation.expires_at > self.deps.clock.now(),
+        )
 
     async def cancel(
         self, actor: Actor, address_key: int | str, invitation_id: int

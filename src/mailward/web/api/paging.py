@@ -9,11 +9,15 @@ from the request's Host header.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Query, Request, Response
+from fastapi import Depends, Query, Request, Response
+from pydantic import BaseModel
 
-from mailward.core.pages import MAX_LIMIT, Page
+from mailward.core.pages import MAX_LIMIT, Page, PageRequest
+
+M = TypeVar("M", bound=BaseModel)
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
 Cursor = Annotated[
@@ -35,3 +39,26 @@ def link_pages(request: Request, response: Response, page: Page[Any]) -> None:
             links.append(f'<{target.path}?{target.query}>; rel="{rel}"')
     if links:
         response.headers["Link"] = ", ".join(links)
+
+
+@dataclass(frozen=True)
+class Paging:
+    """A JSON-array list's page request, and its answer with the ``Link`` header."""
+
+    request: Request
+    response: Response
+    page: PageRequest
+
+    def answer(self, page: Page[Any], item: type[M]) -> list[M]:
+        """The page's items as ``item``s, the pages either side in the ``Link`` header."""
+        link_pages(self.request, self.response, page)
+        return [item.model_validate(v) for v in page.items]
+
+
+def paging(
+    request: Request, response: Response, limit: Limit = 100, cursor: Cursor = None
+) -> Paging:
+    return Paging(request, response, PageRequest(cursor, limit))
+
+
+Paged = Annotated[Paging, Depends(paging)]

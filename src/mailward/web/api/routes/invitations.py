@@ -3,17 +3,16 @@ that made it (creation or re-send)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, status
 
 from mailward.core.invitations.service import NewInvitation as MadeInvitation
 from mailward.web.api import schemas as s
 from mailward.web.api.context import Api, ApiSecret
+from mailward.web.api.operations import NO_CONTENT, ObjectId
+from mailward.web.api.paging import Paged
 from mailward.web.api.problems import problem_responses
 
 router = APIRouter(tags=["invitations"])
-ObjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _link(api: Api, made: MadeInvitation) -> s.NewInvitation:
@@ -22,10 +21,11 @@ def _link(api: Api, made: MadeInvitation) -> s.NewInvitation:
 
 
 @router.get("/addresses/{address_id}/invitations", responses=problem_responses(403, 404))
-async def list_invitations(address_id: ObjectId, api: Api) -> list[s.Invitation]:
-    """Pending setup assistants (not used, cancelled or expired)."""
-    views = await api.services.invitations.list_pending(api.actor, address_id)
-    return [s.Invitation.model_validate(v) for v in views]
+async def list_invitations(address_id: ObjectId, api: Api, paged: Paged) -> list[s.Invitation]:
+    """Pending setup assistants (not used, cancelled or expired) in the order they were
+    made, a page at a time (the next one is in the ``Link`` header)."""
+    page = await api.services.invitations.page_pending(api.actor, address_id, paged.page)
+    return paged.answer(page, s.Invitation)
 
 
 @router.post(
@@ -57,8 +57,7 @@ async def resend_invitation(
 
 @router.delete(
     "/addresses/{address_id}/invitations/{invitation_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    **NO_CONTENT,
     responses=problem_responses(403, 404),
 )
 async def cancel_invitation(address_id: ObjectId, invitation_id: ObjectId, api: Api) -> None:

@@ -3,17 +3,15 @@ Adding one needs a browser (WebAuthn), so it is done in the manager."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter
 
 from mailward.core.passkeys.service import PasskeyView
 from mailward.web.api.context import Api
+from mailward.web.api.operations import NO_CONTENT, ObjectId
 from mailward.web.api.problems import problem_responses
 from mailward.web.api.schemas import View, fields_of
 
 router = APIRouter(tags=["Passkeys"])
-ObjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class Passkey(View):
@@ -34,12 +32,7 @@ async def list_passkeys(api: Api) -> list[Passkey]:
     return [Passkey.model_validate(v) for v in views]
 
 
-@router.delete(
-    "/passkeys/{passkey_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    responses=problem_responses(404),
-)
+@router.delete("/passkeys/{passkey_id}", **NO_CONTENT, responses=problem_responses(404))
 async def remove_passkey(passkey_id: ObjectId, api: Api) -> None:
     """Remove one of your passkeys: it no longer signs you in (recorded in the audit log)."""
     await api.services.passkeys.remove(api.actor, _account_id(api), passkey_id)

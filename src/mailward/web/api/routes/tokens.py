@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, status
 
 from mailward.web.api import schemas as s
 from mailward.web.api.context import Api, ApiSecret
+from mailward.web.api.operations import NO_CONTENT, ObjectId
+from mailward.web.api.paging import Paged
 from mailward.web.api.problems import problem_responses
 
 router = APIRouter(tags=["API tokens"])
-ObjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/api-tokens", responses=problem_responses())
-async def list_api_tokens(api: Api) -> list[s.ApiToken]:
-    """Your tokens for this organization, newest first (never their secrets)."""
-    views = await api.tokens.list(api.actor)
-    return [s.ApiToken.model_validate(v) for v in views]
+async def list_api_tokens(api: Api, paged: Paged) -> list[s.ApiToken]:
+    """Your tokens for this organization, newest first (never their secrets), a page at
+    a time (the next one is in the ``Link`` header)."""
+    page = await api.tokens.page(api.actor, paged.page)
+    return paged.answer(page, s.ApiToken)
 
 
 @router.post("/api-tokens", status_code=status.HTTP_201_CREATED, responses=problem_responses(422))
@@ -28,12 +28,7 @@ async def create_api_token(body: s.ApiTokenIn, api: ApiSecret) -> s.NewApiToken:
     return s.NewApiToken.model_validate(made)
 
 
-@router.delete(
-    "/api-tokens/{token_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    responses=problem_responses(404),
-)
+@router.delete("/api-tokens/{token_id}", **NO_CONTENT, responses=problem_responses(404))
 async def revoke_api_token(token_id: ObjectId, api: Api) -> None:
     """Revoke one of your tokens (idempotent); it may be the one making this call."""
     await api.tokens.revoke(api.actor, token_id)
