@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
 
@@ -38,36 +38,34 @@ class DeviceGrant:
     networks: tuple[Network, ...]
 
 
+@dataclass(eq=False)
 class CredentialCache:
-    def __init__(
-        self,
-        keys: ServerKeys,
-        ttl: float,
-        max_entries: int = 100_000,
-        monotonic: Monotonic = time.monotonic,
-    ) -> None:
-        self._keys = keys
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._now = monotonic
-        self._grants: OrderedDict[bytes, tuple[DeviceGrant, float]] = OrderedDict()
-        self._by_device: dict[int, set[bytes]] = {}
-        self._failures: OrderedDict[bytes, tuple[int | None, float]] = OrderedDict()
-        self._failures_by_address: dict[int | None, set[bytes]] = {}
-        self.epoch = 0
+    keys: ServerKeys = field(repr=False)
+    ttl: float
+    max_entries: int = 100_000
+    monotonic: Monotonic = time.monotonic
+    epoch: int = field(default=0, init=False)
+    _grants: OrderedDict[bytes, tuple[DeviceGrant, float]] = field(
+        default_factory=OrderedDict, init=False
+    )
+    _by_device: dict[int, set[bytes]] = field(default_factory=dict, init=False)
+    _failures: OrderedDict[bytes, tuple[int | None, float]] = field(
+        default_factory=OrderedDict, init=False
+    )
+    _failures_by_address: dict[int | None, set[bytes]] = field(default_factory=dict, init=False)
 
     @property
     def enabled(self) -> bool:
         return self.ttl > 0
 
     def key(self, address: str, password: str) -> bytes:
-        return self._keys.mac(CACHE_PURPOSE, address.encode(), password.encode())
+        return self.keys.mac(CACHE_PURPOSE, address.encode(), password.encode())
 
     def get(self, key: bytes) -> DeviceGrant | None:
         entry = self._grants.get(key)
         if entry is None:
             return None
-        if entry[1] <= self._now():
+        if entry[1] <= self.monotonic():
             self._forget_grant(key, entry[0].device_id)
             return None
         return entry[0]
@@ -76,7 +74,7 @@ class CredentialCache:
         """Store unless a change arrived since ``epoch`` was read."""
         if not self.enabled or epoch != self.epoch:
             return
-        self._grants[key] = (grant, self._now() + self.ttl)
+        self._grants[key] = (grant, self.monotonic() + self.ttl)
         self._grants.move_to_end(key)
         self._by_device.setdefault(grant.device_id, set()).add(key)
         while len(self._grants) > self.max_entries:
@@ -87,7 +85,7 @@ class CredentialCache:
         entry = self._failures.get(key)
         if entry is None:
             return False
-        if entry[1] <= self._now():
+        if entry[1] <= self.monotonic():
             self._forget_failure(key, entry[0])
             return False
         return True
@@ -95,7 +93,7 @@ class CredentialCache:
     def remember_failure(self, key: bytes, address_id: int | None, epoch: int) -> None:
         if not self.enabled or epoch != self.epoch:
             return
-        self._failures[key] = (address_id, self._now() + self.ttl)
+        self._failures[key] = (address_id, self.monotonic() + self.ttl)
         self._failures.move_to_end(key)
         self._failures_by_address.setdefault(address_id, set()).add(key)
         while len(self._failures) > self.max_entries:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -50,22 +51,16 @@ def refusal_of(grant: DeviceGrant, protocol: str, client_ip: str, now: datetime)
     return None
 
 
+@dataclass(eq=False)
 class RefusalLog:
     """Writes ``device:login_refused`` events, once per (device, reason, IP) every
     ``quiet_seconds``: a phone polling with an expired device must not fill the log."""
 
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        quiet_seconds: float = 600.0,
-        monotonic: Monotonic = time.monotonic,
-    ) -> None:
-        self.db = db
-        self.clock = clock
-        self.quiet_seconds = quiet_seconds
-        self._now = monotonic
-        self._recent: dict[tuple[int, str, str], float] = {}
+    db: Database
+    clock: Clock
+    quiet_seconds: float = 600.0
+    monotonic: Monotonic = time.monotonic
+    _recent: dict[tuple[int, str, str], float] = field(default_factory=dict, init=False)
 
     async def refused(
         self, grant: DeviceGrant, refusal: Refusal, protocol: str, client_ip: str
@@ -95,7 +90,7 @@ class RefusalLog:
             log.warning("could not record a refused device login: %s", exc.__class__.__name__)
 
     def _first_recently(self, key: tuple[int, str, str]) -> bool:
-        now = self._now()
+        now = self.monotonic()
         if self._recent.get(key, -1.0) > now:
             return False
         if len(self._recent) > 10_000:
