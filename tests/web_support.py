@@ -101,11 +101,16 @@ async def sign_in(
     return SignedInClient(client)
 
 
+async def signed_in(world: World, clock: FrozenClock, actor: Actor) -> SignedInClient:
+    """``actor``, an account of the test world, in the manager, second factor and all."""
+    assert actor.account_id is not None
+    secret = await enrol_totp(world.services, actor.account_id)
+    return await sign_in(web_client(world.services), actor.label, secret, clock)
+
+
 async def signed_in_admin(world: World, clock: FrozenClock) -> SignedInClient:
-    """The test world's administrator in the manager, second factor and all."""
-    assert world.admin.account_id is not None
-    secret = await enrol_totp(world.services, world.admin.account_id)
-    return await sign_in(web_client(world.services), world.admin.label, secret, clock)
+    """The test world's administrator in the manager."""
+    return await signed_in(world, clock, world.admin)
 
 
 async def signed_in_admin_at(world: World, clock: FrozenClock) -> tuple[SignedInClient, int]:

@@ -9,20 +9,15 @@ from mailward.clock import FrozenClock
 from mailward.core.access.actors import Actor
 from tests.support import ADMIN_PASSWORD, World, accept_offers
 from tests.web_support import (
-    SignedInClient,
     csrf_of,
     enrol_totp,
     enter_password,
     next_code,
     sign_in,
+    signed_in,
+    signed_in_admin_at,
     web_client,
 )
-
-
-async def signed_in(world: World, clock: FrozenClock, actor: Actor) -> SignedInClient:
-    assert actor.account_id is not None
-    secret = await enrol_totp(world.services, actor.account_id)
-    return await sign_in(web_client(world.services), actor.label, secret, clock)
 
 
 async def address_id(world: World) -> int:
@@ -47,8 +42,7 @@ async def test_the_root_redirects_to_the_sign_in_form_which_posts_to_login(world
 async def test_a_form_without_a_valid_csrf_token_is_rejected_and_changes_nothing(
     world: World, clock: FrozenClock
 ) -> None:
-    admin = await signed_in(world, clock, world.admin)
-    aid = await address_id(world)
+    admin, aid = await signed_in_admin_at(world, clock)
     for data in ({"email": "user@corp.test"}, {"email": "user@corp.test", "csrf": "0" * 64}):
         response = await admin.client.post(f"/addresses/{aid}/users", data=data)
         assert response.status_code == 403
@@ -93,8 +87,7 @@ async def test_a_pending_session_does_not_open_the_manager(world: World) -> None
 async def test_the_password_is_asked_again_after_the_sudo_window(
     world: World, clock: FrozenClock
 ) -> None:
-    admin = await signed_in(world, clock, world.admin)
-    aid = await address_id(world)
+    admin, aid = await signed_in_admin_at(world, clock)
     new = f"/addresses/{aid}/devices/new"
     assert (await admin.get(new)).status_code == 200
     clock.advance(timedelta(minutes=world.services.settings.sudo_minutes, seconds=1))
@@ -219,8 +212,7 @@ async def test_cookies_are_secure_when_the_public_url_is_https(world: World) -> 
 async def test_an_edited_suggestion_is_stored_as_chosen_and_a_weak_one_is_refused(
     world: World, clock: FrozenClock
 ) -> None:
-    admin = await signed_in(world, clock, world.admin)
-    aid = await address_id(world)
+    admin, aid = await signed_in_admin_at(world, clock)
     new = f"/addresses/{aid}/devices/new"
     form = await admin.get(new)
     weak = await admin.client.post(

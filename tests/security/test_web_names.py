@@ -14,7 +14,7 @@ from mailward.core.accounts.apitokens import ApiTokenService
 from mailward.core.names import clean_name, normalize_domain, normalize_email, normalize_local_part
 from mailward.errors import AlreadyExists, Conflict, InvalidInput
 from tests.support import World
-from tests.web_support import csrf_of, enrol_totp, sign_in, web_client
+from tests.web_support import csrf_of, signed_in_admin, web_client
 
 CONTROL_DOMAINS = ["lf\n.test", "example.test\n", "ex\x00ample.test", "a\u202e.test", "a\t.test"]
 
@@ -46,10 +46,7 @@ def test_ordinary_names_still_pass() -> None:
 
 
 async def _admin_client(world: World, clock: FrozenClock) -> httpx.AsyncClient:
-    assert world.admin.account_id is not None
-    secret = await enrol_totp(world.services, world.admin.account_id)
-    signed = await sign_in(web_client(world.services), world.admin.label, secret, clock)
-    return signed.client
+    return (await signed_in_admin(world, clock)).client
 
 
 async def test_the_web_form_refuses_a_domain_with_a_newline(

@@ -27,7 +27,11 @@ from mailward.web.app import create_app
 from mailward.web.state import TEMPLATES_DIR, secret_kind
 from mailward.web.viewer import SudoFor
 from tests.support import ADMIN_PASSWORD, World, accept_offers
-from tests.web_support import SignedInClient, csrf_of, enrol_totp, sign_in, web_client
+from tests.web_support import (
+    SignedInClient,
+    csrf_of,
+    signed_in_admin,
+)
 
 # Response fields that carry a secret in clear (API): a str field of one of these names.
 SECRET_FIELDS = {"password", "secret", "link", "token", "codes", "recovery_codes", "uri"}
@@ -54,10 +58,7 @@ async def _manager_with_invitation(world: World, clock: FrozenClock) -> tuple[An
     await accept_offers(services, world.user)
     invitations = InvitationService(services.deps, services.devices)
     made = await invitations.create(world.admin, aid, "user@corp.test", "Ursula's phone")
-    assert world.admin.account_id is not None
-    secret = await enrol_totp(services, world.admin.account_id)
-    admin = await sign_in(web_client(services), world.admin.label, secret, clock)
-    return admin, aid, made, invitations
+    return await signed_in_admin(world, clock), aid, made, invitations
 
 
 async def test_resending_a_setup_assistant_asks_for_the_password_again(
