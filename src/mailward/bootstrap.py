@@ -12,6 +12,8 @@ from mailward.core.access.rights import RightsService
 from mailward.core.accounts.apitokens import ApiTokenService
 from mailward.core.accounts.emailproof import EmailProofService
 from mailward.core.accounts.service import AccountService
+from mailward.core.addresses.placement import PlacementService
+from mailward.core.addresses.rule import PlacementRule
 from mailward.core.addresses.service import AddressService
 from mailward.core.audit.service import AuditLogService
 from mailward.core.deps import CoreDeps, DeviceChangeNotice
@@ -66,6 +68,7 @@ class Services:
     dkim: DkimKeyService = field(init=False)
     dns_records: DnsRecordService = field(init=False)
     addresses: AddressService = field(init=False)
+    placements: PlacementService = field(init=False)
     devices: DeviceService = field(init=False)
     device_history: DeviceHistoryService = field(init=False)
     policies: PolicyService = field(init=False)
@@ -95,7 +98,9 @@ class Services:
         )
         self.dkim = DkimKeyService(self.deps)
         self.dns_records = DnsRecordService(self.settings, self.mail_services, self.dkim)
-        self.addresses = AddressService(self.deps)
+        placement = PlacementRule.from_settings(self.settings)
+        self.addresses = AddressService(self.deps, placement)
+        self.placements = PlacementService(self.deps, placement)
         self.devices = DeviceService(self.deps)
         self.device_history = DeviceHistoryService(self.deps, self.devices)
         self.policies = PolicyService(self.deps)

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import uvicorn
 
 from mailward.auth.interfaces import DeviceAuthenticator
+from mailward.auth.mailboxes import mailbox_locator
 from mailward.auth.runtime import close_authenticator, start_change_feed
 from mailward.auth.server import make_auth_http_app, serve_auth_http
 from mailward.bootstrap import Services, build_services
@@ -206,8 +207,9 @@ async def start_node(
     flusher = asyncio.create_task(authenticator.last_used.run(), name="device-last-used")
     stack.push_async_callback(cancel, flusher)
     ops = NodeOps(services)  # /metrics, /healthz, /readyz on the auth listener
+    mailboxes = mailbox_locator(services.db, settings)  # Dovecot proxies: the backends
     auth_http = await serve_auth_http(
-        make_auth_http_app(authenticator, settings, ops.routes), settings
+        make_auth_http_app(authenticator, settings, ops.routes, mailboxes), settings
     )
     stack.push_async_callback(auth_http.stop)
     ops.start()

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,6 +34,25 @@ def parse_resolver(text: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"bad DNS resolver port in {text!r}")
     return host, int(port)
+
+
+LEAST_USED = "least-used"
+
+
+class MailboxBackend(BaseModel):
+    """A Dovecot mailbox backend behind the proxies: where its listeners are, and the
+    doveadm configuration that reaches it from where ``mailward address move`` runs."""
+
+    model_config = {"extra": "forbid"}
+
+    host: str
+    imap_port: int = Field(default=143, ge=1, le=65535)
+    pop3_port: int = Field(default=110, ge=1, le=65535)
+    lmtp_port: int = Field(default=24, ge=1, le=65535)
+    doveadm_port: int = Field(default=2427, ge=1, le=65535)
+    dovecot_config: Path | None = Field(
+        default=None, description="its dovecot.conf, for doveadm sync and kick during a move"
+    )
 
 
 class Settings(BaseSettings):
@@ -107,6 +126,14 @@ class Settings(BaseSettings):
     postfix_config: Path | None = Field(
         default=None,
         description="Postfix configuration directory reloaded after a certificate renewal",
+    )
+    mailbox_backends: dict[str, MailboxBackend] = Field(
+        default_factory=dict,
+        description="Dovecot mailbox backends behind proxies, by name; none: one machine",
+    )
+    mailbox_placement: str = Field(
+        default=LEAST_USED,
+        description="where new addresses go: least-used, or the name of a backend",
     )
     socketmap_bind: str = "127.0.0.1"
     socketmap_port: int = Field(default=2426, ge=0, le=65535)
@@ -241,6 +268,23 @@ class Settings(BaseSettings):
     @classmethod
     def _proxies_are_networks(cls, value: list[str]) -> list[str]:
         return [str(ipaddress.ip_network(entry.strip(), strict=False)) for entry in value]
+
+    @field_validator("mailbox_backends")
+    @classmethod
+    def _backend_names_are_short(
+        cls, value: dict[str, MailboxBackend]
+    ) -> dict[str, MailboxBackend]:
+        for name in value:
+            if not 0 < len(name) <= 64 or not name.replace("-", "").replace("_", "").isalnum():
+                raise ValueError(f"bad mailbox backend name {name!r} (letters, digits, - and _)")
+        return value
+
+    @model_validator(mode="after")
+    def _placement_names_a_backend(self) -> Settings:
+        rule = self.mailbox_placement
+        if self.mailbox_backends and rule != LEAST_USED and rule not in self.mailbox_backends:
+            raise ValueError(f"mailbox_placement {rule!r} is neither least-used nor a backend")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -100,7 +100,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for name, value in settings.model_dump(exclude_none=True).items():
         if name in settings.model_fields_set:
             raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-            text = json.dumps(raw) if isinstance(raw, list | dict) else str(raw)
+            text = json.dumps(raw, default=str) if isinstance(raw, list | dict) else str(raw)
             env[f"MAILWARD_{name.upper()}"] = text
     return env
 
@@ -281,8 +281,14 @@ def wait_for_auth_chain(plane: DataPlane, timeout: float = 60.0) -> None:
 
 
 def stop_dovecot(plane: DataPlane) -> None:
-    pid_file = plane.dovecot_conf.parent / "run" / "master.pid"
-    plane.doveadm("stop")
+    stop_dovecot_at(plane.dovecot_conf)
+
+
+def stop_dovecot_at(config: Path) -> None:
+    """Stop the Dovecot instance of ``config`` (written by ``integrate dovecot``)."""
+    pid_file = config.parent / "run" / "master.pid"
+    command = ["doveadm", "-c", str(config), "stop"]
+    subprocess.run(command, capture_output=True, text=True, timeout=30)
     deadline = time.monotonic() + 10
     while pid_file.exists() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -4,9 +4,14 @@ microsecond here is paid on each IMAP/POP3/SMTP login of the standard-servers pl
 ``POST /auth/dovecot`` (for the Dovecot Lua passdb), JSON in and out::
 
     {"user", "password", "service", "remote_ip", "client_name"?}
-    -> 200 {"result": "ok", "device_id": N, "user": "local@domain"}
+    -> 200 {"result": "ok", "device_id": N, "user": "local@domain", "host"?, "port"?}
     -> 200 {"result": "fail"}
     -> 200 {"result": "tempfail", "retry_after": seconds, "reason": "rate_limited"|"unavailable"}
+
+``host`` and ``port`` name the address's mailbox backend when Dovecot proxies (IMAP and
+POP3 with ``mailbox_backends`` set). ``POST /auth/dovecot/mailbox`` ``{"user"}`` answers
+where an address's mail is delivered (the proxy's LMTP): ``{"result": "ok", "user",
+"host"?, "port"?}``, ``{"result": "fail"}`` for an unknown address, or ``tempfail``.
 
 ``GET /auth/nginx``: nginx's mail ``auth_http`` header protocol (Auth-User, Auth-Pass,
 Auth-Protocol, Client-IP, Auth-Login-Attempt -> Auth-Status, Auth-Server, Auth-Port,
@@ -30,7 +35,9 @@ from mailward.auth.interfaces import (
     DeviceAuthenticator,
     FailureReason,
 )
+from mailward.auth.mailboxes import Destination, MailboxLocator, OneMachine, UnknownAddress
 from mailward.auth.nginx import NginxBackends, nginx_headers
+from mailward.auth.readers import DATABASE_ERRORS
 from mailward.ops.routes import OPS_PATHS, OpsRoutes
 
 Scope = MutableMapping[str, Any]
@@ -44,16 +51,26 @@ UNAVAILABLE_RETRY = 5
 DOVECOT_SERVICES = {"imap": "imap", "pop3": "pop3", "smtp": "smtp", "submission": "smtp"}
 JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
 FAIL_BODY = b'{"result":"fail"}'
+UNAVAILABLE_BODY = json.dumps(
+    {"result": "tempfail", "retry_after": UNAVAILABLE_RETRY, "reason": "unavailable"}
+).encode()
+DOVECOT_PATHS = ("/auth/dovecot", "/auth/dovecot/mailbox")
 
 
 class BadRequest(Exception):
     pass
 
 
-def dovecot_answer(result: AuthResult) -> bytes:
+def _with_destination(answer: dict[str, Any], destination: Destination | None) -> bytes:
+    if destination is not None:
+        answer |= {"host": destination.host, "port": destination.port}
+    return json.dumps(answer).encode()
+
+
+def dovecot_answer(result: AuthResult, destination: Destination | None = None) -> bytes:
     if isinstance(result, AuthenticatedDevice):
         answer = {"result": "ok", "device_id": result.device_id, "user": result.address}
-        return json.dumps(answer).encode()
+        return _with_destination(answer, destination)
     if result.reason == FailureReason.WRONG_CREDENTIALS:
         return FAIL_BODY
     retry = result.retry_after or UNAVAILABLE_RETRY
@@ -76,6 +93,17 @@ def dovecot_request(body: bytes) -> dict[str, str | None]:
     return fields
 
 
+def mailbox_request(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise BadRequest("body is not JSON") from None
+    user = data.get("user") if isinstance(data, dict) else None
+    if not isinstance(user, str) or not user:
+        raise BadRequest("user is required")
+    return user
+
+
 class AuthHttpApp:
     def __init__(
         self,
@@ -83,6 +111,7 @@ class AuthHttpApp:
         secret: str,
         backends: NginxBackends,
         ops: OpsRoutes | None = None,
+        mailboxes: MailboxLocator | None = None,
     ) -> None:
         if not secret:
             raise ValueError("the auth endpoint needs a shared secret")
@@ -90,6 +119,7 @@ class AuthHttpApp:
         self._secret = secret.encode()
         self.backends = backends
         self.ops = ops
+        self.mailboxes = mailboxes or OneMachine()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -106,7 +136,9 @@ class AuthHttpApp:
         if method == "GET" and path in OPS_PATHS and self.ops is not None:
             await self._ops(path, scope.get("client"), headers, send)
             return
-        if route not in (("POST", "/auth/dovecot"), ("GET", "/auth/nginx")):
+        if route not in (("GET", "/auth/nginx"),) and not (
+            method == "POST" and path in DOVECOT_PATHS
+        ):
             await _respond(send, 404, [], b"")
             return
         if not hmac.compare_digest(headers.get(SECRET_HEADER, b""), self._secret):
@@ -114,6 +146,8 @@ class AuthHttpApp:
             return
         if path == "/auth/nginx":
             await self._nginx(headers, send)
+        elif path == "/auth/dovecot/mailbox":
+            await self._mailbox(receive, send)
         else:
             await self._dovecot(receive, send)
 
@@ -135,7 +169,33 @@ class AuthHttpApp:
             fields["remote_ip"] or "",
             fields["client_name"],
         )
-        await _respond(send, 200, JSON_HEADERS, dovecot_answer(result))
+        await _respond(send, 200, JSON_HEADERS, await self._answer(result, protocol))
+
+    async def _answer(self, result: AuthResult, protocol: str) -> bytes:
+        if not isinstance(result, AuthenticatedDevice):
+            return dovecot_answer(result)
+        try:
+            destination = await self.mailboxes.for_address_id(result.address_id, protocol)
+        except (*DATABASE_ERRORS, LookupError):
+            return UNAVAILABLE_BODY
+        return dovecot_answer(result, destination)
+
+    async def _mailbox(self, receive: Receive, send: Send) -> None:
+        try:
+            email = mailbox_request(await _body(receive))
+        except BadRequest as exc:
+            body = json.dumps({"result": "fail", "error": str(exc)}).encode()
+            await _respond(send, 400, JSON_HEADERS, body)
+            return
+        try:
+            destination = await self.mailboxes.for_email(email, "lmtp")
+        except UnknownAddress:
+            answer = FAIL_BODY
+        except (*DATABASE_ERRORS, LookupError):
+            answer = UNAVAILABLE_BODY
+        else:
+            answer = _with_destination({"result": "ok", "user": email}, destination)
+        await _respond(send, 200, JSON_HEADERS, answer)
 
     async def _ops(
         self,

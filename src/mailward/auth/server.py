@@ -10,6 +10,7 @@ import time
 from mailward.auth.endpoint import AuthHttpApp
 from mailward.auth.http_connection import AuthHttpConnection
 from mailward.auth.interfaces import DeviceAuthenticator
+from mailward.auth.mailboxes import MailboxLocator
 from mailward.auth.nginx import NginxBackends
 from mailward.auth.secret import auth_http_secret
 from mailward.ops.routes import OpsRoutes
@@ -75,13 +76,16 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def make_auth_http_app(
-    authenticator: DeviceAuthenticator, settings: Settings, ops: OpsRoutes | None = None
+    authenticator: DeviceAuthenticator,
+    settings: Settings,
+    ops: OpsRoutes | None = None,
+    mailboxes: MailboxLocator | None = None,
 ) -> AuthHttpApp:
     """The ASGI app, with the configured (or development) secret and nginx backends;
-    with ``ops``, also ``/metrics``, ``/healthz`` and ``/readyz``."""
-    return AuthHttpApp(
-        authenticator, auth_http_secret(settings), NginxBackends.from_settings(settings), ops
-    )
+    with ``ops``, also ``/metrics``, ``/healthz`` and ``/readyz``; with ``mailboxes``,
+    the mailbox backend of each login for Dovecot proxies."""
+    nginx = NginxBackends.from_settings(settings)
+    return AuthHttpApp(authenticator, auth_http_secret(settings), nginx, ops, mailboxes)
 
 
 async def serve_auth_http(

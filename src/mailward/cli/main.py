@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from mailward.cli.addresses import address_move, address_placement
 from mailward.cli.admin import audit_app, db_app, keys_app
 from mailward.cli.backup import backup, restore
 from mailward.cli.certs import certs_app
@@ -70,6 +71,8 @@ app.command("restore")(restore)
 app.add_typer(account_app, name="account")
 app.add_typer(org_app, name="org")
 app.add_typer(mailservice_app, name="mailservice")
+address_app.command("move")(address_move)
+address_app.command("placement")(address_placement)
 app.add_typer(address_app, name="address")
 app.add_typer(device_app, name="device")
 app.add_typer(audit_app, name="audit")

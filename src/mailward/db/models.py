@@ -144,6 +144,9 @@ class Address(Base):
     # Argon2id salt of the address's chosen device passwords (one check finds any of
     # them, see core/passwords.py); made with the first chosen password.
     password_salt: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    # The Dovecot mailbox backend holding its mail (settings.mailbox_backends); none on
+    # one machine, or for an address made before backends existed (the first backend).
+    mailbox_backend: Mapped[str | None] = mapped_column(String(64), index=True)
 
     mail_service: Mapped[MailService] = relationship()
 

@@ -8,18 +8,24 @@ endpoint come from the usual settings (``MAILWARD_*``, ``MAILWARD_CONFIG``) and 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mailward.bootstrap import Services
+from mailward.cli.runtime import fail, run_with_services
 from mailward.cli.runtime import options as global_options
-from mailward.cli.runtime import run_with_services
 from mailward.core.discovery import served_domains
 from mailward.core.mailservices.dkim import SigningKey
 from mailward.integrations.dovecot import write_dovecot_config
-from mailward.integrations.options import DEFAULT_LMTP_PORT, DEFAULT_SASL_PORT, DataPlaneOptions
+from mailward.integrations.options import (
+    DEFAULT_LMTP_PORT,
+    DEFAULT_SASL_PORT,
+    DataPlaneOptions,
+    DovecotRole,
+)
 from mailward.integrations.postfix import write_postfix_config
 from mailward.integrations.rspamd import write_rspamd_config
 from mailward.integrations.systemd import UnitOptions, write_systemd_units
@@ -32,6 +38,17 @@ SaslPort = Annotated[int, typer.Option(help="Dovecot auth port (Postfix SMTP AUT
 MailUser = Annotated[str | None, typer.Option(help="system user owning the mail")]
 MailRoot = Annotated[Path | None, typer.Option(help="Maildirs: ROOT/domain/local/Maildir")]
 AuthWorkers = Annotated[int, typer.Option(help="Dovecot auth workers (parallel logins)")]
+Role = Annotated[
+    DovecotRole,
+    typer.Option(help="single: one machine; proxy: stateless, before mailbox backends; backend"),
+]
+Backend = Annotated[
+    str | None, typer.Option(help="--role backend: its name in mailbox_backends (ports, host)")
+]
+ProxyNetworks = Annotated[
+    list[str] | None,
+    typer.Option("--proxy-network", help="--role backend: the proxies' network (repeatable)"),
+]
 
 
 def _options(
@@ -65,10 +82,22 @@ def dovecot(
     mail_user: MailUser = None,
     mail_root: MailRoot = None,
     auth_workers: AuthWorkers = 16,
+    role: Role = "single",
+    backend: Backend = None,
+    proxy_network: ProxyNetworks = None,
 ) -> None:
-    """Write dovecot.conf (the entry file, printed first) and the Lua passdb."""
-    options = _options(lmtp_port, sasl_port, mail_user, mail_root, auth_workers)
-    _report(write_dovecot_config(global_options(ctx).settings(), output, options))
+    """Write dovecot.conf (the entry file, printed first) and the Lua passdb; a
+    backend also its doveadm password. A backend listens on its mailbox_backends entry."""
+    options = replace(
+        _options(lmtp_port, sasl_port, mail_user, mail_root, auth_workers),
+        role=role,
+        backend=backend,
+        proxy_networks=tuple(proxy_network or ()),
+    )
+    try:
+        _report(write_dovecot_config(global_options(ctx).settings(), output, options))
+    except ValueError as error:
+        fail(str(error))
 
 
 @app.command()

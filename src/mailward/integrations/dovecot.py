@@ -1,9 +1,17 @@
 """``mailward integrate dovecot``: a complete Dovecot 2.3 configuration and the Lua passdb
-that asks Mailward about every password."""
+that asks Mailward about every password.
+
+Roles: ``single`` (one machine holds the mailboxes), ``proxy`` (stateless: each login
+and each LMTP delivery goes to the address's mailbox backend, ``proxy=y``) and
+``backend`` (the Maildirs and LMTP of one of ``settings.mailbox_backends``, reached by
+the proxies; it asks Mailward about the forwarded password too, so a backend never
+trusts a login on a proxy's word and its sessions carry the device like the proxy's)."""
 
 from __future__ import annotations
 
 import grp
+import hashlib
+import hmac
 import os
 import pwd
 from dataclasses import dataclass
@@ -17,6 +25,7 @@ from mailward.settings import Settings
 
 CONFIG_NAME = "dovecot.conf"
 LUA_NAME = "mailward-passdb.lua"
+DOVEADM_SECRET_NAME = "doveadm-secret.conf"
 INTERNAL_USER = "dovecot"
 LOGIN_USER = "dovenull"
 
@@ -47,6 +56,10 @@ class DovecotFiles:
     def log(self) -> Path:
         return self.output_dir / "dovecot.log"
 
+    @property
+    def doveadm_secret(self) -> Path:
+        return self.output_dir / DOVEADM_SECRET_NAME
+
 
 def auth_endpoint_url(settings: Settings) -> str:
     host = connect_host(settings.auth_http_bind)
@@ -59,12 +72,39 @@ def mail_root(settings: Settings, options: DataPlaneOptions) -> Path:
     return (options.mail_root or settings.mail_dir).resolve()
 
 
+def doveadm_password(settings: Settings) -> str:
+    """The backends' shared doveadm password (``doveadm sync`` between them during a
+    move): derived from the auth secret, so it needs no setting of its own."""
+    secret = auth_http_secret(settings).encode()
+    return hmac.new(secret, b"mailward doveadm password", hashlib.sha256).hexdigest()
+
+
+def _role_values(settings: Settings, options: DataPlaneOptions) -> dict[str, object]:
+    """A backend listens where ``settings.mailbox_backends[name]`` says the proxies and
+    the other backends reach it."""
+    values: dict[str, object] = {"role": options.role, "doveadm_port": 0}
+    values["proxy_networks"] = " ".join(options.proxy_networks)
+    if options.role != "backend":
+        return values
+    if options.backend not in settings.mailbox_backends:
+        known = ", ".join(settings.mailbox_backends) or "none configured"
+        raise ValueError(f"--backend must name one of mailbox_backends ({known})")
+    backend = settings.mailbox_backends[options.backend]
+    return values | {
+        "bind": backend.host,
+        "imap_port": backend.imap_port,
+        "pop3_port": backend.pop3_port,
+        "lmtp_port": backend.lmtp_port,
+        "doveadm_port": backend.doveadm_port,
+    }
+
+
 def _template_values(
     settings: Settings, options: DataPlaneOptions, files: DovecotFiles
 ) -> dict[str, object]:
     cert, key = certificate_paths(settings, files.output_dir)
     user = pwd.getpwnam(options.mail_user)
-    return {
+    values: dict[str, object] = {
         "conf_path": files.config,
         "base_dir": files.base_dir,
         "state_dir": files.state_dir,
@@ -93,14 +133,17 @@ def _template_values(
         "mail_processes": options.mail_processes,
         "auth_workers": options.auth_workers,
         "auth_workers_warm": options.auth_workers,
+        "doveadm_secret": files.doveadm_secret,
     }
+    return values | _role_values(settings, options)
 
 
 def write_dovecot_config(
     settings: Settings, output_dir: Path, options: DataPlaneOptions | None = None
 ) -> list[Path]:
-    """Write ``dovecot.conf`` (the entry file, first in the list) and the Lua passdb
-    (mode 0600: it holds the shared secret). Start with ``dovecot -c DIR/dovecot.conf``."""
+    """Write ``dovecot.conf`` (the entry file, first in the list), the Lua passdb (mode
+    0600: it holds the shared secret) and, for a backend, its doveadm password (0600).
+    Start with ``dovecot -c DIR/dovecot.conf``. A proxy gets no mail root."""
     options = options or DataPlaneOptions()
     files = DovecotFiles(output_dir.resolve())
     values = _template_values(settings, options, files)
@@ -110,14 +153,18 @@ def write_dovecot_config(
         secret=auth_http_secret(settings),
         mail_root=values["mail_root"],
         timeout_msecs=options.auth_timeout_msecs,
+        proxy=options.role == "proxy",
     )
     for directory in (files.base_dir, files.state_dir):
         directory.mkdir(parents=True, exist_ok=True, mode=0o755)
-    _prepare_mail_root(Path(str(values["mail_root"])), options.mail_user)
-    return [
-        write_text(files.config, render("dovecot/dovecot.conf.j2", **values)),
-        _give_to_dovecot(write_text(files.lua, lua, mode=0o600)),
-    ]
+    written = [write_text(files.config, render("dovecot/dovecot.conf.j2", **values))]
+    written.append(_give_to_dovecot(write_text(files.lua, lua, mode=0o600)))
+    if options.role != "proxy":
+        _prepare_mail_root(Path(str(values["mail_root"])), options.mail_user)
+    if options.role == "backend":
+        secret = f"doveadm_password = {doveadm_password(settings)}\n"
+        written.append(write_text(files.doveadm_secret, secret, mode=0o600))
+    return written
 
 
 def _prepare_mail_root(root: Path, mail_user: str) -> None:

@@ -4,6 +4,11 @@ Dovecot 2.3's ``doveadm kick`` matches a user name (with wildcards) or an IP. Th
 passdb logs IMAP and POP3 sessions in as ``local@domain#<device id>``, so the mask
 ``*#<id>`` matches exactly one device's sessions (device ids are unique across
 addresses) and leaves every other device of the address connected.
+
+A Dovecot proxy (``integrate dovecot --role proxy``) holds its sessions in its login
+processes, which ``doveadm kick`` does not see; ``doveadm proxy kick`` ends them, by
+exact user name only (2.3.19 takes no mask), so the device's names come from
+``doveadm proxy list``. On a Dovecot without proxied sessions that list is empty.
 """
 
 from __future__ import annotations
@@ -38,31 +43,46 @@ class DovecotKicker:
 
     async def kick(self, device_id: int) -> bool:
         """True when doveadm ran cleanly (also when the device had no session)."""
+        if await self._doveadm(device_id, "kick", device_mask(device_id)) is None:
+            return False
+        listed = await self._doveadm(device_id, "-f", "tab", "proxy", "list")
+        if listed is None:
+            return False
+        names = proxied_names(listed, device_id)
+        return not names or await self._doveadm(device_id, "proxy", "kick", *names) is not None
+
+    async def _doveadm(self, device_id: int, *arguments: str) -> str | None:
+        """doveadm's output, or None (logged) when it failed."""
         process = await asyncio.create_subprocess_exec(
             self.doveadm,
             "-c",
             str(self.dovecot_config),
-            "kick",
-            device_mask(device_id),
-            stdout=asyncio.subprocess.DEVNULL,
+            *arguments,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
+        command = " ".join(a for a in arguments if not a.startswith("-") and a != "tab")
+        extra = {"device_id": device_id}
         try:
-            _, stderr = await asyncio.wait_for(process.communicate(), KICK_TIMEOUT)
+            async with asyncio.timeout(KICK_TIMEOUT):
+                stdout, stderr = await process.communicate()
         except TimeoutError:
             process.kill()
             await process.wait()
-            log.warning(
-                "doveadm kick for device %s timed out", device_id, extra={"device_id": device_id}
-            )
-            return False
+            log.warning("doveadm %s for device %s timed out", command, device_id, extra=extra)
+            return None
         if process.returncode not in (0, 68):  # 68: EX_NOUSER, no session to end
             reason = stderr.decode().strip()
-            log.warning(
-                "doveadm kick for device %s: %s", device_id, reason, extra={"device_id": device_id}
-            )
-            return False
-        return True
+            log.warning("doveadm %s for device %s: %s", command, device_id, reason, extra=extra)
+            return None
+        return stdout.decode(errors="replace")
+
+
+def proxied_names(listing: str, device_id: int) -> list[str]:
+    """The user names of ``doveadm -f tab proxy list`` that are this device's."""
+    suffix = f"#{device_id}"
+    rows = (line.split("\t", 1)[0] for line in listing.splitlines()[1:])
+    return sorted({name for name in rows if name.endswith(suffix)})
 
 
 def dovecot_kick_subscriber(dovecot_config: Path, doveadm: str = "doveadm") -> Subscriber:

@@ -6,6 +6,11 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+# single: one machine, Dovecot holds the mailboxes. proxy: stateless, every session and
+# delivery goes to the address's mailbox backend. backend: the mailboxes, behind proxies.
+DovecotRole = Literal["single", "proxy", "backend"]
 
 DEFAULT_LMTP_PORT = 2424
 DEFAULT_SASL_PORT = 2425
@@ -48,3 +53,7 @@ class DataPlaneOptions:
     auth_timeout_msecs: int = 5000
     max_userip_connections: int = 20
     instance_name: str = "mailward"
+    role: DovecotRole = "single"
+    backend: str | None = None  # role backend: its name in settings.mailbox_backends
+    # role backend: the proxies' networks (login_trusted_networks: clients' IPs forwarded)
+    proxy_networks: tuple[str, ...] = ()

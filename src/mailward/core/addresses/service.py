@@ -20,6 +20,7 @@ from mailward.core.access.grants import (
 )
 from mailward.core.access.permissions import Role, require_manager, require_member
 from mailward.core.accounts.service import find_account, invited_account
+from mailward.core.addresses.rule import PlacementRule
 from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
 from mailward.core.mailservices.service import VERIFIED_ONLY, get_mail_service
@@ -137,8 +138,9 @@ async def get_address(
 
 
 class AddressService:
-    def __init__(self, deps: CoreDeps) -> None:
+    def __init__(self, deps: CoreDeps, placement: PlacementRule | None = None) -> None:
         self.deps = deps
+        self.placement = placement or PlacementRule()
 
     async def create(
         self, actor: Actor, mail_service_key: int | str, local_part: str, display_name: str = ""
@@ -159,7 +161,11 @@ class AddressService:
                 raise AlreadyExists("address", f"{local}@{mail_service.domain}")
             now = self.deps.clock.now()
             address = Address(
-                mail_service_id=mail_service.id, local_part=local, display_name=name, created_at=now
+                mail_service_id=mail_service.id,
+                local_part=local,
+                display_name=name,
+                created_at=now,
+                mailbox_backend=await self.placement.place_new(uow.session),
             )
             uow.session.add(address)
             await uow.session.flush()

@@ -33,6 +33,7 @@ class AuditTag(StrEnum):
     MAIL_SERVICE_VERIFY_FAILURE = "mail_service:verify_failure"
     MAIL_SERVICE_CLAIM_REMOVED = "mail_service:claim_removed"
     ADDRESS_CREATE = "address:create"
+    ADDRESS_MOVE = "address:move"
     ADDRESS_USER_ADD = "address_user:add"
     ADDRESS_USER_REMOVE = "address_user:remove"
     DEVICE_ADD = "device:add"

@@ -1,0 +1,72 @@
+"""Moving a mailbox between Dovecot mailbox backends with doveadm, for
+:meth:`mailward.core.addresses.placement.PlacementService.move`.
+
+``doveadm -c <source's dovecot.conf> sync -u ADDRESS tcp:<target host>:<doveadm port>``:
+dsync between two live Maildirs (two-way, so what either side received since the last
+run survives), to the target's doveadm server (backends share the doveadm password).
+Sessions end with ``doveadm kick 'ADDRESS#*'``: on a backend every session of an
+address is named ``ADDRESS#<device id>`` (the Lua passdb), and the proxies close a
+client's connection when its backend session ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from mailward.core.addresses.placement import MoveFailed
+from mailward.settings import MailboxBackend
+
+SYNC_TIMEOUT = 30 * 60.0
+KICK_TIMEOUT = 30.0
+NO_SUCH_USER = 68  # doveadm kick: no session to end
+# doveadm sync: "changes happened during sync, run again" (mail arrived meanwhile).
+SYNC_AGAIN = 2
+SYNC_ATTEMPTS = 10
+
+
+class DoveadmMailboxMover:
+    def __init__(self, backends: dict[str, MailboxBackend], doveadm: str = "doveadm") -> None:
+        self.backends = backends
+        self.doveadm = doveadm
+
+    def _config(self, name: str) -> Path:
+        config = self.backends[name].dovecot_config
+        if config is None or not config.exists():
+            raise MoveFailed(
+                f"mailbox backend {name} has no dovecot_config here ({config}): run the move "
+                "where its dovecot.conf is, or set mailbox_backends.{name}.dovecot_config"
+            )
+        return config
+
+    async def copy(self, email: str, source: str, target: str) -> None:
+        to = self.backends[target]
+        where = f"tcp:{to.host}:{to.doveadm_port}"
+        for _ in range(SYNC_ATTEMPTS - 1):
+            fine = (0, SYNC_AGAIN)
+            if await self._doveadm(source, SYNC_TIMEOUT, fine, "sync", "-u", email, where) == 0:
+                return
+        await self._doveadm(source, SYNC_TIMEOUT, (0,), "sync", "-u", email, where)
+
+    async def end_sessions(self, email: str, backend: str) -> None:
+        await self._doveadm(backend, KICK_TIMEOUT, (0, NO_SUCH_USER), "kick", f"{email}#*")
+
+    async def _doveadm(
+        self, backend: str, seconds: float, fine: tuple[int, ...], *arguments: str
+    ) -> int:
+        """doveadm's exit code, one of ``fine``; any other raises MoveFailed."""
+        command = [self.doveadm, "-c", str(self._config(backend)), *arguments]
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            async with asyncio.timeout(seconds):
+                _, stderr = await process.communicate()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise MoveFailed(f"doveadm {arguments[0]} on {backend} timed out") from None
+        if process.returncode not in fine:
+            reason = stderr.decode(errors="replace").strip()[-500:]
+            raise MoveFailed(f"doveadm {arguments[0]} on {backend} failed: {reason}")
+        return int(process.returncode or 0)
