@@ -4,12 +4,15 @@ reloaded in place."""
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
+from asyncio.sslproto import SSLProtocol
 from pathlib import Path
 
 from cryptography import x509
 
 from mailward.mail.tls import CertificatePaths, ServerTls, write_self_signed
+from mailward.mail.tls_buffer import TLS_READ_BUFFER, bound_tls_read_buffer
 from tests.integration.mail_world import client_tls
 
 
@@ -52,3 +55,30 @@ async def test_configured_files_win_and_a_reload_serves_the_new_certificate(
     write_self_signed(configured, "renewed.example.test")
     tls.reload()
     assert common_name(await served_certificate(tls.context)) == "renewed.example.test"
+
+
+async def test_a_tls_connection_reads_into_32_kib_and_still_takes_a_large_message_whole(
+    tmp_path: Path,
+) -> None:
+    """Idle sessions keep a 32 KiB TLS read buffer instead of asyncio's 256 KiB; a
+    message many times larger still arrives byte for byte."""
+    bound_tls_read_buffer()
+    assert SSLProtocol.max_size == TLS_READ_BUFFER == 32 * 1024
+    tls = ServerTls.from_settings(tmp_path / "tls", "mail.example.test", None, None)
+    message = os.urandom(1024 * 1024)
+    received: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def read_all(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.set_result(await reader.readexactly(len(message)))
+        writer.close()
+
+    server = await asyncio.start_server(read_all, "127.0.0.1", 0, ssl=tls.context)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_tls())
+        writer.write(message)
+        await writer.drain()
+        assert await asyncio.wait_for(received, 30) == message
+        writer.close()
+    finally:
+        server.close()

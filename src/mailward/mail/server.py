@@ -24,6 +24,7 @@ from mailward.mail.smtp_handlers import Delivery, InboundHandler, SubmissionHand
 from mailward.mail.smtp_protocol import DeviceSMTP, SmtpAuthContext
 from mailward.mail.spool import Spool
 from mailward.mail.tls import ServerTls
+from mailward.mail.tls_buffer import bound_tls_read_buffer
 from mailward.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class MailServer:
         self.settings.mail_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_pymap_files_beside(self.settings.mail_dir)
         self.mailbox_watcher.start()
+        bound_tls_read_buffer()  # idle sessions over TLS: 32 KiB each instead of 256
         s = self.settings
         self.ports = MailPorts(
             imap=await self._imap(s.imap_port, starttls=True),
