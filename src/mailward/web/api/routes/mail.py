@@ -13,13 +13,15 @@ from mailward.web.api.paging import Cursor, Limit, link_pages
 from mailward.web.api.problems import problem_responses
 
 router = APIRouter()
+mail_services = APIRouter(tags=["mail services"])
+addresses = APIRouter(tags=["addresses"])
+address_users = APIRouter(tags=["address users"])
 ObjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 UserEmail = Annotated[str, Path(min_length=3, max_length=320, pattern=s.PRINTABLE)]
 
 
-@router.get(
+@mail_services.get(
     "/organizations/{org_id}/mail-services",
-    tags=["mail services"],
     responses=problem_responses(404),
 )
 async def list_mail_services(
@@ -36,9 +38,8 @@ async def list_mail_services(
     return [s.MailService.model_validate(v) for v in page.items]
 
 
-@router.post(
+@mail_services.post(
     "/organizations/{org_id}/mail-services",
-    tags=["mail services"],
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(403, 404, 409, 422),
 )
@@ -49,17 +50,14 @@ async def create_mail_service(org_id: ObjectId, body: s.MailServiceIn, api: Api)
     return s.MailService.model_validate(view)
 
 
-@router.get(
-    "/mail-services/{mail_service_id}", tags=["mail services"], responses=problem_responses(404)
-)
+@mail_services.get("/mail-services/{mail_service_id}", responses=problem_responses(404))
 async def get_mail_service(mail_service_id: ObjectId, api: Api) -> s.MailService:
     view = await api.services.mail_services.get(api.actor, mail_service_id)
     return s.MailService.model_validate(view)
 
 
-@router.post(
+@mail_services.post(
     "/mail-services/{mail_service_id}/verify",
-    tags=["mail services"],
     responses=problem_responses(403, 404, 409),
 )
 async def verify_mail_service(mail_service_id: ObjectId, api: Api) -> s.MailService:
@@ -70,9 +68,8 @@ async def verify_mail_service(mail_service_id: ObjectId, api: Api) -> s.MailServ
     return s.MailService.model_validate(view)
 
 
-@router.get(
+@addresses.get(
     "/mail-services/{mail_service_id}/addresses",
-    tags=["addresses"],
     responses=problem_responses(404),
 )
 async def list_addresses(
@@ -89,9 +86,8 @@ async def list_addresses(
     return s.AddressPage.model_validate(found)
 
 
-@router.post(
+@addresses.post(
     "/mail-services/{mail_service_id}/addresses",
-    tags=["addresses"],
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(403, 404, 409, 422),
 )
@@ -102,23 +98,20 @@ async def create_address(mail_service_id: ObjectId, body: s.AddressIn, api: Api)
     return s.Address.model_validate(view)
 
 
-@router.get("/addresses/{address_id}", tags=["addresses"], responses=problem_responses(404))
+@addresses.get("/addresses/{address_id}", responses=problem_responses(404))
 async def get_address(address_id: ObjectId, api: Api) -> s.Address:
     view = await api.services.addresses.get(api.actor, address_id)
     return s.Address.model_validate(view)
 
 
-@router.get(
-    "/addresses/{address_id}/users", tags=["address users"], responses=problem_responses(404)
-)
+@address_users.get("/addresses/{address_id}/users", responses=problem_responses(404))
 async def list_address_users(address_id: ObjectId, api: Api) -> list[s.AddressUser]:
     views = await api.services.addresses.users(api.actor, address_id)
     return [s.AddressUser.model_validate(v) for v in views]
 
 
-@router.post(
+@address_users.post(
     "/addresses/{address_id}/users",
-    tags=["address users"],
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(403, 404, 409, 422),
 )
@@ -129,9 +122,8 @@ async def add_address_user(address_id: ObjectId, body: s.AddressUserIn, api: Api
     return s.AddressUser.model_validate(view)
 
 
-@router.delete(
+@address_users.delete(
     "/addresses/{address_id}/users/{email}",
-    tags=["address users"],
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problem_responses(403, 404, 422),
@@ -139,3 +131,7 @@ async def add_address_user(address_id: ObjectId, body: s.AddressUserIn, api: Api
 async def remove_address_user(address_id: ObjectId, email: UserEmail, api: Api) -> None:
     """Idempotent: removing someone who is not a user answers 204."""
     await api.services.addresses.remove_user(api.actor, address_id, email)
+
+
+for _group in (mail_services, addresses, address_users):
+    router.include_router(_group)
