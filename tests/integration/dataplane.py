@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -337,21 +338,42 @@ def destroy_plane(plane: DataPlane) -> None:
     shutil.rmtree(plane.root, ignore_errors=True)
 
 
-def running_plane() -> Iterator[DataPlane]:
-    """Everything up: ``mailward serve``, Dovecot, Postfix. Stopped and removed afterwards."""
+@contextmanager
+def prepared_plane(redis_url: str | None = None, **overrides: Any) -> Iterator[DataPlane]:
+    """``prepare_plane`` (the binaries required first), destroyed afterwards."""
     require_binaries()
-    plane = prepare_plane()
+    plane = prepare_plane(redis_url, **overrides)
     try:
-        plane.nodes.append(start_node(plane.settings))
-        start_dovecot(plane)
-        try:
-            wait_for_auth_chain(plane)
-            start_postfix(plane)
-            try:
-                yield plane
-            finally:
-                stop_postfix(plane)
-        finally:
-            stop_dovecot(plane)
+        yield plane
     finally:
         destroy_plane(plane)
+
+
+@contextmanager
+def dovecot_running(plane: DataPlane, auth_chain: bool = True) -> Iterator[None]:
+    """Dovecot started (and its logins through Mailward answering, with
+    ``auth_chain``), stopped afterwards."""
+    start_dovecot(plane)
+    try:
+        if auth_chain:
+            wait_for_auth_chain(plane)
+        yield
+    finally:
+        stop_dovecot(plane)
+
+
+@contextmanager
+def postfix_running(plane: DataPlane) -> Iterator[None]:
+    start_postfix(plane)
+    try:
+        yield
+    finally:
+        stop_postfix(plane)
+
+
+def running_plane() -> Iterator[DataPlane]:
+    """Everything up: ``mailward serve``, Dovecot, Postfix. Stopped and removed afterwards."""
+    with prepared_plane() as plane:
+        plane.nodes.append(start_node(plane.settings))
+        with dovecot_running(plane), postfix_running(plane):
+            yield plane

@@ -19,13 +19,9 @@ from mailward.ops.renewal import reload_standard_servers
 from tests.integration.dataplane import (
     DataPlane,
     client_tls,
-    destroy_plane,
-    prepare_plane,
-    require_binaries,
-    start_dovecot,
-    start_postfix,
-    stop_dovecot,
-    stop_postfix,
+    dovecot_running,
+    postfix_running,
+    prepared_plane,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -33,23 +29,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 @pytest.fixture
 def plane() -> Iterator[DataPlane]:
-    require_binaries()
-    plane = prepare_plane()
-    try:
+    with prepared_plane() as plane:
         write_self_signed(acme_paths(plane.settings.tls_dir), "mail.example.test")
         write_dovecot_config(plane.settings, plane.dovecot_conf.parent, plane.options)
         write_postfix_config(plane.settings, plane.postfix_dir, plane.options)
-        start_dovecot(plane)
-        try:
-            start_postfix(plane)
-            try:
-                yield plane
-            finally:
-                stop_postfix(plane)
-        finally:
-            stop_dovecot(plane)
-    finally:
-        destroy_plane(plane)
+        with dovecot_running(plane, auth_chain=False), postfix_running(plane):
+            yield plane
 
 
 def served_serial(port: int) -> int:

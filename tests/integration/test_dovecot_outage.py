@@ -15,13 +15,9 @@ from tests.integration.dataplane import (
     INFO,
     DataPlane,
     client_tls,
-    destroy_plane,
-    prepare_plane,
-    require_binaries,
-    start_dovecot,
+    dovecot_running,
+    prepared_plane,
     start_node,
-    stop_dovecot,
-    wait_for_auth_chain,
 )
 from tests.integration.tcp_relay import TcpRelay
 
@@ -31,23 +27,17 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def cut_off() -> Iterator[tuple[DataPlane, TcpRelay]]:
     """The plane, its Mailward node reaching PostgreSQL only through a relay."""
-    require_binaries()
-    plane = prepare_plane()
-    url = urlsplit(plane.settings.effective_database_url)
-    relay = TcpRelay((url.hostname or "127.0.0.1", url.port or 5432)).start()
-    relayed = url._replace(netloc=url.netloc.replace(f":{url.port}", f":{relay.port}"))
-    try:
-        node_settings = plane.settings.model_copy(update={"database_url": relayed.geturl()})
-        plane.nodes.append(start_node(node_settings))
-        start_dovecot(plane)
+    with prepared_plane() as plane:
+        url = urlsplit(plane.settings.effective_database_url)
+        relay = TcpRelay((url.hostname or "127.0.0.1", url.port or 5432)).start()
+        relayed = url._replace(netloc=url.netloc.replace(f":{url.port}", f":{relay.port}"))
         try:
-            wait_for_auth_chain(plane)
-            yield plane, relay
+            node_settings = plane.settings.model_copy(update={"database_url": relayed.geturl()})
+            plane.nodes.append(start_node(node_settings))
+            with dovecot_running(plane):
+                yield plane, relay
         finally:
-            stop_dovecot(plane)
-    finally:
-        relay.cut()
-        destroy_plane(plane)
+            relay.cut()
 
 
 def login_answer(plane: DataPlane, password: str) -> str:

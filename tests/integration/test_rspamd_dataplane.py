@@ -33,16 +33,11 @@ from tests.integration.dataplane import (
     SALES,
     DataPlane,
     client_tls,
-    destroy_plane,
+    dovecot_running,
     fetch_by_subject,
-    prepare_plane,
-    require_binaries,
-    start_dovecot,
+    postfix_running,
+    prepared_plane,
     start_node,
-    start_postfix,
-    stop_dovecot,
-    stop_postfix,
-    wait_for_auth_chain,
 )
 from tests.integration.test_inbound_checks import SenderKey, letter
 from tests.security.dns_server import DnsServer
@@ -127,7 +122,6 @@ def sender() -> SenderKey:
 
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory: pytest.TempPathFactory, sender: SenderKey) -> Iterator[DataPlane]:
-    require_binaries()
     if shutil.which("rspamd") is None:
         skip_or_fail("rspamd is not installed (Debian package rspamd)")
     dns_server = DnsServer(tmp_path_factory.mktemp("dns"))
@@ -138,33 +132,25 @@ def plane(tmp_path_factory: pytest.TempPathFactory, sender: SenderKey) -> Iterat
         "rspamd_worker": f"127.0.0.1:{free_port()}",
         "dns_resolvers": [dns_server.resolver],
     }
-    plane = prepare_plane(**overrides)
-    rspamd = None
     try:
-        keys, records = plane.run(keys_and_records)
-        dns_server.publish(zone_of(records, sender))
-        write_postfix_config(plane.settings, plane.postfix_dir, plane.options)
-        write_rspamd_config(plane.settings, plane.root / "rspamd", keys)
-        rspamd = Rspamd(plane.root / "rspamd", milter)
-        plane.nodes.append(start_node(plane.settings))
-        start_dovecot(plane)
-        try:
-            wait_for_auth_chain(plane)
-            rspamd.wait_listening()
-            start_postfix(plane)
+        with prepared_plane(**overrides) as plane:
+            keys, records = plane.run(keys_and_records)
+            dns_server.publish(zone_of(records, sender))
+            write_postfix_config(plane.settings, plane.postfix_dir, plane.options)
+            write_rspamd_config(plane.settings, plane.root / "rspamd", keys)
+            rspamd = Rspamd(plane.root / "rspamd", milter)
             try:
-                plane.dns = dns_server  # type: ignore[attr-defined]
-                plane.rspamd = rspamd  # type: ignore[attr-defined]
-                yield plane
+                plane.nodes.append(start_node(plane.settings))
+                with dovecot_running(plane):
+                    rspamd.wait_listening()
+                    with postfix_running(plane):
+                        plane.dns = dns_server  # type: ignore[attr-defined]
+                        plane.rspamd = rspamd  # type: ignore[attr-defined]
+                        yield plane
             finally:
-                stop_postfix(plane)
-        finally:
-            stop_dovecot(plane)
+                rspamd.stop()
     finally:
-        if rspamd is not None:
-            rspamd.stop()
         dns_server.stop()
-        destroy_plane(plane)
 
 
 def full_message(sender: str, to: str, subject: str) -> bytes:
