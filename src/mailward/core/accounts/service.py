@@ -13,6 +13,7 @@ from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
 from mailward.core.names import clean_name, normalize_email
 from mailward.core.passwords import MAX_LENGTH, check_strength
+from mailward.core.rows import view_of
 from mailward.db.models import Account
 from mailward.errors import AlreadyExists, InvalidInput, NotFound
 
@@ -30,14 +31,7 @@ class AccountView:
 
     @classmethod
     def of(cls, account: Account) -> AccountView:
-        return cls(
-            id=account.id,
-            email=account.email,
-            display_name=account.display_name,
-            status=account.status,
-            totp_enabled=account.totp_enabled_at is not None,
-            created_at=account.created_at,
-        )
+        return view_of(cls, account, totp_enabled=account.totp_enabled_at is not None)
 
 
 def check_account_password(password: str, email: str) -> None:

@@ -7,6 +7,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mailward.core.rows import view_of
 from mailward.db.models import Device
 from mailward.errors import InvalidInput
 
@@ -85,23 +86,12 @@ def device_status(device: Device, now: datetime) -> str:
 
 
 def device_view(device: Device, email: str, user_email: str | None, now: datetime) -> DeviceView:
-    return DeviceView(
-        id=device.id,
-        address_id=device.address_id,
+    return view_of(
+        DeviceView,
+        device,
         address=email,
-        name=device.name,
         user_email=user_email,
-        password_kind=device.password_kind,
-        created_by=device.created_by,
-        created_at=device.created_at,
-        password_changed_at=device.password_changed_at,
-        last_used_at=device.last_used_at,
-        last_used_ip=device.last_used_ip,
-        last_used_protocol=device.last_used_protocol,
-        last_used_client=device.last_used_client,
-        expires_at=device.expires_at,
         allowed_protocols=[p for p in device.allowed_protocols.split(",") if p],
         allowed_networks=[n for n in device.allowed_networks.split(",") if n],
-        revoked_at=device.revoked_at,
         status=device_status(device, now),
     )

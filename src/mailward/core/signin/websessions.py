@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, select, update
 from mailward.core.access.actors import Actor
 from mailward.core.accounts.apitokens import revoke_all_tokens
 from mailward.core.deps import CoreDeps
+from mailward.core.rows import view_of
 from mailward.db.models import Account, WebSession
 
 SESSION_PURPOSE = "web-session"
@@ -51,19 +52,7 @@ class IssuedSession:
 
 
 def _view(row: WebSession, account: Account) -> WebSessionView:
-    return WebSessionView(
-        id=row.id,
-        account_id=row.account_id,
-        email=account.email,
-        display_name=account.display_name,
-        second_factor_done=row.second_factor_done,
-        created_at=row.created_at,
-        last_seen_at=row.last_seen_at,
-        expires_at=row.expires_at,
-        sudo_until=row.sudo_until,
-        ip=row.ip,
-        user_agent=row.user_agent,
-    )
+    return view_of(WebSessionView, row, email=account.email, display_name=account.display_name)
 
 
 class WebSessionService:
