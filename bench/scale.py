@@ -46,7 +46,11 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
-from scale_flow import measure_feed_lag, measure_flush_rate  # bench/, beside this file
+from scale_flow import (  # bench/, beside this file
+    measure_feed_lag,
+    measure_flush_rate,
+    measure_notify_cost,
+)
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
@@ -379,7 +383,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(
-                data_dir=Path(tmp) / "data", database_url=url, auth_http_secret=SecretStr(SECRET)
+                data_dir=Path(tmp) / "data",
+                database_url=url,
+                auth_http_secret=SecretStr(SECRET),
+                api_requests_per_minute=1_000_000,  # measured, not limited
             )
             services = await build_services(settings)
             world = World(services)
@@ -409,6 +416,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             flow = await measure_flush_rate(services, BULK, sizes[-1])
             print(json.dumps(flow), file=sys.stderr)
             flow.update(await measure_feed_lag(services, url, BULK))
+            flow.update(await measure_notify_cost(url))
             report["flow"] = flow
             await services.close()
     finally:

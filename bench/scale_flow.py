@@ -7,10 +7,13 @@
   flush done before the next is due, nothing dropped, nothing left at the end);
 - the device-change feed's lag with 1,000 changes/s: another process (this file run
   as ``python bench/scale_flow.py write URL ...``) commits device changes the way the
-  device service does (a ``device_changes`` row and the NOTIFY in one transaction,
-  one change per transaction) and a :class:`DeviceChangeFeed` of this process, with a
+  device service does (a ``device_changes`` row per transaction, then the change
+  signal, NOTIFY, coalesced) and a :class:`DeviceChangeFeed` of this process, with a
   hub of its own, hears them; lag = the notice reaching the feed's subscriber minus
-  the writer's commit (both on the system-wide monotonic clock).
+  the writer's commit (both on the system-wide monotonic clock);
+- and what the NOTIFY costs the side that commits changes: rows committed per second
+  with the NOTIFY inside each change's transaction, after it (coalesced, as Mailward
+  does), or none (``changes_per_s_notify_*``).
 
     python bench/scale_flow.py write URL COUNT RATE   # the writer, used by scale.py
 """
@@ -27,13 +30,17 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
+from sqlalchemy import insert
+from sqlalchemy.engine import make_url
+
 from mailward.auth.lastused import LastUsedRecorder
 from mailward.bootstrap import Services
 from mailward.core.deps import DeviceChangeNotice
 from mailward.core.devices.changes import DEVICE_CHANGES_CHANNEL, DeviceChangeFeed, DeviceEventHub
 from mailward.db.engine import Database
 from mailward.db.models import DeviceChange
-from mailward.db.notify import change_signal_for
+from mailward.db.notify import asyncpg_dsn, change_signal_for
 
 LOGINS_PER_S = 2_000
 CHANGES_PER_S = 1_000
@@ -116,8 +123,9 @@ async def measure_flush_rate(
 
 
 async def write_changes(url: str, count: int, rate: int, first_device: int) -> dict[int, float]:
-    """Commit ``count`` device changes at ``rate`` per second, each in a transaction of
-    its own with the NOTIFY, from several connections; returns id -> commit time."""
+    """Commit ``count`` device changes at ``rate`` per second from several connections,
+    as the device service does: the ``device_changes`` row in a transaction of its own,
+    then the process's change signal; returns id -> commit time."""
     db = Database(url)
     signal = change_signal_for(db, DEVICE_CHANGES_CHANNEL)
     committed: dict[int, float] = {}
@@ -126,13 +134,15 @@ async def write_changes(url: str, count: int, rate: int, first_device: int) -> d
     async def writer() -> None:
         while (k := await queue.get()) is not None:
             device = first_device + k
-            async with db.unit_of_work() as uow:
-                change = DeviceChange(
-                    device_id=device, address_id=device // 10, kind="options", at=datetime.now(UTC)
-                )
-                uow.session.add(change)
-                await signal.announce(uow.session)
-            committed[change.id] = time.monotonic()
+            async with db.engine.begin() as conn:
+                change_id = await conn.scalar(
+                    insert(DeviceChange)
+                    .values(device_id=device, address_id=device // 10, kind="options",
+                            at=datetime.now(UTC))
+                    .returning(DeviceChange.id)
+                )  # fmt: skip
+            committed[change_id] = time.monotonic()
+            await signal.announce()
 
     writers = [asyncio.create_task(writer()) for _ in range(8)]
     await paced(count, rate, lambda k: _put(queue, k))
@@ -193,6 +203,63 @@ async def measure_feed_lag(
         "feed_lag_ms_p95": round(percentile(lags, 95), 1),
         "feed_lag_ms_max": round(max(lags), 1),
     }
+
+
+# -- what NOTIFY costs the committing side ------------------------------------------------
+
+INSERT_CHANGE = (
+    "INSERT INTO bench_changes (device_id, address_id, kind, at)"
+    " VALUES ($1, $1 / 10, 'options', now()) RETURNING id"
+)
+
+
+async def commit_rate(dsn: str, how: str, count: int = 4000, writers: int = 8) -> float:
+    """Device-change rows committed per second at full speed by ``writers`` connections
+    (asyncpg, no ORM): with the NOTIFY in each change's transaction (``inside``), after
+    it in a transaction of its own shared by the changes committed meanwhile (``after``,
+    what Mailward does), or none."""
+    conns = [await asyncpg.connect(dsn) for _ in range(writers)]
+    signal = await asyncpg.connect(dsn)
+    sending, asked, covered = asyncio.Lock(), [0], [0]
+
+    async def announce() -> None:  # PostgresChangeSignal.announce, on asyncpg
+        asked[0] += 1
+        ticket = asked[0]
+        async with sending:
+            if covered[0] < ticket:
+                covered[0] = asked[0]
+                async with signal.transaction():
+                    await signal.execute(
+                        "SELECT set_config('synchronous_commit', 'off', true), pg_notify('b', '')"
+                    )
+
+    async def write(conn: asyncpg.Connection, ks: range) -> None:
+        for k in ks:
+            async with conn.transaction():
+                await conn.fetchval(INSERT_CHANGE, k)
+                if how == "inside":
+                    await conn.execute("SELECT pg_notify('b', '')")
+            if how == "after":
+                await announce()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(write(c, range(i, count, writers)) for i, c in enumerate(conns)))
+    rate = count / (time.perf_counter() - started)
+    for conn in [*conns, signal]:
+        await conn.close()
+    return rate
+
+
+async def measure_notify_cost(url: str) -> dict[str, int]:
+    dsn = asyncpg_dsn(make_url(url))
+    conn = await asyncpg.connect(dsn)
+    await conn.execute("CREATE TABLE bench_changes (LIKE device_changes INCLUDING ALL)")
+    try:
+        rates = {how: await commit_rate(dsn, how) for how in ("inside", "after", "none")}
+    finally:
+        await conn.execute("DROP TABLE bench_changes")
+        await conn.close()
+    return {f"changes_per_s_notify_{how}": round(rate) for how, rate in rates.items()}
 
 
 def main() -> None:

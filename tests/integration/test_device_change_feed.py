@@ -163,7 +163,7 @@ class SignalByHand:
         self.wake: Wake = lambda: None
         self.listening = asyncio.Event()
 
-    async def announce(self, session: object) -> None:
+    async def announce(self) -> None:
         return None
 
     async def listen(self, wake: Wake) -> None:
@@ -255,6 +255,36 @@ async def test_each_change_by_another_node_arrives_at_once_not_at_the_next_poll(
     for name in ("Phone", "Tablet", "Laptop"):
         await heard.device(await add_device(other_node, world, name))
     assert world.services.settings.device_change_poll_seconds == SLOW_POLL
+
+
+@ON_POSTGRES
+@pytest.mark.usefixtures("running_feed")
+async def test_changes_committed_side_by_side_all_arrive_without_waiting_for_the_poll(
+    world: World, other_node: Services
+) -> None:
+    heard = Heard(world.services.events)
+    await new_listener(world.services.db)
+    added = await asyncio.gather(*(add_device(other_node, world, f"Phone {n}") for n in range(12)))
+    for device_id in added:
+        await heard.device(device_id)
+
+
+@ON_POSTGRES
+async def test_announcements_made_while_one_is_sent_share_the_next_notification(
+    world: World,
+) -> None:
+    signal = world.services.deps.device_change_signal
+    assert isinstance(signal, PostgresChangeSignal)
+    listener = await asyncpg.connect(signal.dsn)
+    heard: list[None] = []
+    await listener.add_listener(signal.channel, lambda *_: heard.append(None))
+    try:
+        await asyncio.gather(*(signal.announce() for _ in range(20)))
+        await signal.announce()  # after the burst: one of its own
+        await wait_until(lambda: len(heard) >= 3, what="the notifications")
+    finally:
+        await listener.close()
+    assert len(heard) == 3  # the first call's, one shared by the 19 that waited, the last
 
 
 @ON_POSTGRES

@@ -420,15 +420,15 @@ class DeviceService:
         return device_view(device, email, user_email, self.deps.clock.now())
 
     async def _changed(self, uow: UnitOfWork, device: Device, kind: str) -> None:
-        """Write the change to the feed and signal other processes, both in ``uow``'s
-        transaction; publish it here once committed."""
+        """Write the change to the feed in ``uow``'s transaction; once it committed,
+        signal other processes and publish it here."""
         change = DeviceChange(
             device_id=device.id, address_id=device.address_id, kind=kind, at=self.deps.clock.now()
         )
         uow.session.add(change)
-        await self.deps.device_change_signal.announce(uow.session)
 
         async def publish() -> None:
+            await self.deps.device_change_signal.announce()
             notice = DeviceChangeNotice(
                 change.device_id, change.address_id, kind, change.id, change.at
             )
