@@ -28,25 +28,33 @@ log = logging.getLogger("mailward.web")
 
 @dataclass
 class WebState:
+    """The node's services (wired in bootstrap) and the page renderer. The use cases the
+    sign-in and session code reaches most are the services' own, named here."""
+
     services: Services
-    sessions: WebSessionService
-    second_factor: SecondFactorService
-    signin: SignInService
-    rights: RightsService
     templates: Jinja2Templates
 
     @classmethod
     def build(cls, services: Services) -> WebState:
         templates = Jinja2Templates(directory=TEMPLATES_DIR)
         templates.env.filters.update(FILTERS)
-        return cls(
-            services=services,
-            sessions=services.web_sessions,
-            second_factor=services.second_factor,
-            signin=services.signin,
-            rights=services.rights,
-            templates=templates,
-        )
+        return cls(services, templates)
+
+    @property
+    def sessions(self) -> WebSessionService:
+        return self.services.web_sessions
+
+    @property
+    def second_factor(self) -> SecondFactorService:
+        return self.services.second_factor
+
+    @property
+    def signin(self) -> SignInService:
+        return self.services.signin
+
+    @property
+    def rights(self) -> RightsService:
+        return self.services.rights
 
     @property
     def secure_cookies(self) -> bool:

@@ -19,8 +19,10 @@ their keys are asked for (signing, the DNS page, the CLI).
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -43,6 +45,8 @@ from mailward.core.mailservices.service import VERIFIED_ONLY, get_mail_service
 from mailward.core.names import normalize_domain
 from mailward.db.models import DkimKey, MailService
 from mailward.errors import Conflict, InvalidInput, NotFound
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -188,33 +192,31 @@ class DkimKeyService:
 
     async def published(self, domain: str) -> list[DkimKeyView]:
         """Every key of a verified domain (active and retired), for its DNS records."""
-        await self._ensure(domain)
-        async with self.deps.db.unit_of_work() as uow:
-            mail_service = await _verified(uow.session, domain)
-            if mail_service is None:
-                return []
-            rows = await keys_of(uow.session, mail_service.id)
-            return [key_view(mail_service.domain, k) for k in rows]
+        return await self._of_verified(domain, key_view)
 
     async def signing_keys(self, domain: str) -> list[SigningKey]:
         """The active keys of a verified domain, unsealed; none for any other domain."""
+        unseal = self.deps.keys.unseal
+
+        def signing(domain: str, key: DkimKey) -> SigningKey:
+            private_pem = unseal(SEAL_PURPOSE, key.private_key_sealed)
+            return SigningKey(domain, key.selector, key.algorithm, private_pem)
+
+        return await self._of_verified(domain, signing, active_only=True)
+
+    async def _of_verified(
+        self, domain: str, read: Callable[[str, DkimKey], T], active_only: bool = False
+    ) -> list[T]:
+        """``read`` of each key of a verified domain (its first pair made now if it has
+        none), in :func:`keys_of` order; none for any other domain."""
         await self._ensure(domain)
         async with self.deps.db.unit_of_work() as uow:
             mail_service = await _verified(uow.session, domain)
             if mail_service is None:
                 return []
             rows = await keys_of(uow.session, mail_service.id)
-            unseal = self.deps.keys.unseal
-            return [
-                SigningKey(
-                    mail_service.domain,
-                    k.selector,
-                    k.algorithm,
-                    unseal(SEAL_PURPOSE, k.private_key_sealed),
-                )
-                for k in rows
-                if k.retired_at is None
-            ]
+            keys = [k for k in rows if k.retired_at is None or not active_only]
+            return [read(mail_service.domain, k) for k in keys]
 
 
 async def _verified(session: AsyncSession, domain: str) -> MailService | None:
