@@ -27,7 +27,6 @@ from tests.integration.dataplane import (
     INFO,
     SALES,
     DataPlane,
-    client_tls,
     destroy_plane,
     prepare_plane,
     require_binaries,
@@ -39,6 +38,7 @@ from tests.integration.dataplane import (
     wait_for_auth_chain,
     wait_for_port,
 )
+from tests.integration.test_dovecot_dataplane import imaps_login
 from tests.support import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -129,16 +129,6 @@ def cluster() -> Iterator[Cluster]:
         shutil.rmtree(layout, ignore_errors=True)
 
 
-def proxy_login(plane: DataPlane, address: str, password: str) -> imaplib.IMAP4_SSL:
-    client = imaplib.IMAP4_SSL("127.0.0.1", plane.settings.imaps_port, ssl_context=client_tls())
-    try:
-        client.login(address, password)
-    except BaseException:
-        client.shutdown()
-        raise
-    return client
-
-
 def deliver(plane: DataPlane, address: str, subject: str) -> None:
     """One message through the proxy's LMTP, where Postfix delivers."""
     message = f"From: someone@outside.test\r\nTo: {address}\r\nSubject: {subject}\r\n\r\nHi\r\n"
@@ -200,7 +190,7 @@ def test_addresses_on_two_backends_log_in_and_receive_mail_through_the_proxy(
         subject = f"to {address} {uuid.uuid4().hex[:8]}"
         deliver(plane, address, subject)
         device = plane.add_device(address, f"Laptop {uuid.uuid4().hex[:6]}")
-        client = proxy_login(plane, address, device.password)
+        client = imaps_login(plane, address, device.password)
         try:
             assert subject in subjects(client)
             assert f"{address}#{device.device.id}" in cluster.who(backend)
@@ -221,7 +211,7 @@ def test_a_move_under_an_idle_session_loses_no_message_and_the_next_login_lands_
     sent = [f"before move {n}" for n in range(3)]
     for subject in sent:
         deliver(plane, INFO, subject)
-    idle = proxy_login(plane, INFO, device.password)
+    idle = imaps_login(plane, INFO, device.password)
     idle.select("INBOX")
     start_idle(idle)
 
@@ -249,7 +239,7 @@ def test_a_move_under_an_idle_session_loses_no_message_and_the_next_login_lands_
     wait_for_end(idle, within=10)  # kicked on the old backend: the proxy closes it
 
     deliver(plane, INFO, "after move")
-    again = proxy_login(plane, INFO, device.password)
+    again = imaps_login(plane, INFO, device.password)
     try:
         received = subjects(again)
         assert f"{INFO}#{device.device.id}" in cluster.who(target)
@@ -266,8 +256,8 @@ def test_revoking_a_device_ends_its_proxied_idle_session_and_no_other(cluster: C
     plane = cluster.plane
     phone = plane.add_device(SALES, "Phone to revoke")
     laptop = plane.add_device(SALES, "Laptop kept")
-    revoked = proxy_login(plane, SALES, phone.password)
-    kept = proxy_login(plane, SALES, laptop.password)
+    revoked = imaps_login(plane, SALES, phone.password)
+    kept = imaps_login(plane, SALES, laptop.password)
     try:
         revoked.select("INBOX")
         start_idle(revoked)
@@ -275,6 +265,6 @@ def test_revoking_a_device_ends_its_proxied_idle_session_and_no_other(cluster: C
         wait_for_end(revoked, within=5)
         assert kept.noop()[0] == "OK"
         with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
-            proxy_login(plane, SALES, phone.password)
+            imaps_login(plane, SALES, phone.password)
     finally:
         kept.logout()

@@ -54,7 +54,8 @@ FAIL_BODY = b'{"result":"fail"}'
 UNAVAILABLE_BODY = json.dumps(
     {"result": "tempfail", "retry_after": UNAVAILABLE_RETRY, "reason": "unavailable"}
 ).encode()
-DOVECOT_PATHS = ("/auth/dovecot", "/auth/dovecot/mailbox")
+MAILBOX_PATH = "/auth/dovecot/mailbox"
+DOVECOT_PATHS = ("/auth/dovecot", MAILBOX_PATH)
 
 
 class BadRequest(Exception):
@@ -78,13 +79,18 @@ def dovecot_answer(result: AuthResult, destination: Destination | None = None) -
     return json.dumps(answer).encode()
 
 
-def dovecot_request(body: bytes) -> dict[str, str | None]:
+def _json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except ValueError:
         raise BadRequest("body is not JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("body is not a JSON object")
+    return data
+
+
+def dovecot_request(body: bytes) -> dict[str, str | None]:
+    data = _json_object(body)
     fields = {k: data.get(k) for k in ("user", "password", "service", "remote_ip", "client_name")}
     if not all(isinstance(v, str) or v is None for v in fields.values()):
         raise BadRequest("fields must be strings")
@@ -94,11 +100,7 @@ def dovecot_request(body: bytes) -> dict[str, str | None]:
 
 
 def mailbox_request(body: bytes) -> str:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise BadRequest("body is not JSON") from None
-    user = data.get("user") if isinstance(data, dict) else None
+    user = _json_object(body).get("user")
     if not isinstance(user, str) or not user:
         raise BadRequest("user is required")
     return user
@@ -146,22 +148,26 @@ class AuthHttpApp:
             return
         if path == "/auth/nginx":
             await self._nginx(headers, send)
-        elif path == "/auth/dovecot/mailbox":
-            await self._mailbox(receive, send)
         else:
-            await self._dovecot(receive, send)
+            await self._dovecot_route(path, receive, send)
 
-    async def _dovecot(self, receive: Receive, send: Send) -> None:
+    async def _dovecot_route(self, path: str, receive: Receive, send: Send) -> None:
         try:
-            fields = dovecot_request(await _body(receive))
+            body = await _body(receive)
+            if path == MAILBOX_PATH:
+                answer = await self._mailbox(mailbox_request(body))
+            else:
+                answer = await self._dovecot(dovecot_request(body))
         except BadRequest as exc:
-            body = json.dumps({"result": "fail", "error": str(exc)}).encode()
-            await _respond(send, 400, JSON_HEADERS, body)
+            answer = json.dumps({"result": "fail", "error": str(exc)}).encode()
+            await _respond(send, 400, JSON_HEADERS, answer)
             return
+        await _respond(send, 200, JSON_HEADERS, answer)
+
+    async def _dovecot(self, fields: dict[str, str | None]) -> bytes:
         protocol = DOVECOT_SERVICES.get((fields["service"] or "imap").lower())
         if protocol is None:
-            await _respond(send, 200, JSON_HEADERS, FAIL_BODY)
-            return
+            return FAIL_BODY
         result = await self.authenticator.authenticate(
             fields["user"] or "",
             fields["password"] or "",
@@ -169,7 +175,7 @@ class AuthHttpApp:
             fields["remote_ip"] or "",
             fields["client_name"],
         )
-        await _respond(send, 200, JSON_HEADERS, await self._answer(result, protocol))
+        return await self._answer(result, protocol)
 
     async def _answer(self, result: AuthResult, protocol: str) -> bytes:
         if not isinstance(result, AuthenticatedDevice):
@@ -180,22 +186,14 @@ class AuthHttpApp:
             return UNAVAILABLE_BODY
         return dovecot_answer(result, destination)
 
-    async def _mailbox(self, receive: Receive, send: Send) -> None:
-        try:
-            email = mailbox_request(await _body(receive))
-        except BadRequest as exc:
-            body = json.dumps({"result": "fail", "error": str(exc)}).encode()
-            await _respond(send, 400, JSON_HEADERS, body)
-            return
+    async def _mailbox(self, email: str) -> bytes:
         try:
             destination = await self.mailboxes.for_email(email, "lmtp")
         except UnknownAddress:
-            answer = FAIL_BODY
+            return FAIL_BODY
         except (*DATABASE_ERRORS, LookupError):
-            answer = UNAVAILABLE_BODY
-        else:
-            answer = _with_destination({"result": "ok", "user": email}, destination)
-        await _respond(send, 200, JSON_HEADERS, answer)
+            return UNAVAILABLE_BODY
+        return _with_destination({"result": "ok", "user": email}, destination)
 
     async def _ops(
         self,

@@ -13,12 +13,12 @@ exact user name only (2.3.19 takes no mask), so the device's names come from
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
 from mailward.core.deps import DeviceChangeNotice
 from mailward.core.devices.changes import Subscriber
+from mailward.integrations.doveadm import NO_SUCH_USER, run_doveadm
 
 log = logging.getLogger(__name__)
 
@@ -53,29 +53,20 @@ class DovecotKicker:
 
     async def _doveadm(self, device_id: int, *arguments: str) -> str | None:
         """doveadm's output, or None (logged) when it failed."""
-        process = await asyncio.create_subprocess_exec(
-            self.doveadm,
-            "-c",
-            str(self.dovecot_config),
-            *arguments,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
         command = " ".join(a for a in arguments if not a.startswith("-") and a != "tab")
         extra = {"device_id": device_id}
         try:
-            async with asyncio.timeout(KICK_TIMEOUT):
-                stdout, stderr = await process.communicate()
+            result = await run_doveadm(
+                self.dovecot_config, *arguments, seconds=KICK_TIMEOUT, doveadm=self.doveadm
+            )
         except TimeoutError:
-            process.kill()
-            await process.wait()
             log.warning("doveadm %s for device %s timed out", command, device_id, extra=extra)
             return None
-        if process.returncode not in (0, 68):  # 68: EX_NOUSER, no session to end
-            reason = stderr.decode().strip()
+        if result.code not in (0, NO_SUCH_USER):
+            reason = result.error.strip()
             log.warning("doveadm %s for device %s: %s", command, device_id, reason, extra=extra)
             return None
-        return stdout.decode(errors="replace")
+        return result.output
 
 
 def proxied_names(listing: str, device_id: int) -> list[str]:

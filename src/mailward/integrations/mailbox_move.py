@@ -11,15 +11,14 @@ client's connection when its backend session ends.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from mailward.core.addresses.placement import MoveFailed
+from mailward.integrations.doveadm import NO_SUCH_USER, run_doveadm
 from mailward.settings import MailboxBackend
 
 SYNC_TIMEOUT = 30 * 60.0
 KICK_TIMEOUT = 30.0
-NO_SUCH_USER = 68  # doveadm kick: no session to end
 # doveadm sync: "changes happened during sync, run again" (mail arrived meanwhile).
 SYNC_AGAIN = 2
 SYNC_ATTEMPTS = 10
@@ -35,7 +34,7 @@ class DoveadmMailboxMover:
         if config is None or not config.exists():
             raise MoveFailed(
                 f"mailbox backend {name} has no dovecot_config here ({config}): run the move "
-                "where its dovecot.conf is, or set mailbox_backends.{name}.dovecot_config"
+                f"where its dovecot.conf is, or set mailbox_backends.{name}.dovecot_config"
             )
         return config
 
@@ -55,18 +54,12 @@ class DoveadmMailboxMover:
         self, backend: str, seconds: float, fine: tuple[int, ...], *arguments: str
     ) -> int:
         """doveadm's exit code, one of ``fine``; any other raises MoveFailed."""
-        command = [self.doveadm, "-c", str(self._config(backend)), *arguments]
-        process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
-        )
+        config = self._config(backend)
         try:
-            async with asyncio.timeout(seconds):
-                _, stderr = await process.communicate()
+            result = await run_doveadm(config, *arguments, seconds=seconds, doveadm=self.doveadm)
         except TimeoutError:
-            process.kill()
-            await process.wait()
             raise MoveFailed(f"doveadm {arguments[0]} on {backend} timed out") from None
-        if process.returncode not in fine:
-            reason = stderr.decode(errors="replace").strip()[-500:]
+        if result.code not in fine:
+            reason = result.error.strip()[-500:]
             raise MoveFailed(f"doveadm {arguments[0]} on {backend} failed: {reason}")
-        return int(process.returncode or 0)
+        return result.code
