@@ -5,6 +5,7 @@ without it these tests time out."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -77,3 +78,21 @@ async def test_a_revoked_idle_session_lets_go_of_its_watch(watched: MailWorld) -
     finally:
         await phone.close()
     await wait_until(lambda: watcher.watched == 0, what="the revoked session's watch released")
+
+
+async def test_a_woken_idle_session_settles_instead_of_re_reading_without_end(
+    watched: MailWorld,
+) -> None:
+    """Each read of a mailbox takes the uid list's lock file in its folder: no change of
+    the mailbox, so once a delivery has woken the session and it has read, all is quiet."""
+    watcher = watched.server.mailbox_watcher
+    laptop = await idling(watched, "laptop")
+    try:
+        await deliver(watched, "wakes the session once")
+        assert b"EXISTS" in await laptop.wait_for(b"EXISTS")
+        await asyncio.sleep(0.5)  # the delivery's own events are read by now
+        seen = watcher.changes
+        await asyncio.sleep(1.0)
+        assert watcher.changes == seen
+    finally:
+        await laptop.close()

@@ -43,6 +43,11 @@ CHANGES = (
     | inotify_flags.ATTRIB
 )
 
+QUIET_NAMES = frozenset({UidList.LOCK_FILE})
+"""Files whose coming and going is no change of the mailbox: every session takes the uid
+list's lock file each time it reads the mailbox, so counting it woke the session that
+had just read, and every idle session re-read its mailbox without end once woken."""
+
 
 @dataclass(eq=False)
 class MailboxWatch:
@@ -68,6 +73,7 @@ class MailboxWatcher:
         self._inotify: INotify | None = None
         self._by_path: dict[str, MailboxWatch] = {}
         self._by_descriptor: dict[int, MailboxWatch] = {}
+        self.changes = 0  # mailbox changes seen so far (tests, diagnosis)
 
     def start(self) -> None:
         try:
@@ -126,10 +132,21 @@ class MailboxWatcher:
         assert self._inotify is not None
         changed: set[int] = set()
         for event in self._inotify.read(timeout=0):
+            if event.mask & inotify_flags.Q_OVERFLOW:  # events lost: any mailbox may have changed
+                changed.update(id(watch) for watch in self._by_path.values())
+                self._change_all()
+                continue
             watch = self._by_descriptor.get(event.wd)
-            if watch is not None and id(watch) not in changed:
-                changed.add(id(watch))
-                watch.change()
+            if watch is None or id(watch) in changed or event.name in QUIET_NAMES:
+                continue
+            changed.add(id(watch))
+            watch.change()
+            self.changes += 1
+
+    def _change_all(self) -> None:
+        for watch in self._by_path.values():
+            watch.change()
+        self.changes += len(self._by_path)
 
 
 class WatchedMailboxData(MailboxData):
