@@ -18,8 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CONCURRENT_OPENINGS = 64
+CONCURRENT_OPENINGS = 16  # phones reconnecting at once; more only queue on the database
 OPEN_PATIENCE = 60.0  # seconds for one session to log in and start idling
+TRIES = 3  # a login answered "temporarily unavailable" is tried again, as a client would
 Account = tuple[str, str]  # address, device password
 
 
@@ -109,13 +110,18 @@ async def open_sessions(port: int, accounts: Iterable[Account]) -> Opened:
     errors: list[str] = []
 
     async def one(account: Account) -> IdleSession | None:
-        async with gate:
-            try:
-                async with asyncio.timeout(OPEN_PATIENCE):
-                    return await IdleSession.open(port, *account)
-            except (OSError, ssl.SSLError, TimeoutError, ValueError) as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
-                return None
+        for attempt in range(1, TRIES + 1):
+            async with gate:
+                try:
+                    async with asyncio.timeout(OPEN_PATIENCE):
+                        return await IdleSession.open(port, *account)
+                except (OSError, ssl.SSLError, TimeoutError, ValueError) as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+            if b"UNAVAILABLE" not in error.encode() or attempt == TRIES:
+                break
+            await asyncio.sleep(1.0)
+        errors.append(error)
+        return None
 
     started = time.monotonic()
     results = await asyncio.gather(*(one(account) for account in accounts))
