@@ -170,15 +170,13 @@ def dns_records(
     return [mx, *sending_records(settings, domain, dkim), *client_records(settings, domain)]
 
 
+@dataclass(eq=False)
 class DnsRecordService:
     """The records of one Mail Service, for whoever may see it."""
 
-    def __init__(
-        self, settings: Settings, mail_services: MailServiceService, dkim: DkimKeyService
-    ) -> None:
-        self.settings = settings
-        self.mail_services = mail_services
-        self.dkim = dkim
+    settings: Settings
+    mail_services: MailServiceService
+    dkim: DkimKeyService
 
     async def records(
         self, actor: Actor, key: int | str
