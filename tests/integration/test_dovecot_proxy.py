@@ -7,6 +7,7 @@ revoking a device ends its proxied session."""
 from __future__ import annotations
 
 import imaplib
+import poplib
 import shutil
 import smtplib
 import subprocess
@@ -27,6 +28,7 @@ from tests.integration.dataplane import (
     INFO,
     SALES,
     DataPlane,
+    client_tls,
     destroy_plane,
     prepare_plane,
     require_binaries,
@@ -61,6 +63,10 @@ class Cluster:
         local, domain = address.split("@")
         maildir = self.mail_root(backend) / domain / local / "Maildir"
         return [p for sub in ("new", "cur") for p in (maildir / sub).glob("*") if p.is_file()]
+
+    def logins(self, backend: str, address: str) -> list[str]:
+        log = (self.layout / backend / "dovecot.log").read_text()
+        return [line for line in log.splitlines() if f"Login: user=<{address}#" in line]
 
     def who(self, backend: str) -> str:
         command = ["doveadm", "-c", str(self.config(backend)), "who"]
@@ -194,9 +200,16 @@ def test_addresses_on_two_backends_log_in_and_receive_mail_through_the_proxy(
         try:
             assert subject in subjects(client)
             assert f"{address}#{device.device.id}" in cluster.who(backend)
+            logins = cluster.logins(backend, address)  # the proxy came with STARTTLS
+            assert logins and all(", TLS" in line for line in logins), logins
         finally:
             client.logout()
         assert len(cluster.maildir_messages(backend, address)) >= 1
+        pop = poplib.POP3_SSL("127.0.0.1", plane.settings.pop3s_port, context=client_tls())
+        pop.user(address)
+        assert pop.pass_(device.password).startswith(b"+OK")
+        assert pop.stat()[0] >= 1
+        pop.quit()
         other = BACKENDS[1 - BACKENDS.index(backend)]
         assert not cluster.maildir_messages(other, address)
 
