@@ -20,19 +20,18 @@ revision: str = "0006"
 down_revision: str | None = "0005"
 
 
+# The organization's policy in days: column, default, whether it can be switched off.
+POLICY_DAYS = (
+    ("login_history_days", "90", False),
+    ("unused_notice_days", "90", True),
+    ("unused_revoke_days", "120", True),
+)
+
+
 def _policy_columns() -> None:
-    op.add_column(
-        "organizations",
-        sa.Column("login_history_days", sa.Integer(), server_default="90", nullable=False),
-    )
-    op.add_column(
-        "organizations",
-        sa.Column("unused_notice_days", sa.Integer(), server_default="90", nullable=True),
-    )
-    op.add_column(
-        "organizations",
-        sa.Column("unused_revoke_days", sa.Integer(), server_default="120", nullable=True),
-    )
+    for name, days, nullable in POLICY_DAYS:
+        days_column = sa.Column(name, sa.Integer(), server_default=days, nullable=nullable)
+        op.add_column("organizations", days_column)
     op.add_column("organizations", col.when("unused_digest_at", nullable=True))
     op.add_column("devices", col.when("unused_notice_at", nullable=True))
     op.add_column("devices", col.when("kept_at", nullable=True))
