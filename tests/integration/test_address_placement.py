@@ -16,6 +16,7 @@ from mailward.auth.mailboxes import mailbox_locator
 from mailward.auth.secret import auth_http_secret
 from mailward.auth.server import make_auth_http_app, serve_auth_http
 from mailward.core.access.actors import Actor
+from mailward.core.addresses.placement import MoveFailed
 from mailward.core.addresses.rule import PlacementRule
 from mailward.core.addresses.service import AddressService
 from mailward.core.audit.events import AuditTag
@@ -171,3 +172,17 @@ async def test_the_endpoint_names_the_backend_of_a_recipient_for_the_proxys_lmtp
     assert bad.json() == {"result": "fail"}
     empty = await endpoint.post("/auth/dovecot/mailbox", json={"user": ""})
     assert empty.status_code == 400
+
+
+class FailingAfterSwitch(RecordingMover):
+    async def end_sessions(self, email: str, backend: str) -> None:
+        raise MoveFailed("doveadm kick on store1 failed: no anvil")
+
+
+async def test_a_move_that_fails_after_the_switch_says_where_the_mailbox_is(
+    world: World,
+) -> None:
+    mover = FailingAfterSwitch(world)
+    with pytest.raises(MoveFailed, match="already placed on store2 and store1 keeps its copy"):
+        await world.services.placements.move(world.admin, world.address, "store2", mover)
+    assert await placed(world, world.address) == "store2"

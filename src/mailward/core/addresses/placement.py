@@ -63,13 +63,20 @@ class PlacementService:
     ) -> PlacementView:
         """Move the address's mailbox to ``target`` while its clients use it."""
         source = await self._check_move(actor, address_key, target)
-        await mover.copy(source.email, str(source.backend), target)
+        email, old = source.email, str(source.backend)
+        await mover.copy(email, old, target)
         await self._switch(actor, address_key, target)
-        await mover.copy(source.email, str(source.backend), target)
-        await mover.end_sessions(source.email, str(source.backend))
-        # What a client changed on the old backend between the copy and its end.
-        await mover.copy(source.email, str(source.backend), target)
-        return PlacementView(source.email, target)
+        try:
+            await mover.copy(email, old, target)
+            await mover.end_sessions(email, old)
+            # What a client changed on the old backend between the copy and its end.
+            await mover.copy(email, old, target)
+        except MoveFailed as error:
+            raise MoveFailed(
+                f"{error}; {email} is already placed on {target} and {old} keeps its copy: "
+                f"repeat the doveadm sync from {old} to {target} and kick its old sessions"
+            ) from error
+        return PlacementView(email, target)
 
     async def _check_move(self, actor: Actor, address_key: int | str, target: str) -> PlacementView:
         if not self.rule.backends:
