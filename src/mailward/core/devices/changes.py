@@ -93,6 +93,26 @@ class BackgroundSubscriber:
             await task
 
 
+class RecentChanges:
+    """The last ``remember`` change ids met; a notice without an id is always new."""
+
+    def __init__(self, remember: int) -> None:
+        self._order: deque[int] = deque(maxlen=remember)
+        self._ids: set[int] = set()
+
+    def first(self, change_id: int) -> bool:
+        """True the first time ``change_id`` is met (and for no id at all)."""
+        if not change_id:
+            return True
+        if change_id in self._ids:
+            return False
+        if len(self._order) == self._order.maxlen:
+            self._ids.discard(self._order[0])
+        self._order.append(change_id)
+        self._ids.add(change_id)
+        return True
+
+
 class DeviceEventHub:
     """Fans a notice out to subscribers, revocation first. Each change is delivered once
     per process, whichever way it arrived first.
@@ -111,8 +131,8 @@ class DeviceEventHub:
         self._revocation: list[Subscriber] = []
         self._background: list[BackgroundSubscriber] = []
         self._late: set[asyncio.Task[None]] = set()
-        self._seen: deque[int] = deque(maxlen=remember)
-        self._seen_set: set[int] = set()
+        self._seen = RecentChanges(remember)  # delivered, whichever way they came
+        self._made_here = RecentChanges(remember)  # published by this process
 
     def subscribe_revocation(self, subscriber: Subscriber) -> None:
         """``subscriber`` ends access (drops credentials, ends sessions); must be quick."""
@@ -131,23 +151,16 @@ class DeviceEventHub:
         await self._deliver(notice, here=False)
 
     async def _deliver(self, notice: DeviceChangeNotice, here: bool) -> None:
-        if self._seen_before(notice):
-            return
-        await self._revoke(notice)
+        """Revocation and the other subscribers once per change; ``only_here`` ones once
+        per change made here, even when this process's own feed read it first (the
+        database signals the commit before the change is published here)."""
+        first = self._seen.first(notice.change_id)
+        first_here = here and self._made_here.first(notice.change_id)
+        if first:
+            await self._revoke(notice)
         for background in self._background:
-            if here or not background.only_here:
+            if first_here if background.only_here else first:
                 background.put(notice)
-
-    def _seen_before(self, notice: DeviceChangeNotice) -> bool:
-        if not notice.change_id:
-            return False
-        if notice.change_id in self._seen_set:
-            return True
-        if len(self._seen) == self._seen.maxlen:
-            self._seen_set.discard(self._seen[0])
-        self._seen.append(notice.change_id)
-        self._seen_set.add(notice.change_id)
-        return False
 
     async def _revoke(self, notice: DeviceChangeNotice) -> None:
         if not self._revocation:
