@@ -100,24 +100,18 @@ def bounce_message(entry: SpoolEntry, hostname: str, reason: str, when: str) -> 
     return text.encode("utf-8", "replace")
 
 
+@dataclass(eq=False)
 class OutboundWorker:
-    def __init__(
-        self,
-        spool: Spool,
-        smarthost: Smarthost,
-        store: MailStore,
-        directory: AddressDirectory,
-        hostname: str,
-        retry_period: timedelta = RETRY_PERIOD,
-        unsent: UnsentNotices | None = None,
-    ) -> None:
-        self.spool = spool
-        self.smarthost = smarthost
-        self.store = store
-        self.directory = directory
-        self.hostname = hostname
-        self.retry_period = retry_period
-        self.unsent = unsent
+    """Hands the spool's due messages to the smarthost; bounces what it gives up on and
+    tells the administrators of a security notice among them (``unsent``)."""
+
+    spool: Spool
+    smarthost: Smarthost
+    store: MailStore
+    directory: AddressDirectory
+    hostname: str
+    retry_period: timedelta = RETRY_PERIOD
+    unsent: UnsentNotices | None = None
 
     async def run(self, interval: float = 30.0) -> None:
         while True:

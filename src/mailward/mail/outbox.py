@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import getaddresses, parseaddr
@@ -28,32 +29,27 @@ log = logging.getLogger(__name__)
 NO_SMARTHOST = "no smarthost is configured for addresses outside this server"
 
 
+@dataclass(eq=False)
 class Outbox:
     """The node's spool, mail store and outbound worker; the worker runs while at
     least one user (the mail server, ``serve``) has started it."""
 
-    def __init__(
-        self,
-        spool: Spool,
-        store: MailStore,
-        directory: AddressDirectory,
-        smarthost: Smarthost | None,
-        hostname: str,
-        signer: DkimSigner | None = None,
-        unsent: UnsentNotices | None = None,
-    ) -> None:
-        self.spool = spool
-        self.signer = signer
-        self.store = store
-        self.directory = directory
-        self.smarthost = smarthost
-        self.worker = (
-            OutboundWorker(spool, smarthost, store, directory, hostname, unsent=unsent)
-            if smarthost
-            else None
-        )
-        self._task: asyncio.Task[None] | None = None
-        self._users = 0
+    spool: Spool
+    store: MailStore
+    directory: AddressDirectory
+    smarthost: Smarthost | None
+    hostname: str
+    signer: DkimSigner | None = None
+    unsent: UnsentNotices | None = None
+    worker: OutboundWorker | None = field(init=False)
+    _task: asyncio.Task[None] | None = field(init=False, default=None)
+    _users: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.worker = None
+        if self.smarthost is not None:
+            where = (self.spool, self.smarthost, self.store, self.directory, self.hostname)
+            self.worker = OutboundWorker(*where, unsent=self.unsent)
 
     def start(self) -> None:
         self._users += 1
@@ -88,11 +84,11 @@ def recipients_of(message: EmailMessage) -> list[str]:
     return [addr for _, addr in getaddresses(message.get_all("To", [])) if addr]
 
 
+@dataclass(eq=False)
 class OutboxMailer:
     """The :class:`~mailward.core.notifications.Mailer` of a running Mailward."""
 
-    def __init__(self, outbox: Outbox) -> None:
-        self.outbox = outbox
+    outbox: Outbox
 
     async def send(self, message: EmailMessage, notice: NoticeMark | None = None) -> SendResult:
         local, remote = await self._split(recipients_of(message))
