@@ -310,8 +310,9 @@ def log(text: str) -> None:
 
 def idle_rss_kb_per_conn() -> float | None:
     """The embedded server's KiB per idle session from a quick run of step 1 (for
-    bench/scale.py); None when the run failed."""
-    command = [sys.executable, __file__, "--quick", "--embedded-only"]
+    bench/scale.py: 500 sessions, a minute or two); None when the run failed."""
+    command = [sys.executable, __file__, "--embedded-only", "--sessions", "500"]
+    command += ["--cpu-seconds", "3", "--revokes", "3"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=600)
         figure = json.loads(done.stdout.strip().splitlines()[-1])["idle_rss_kb_per_conn"]
