@@ -7,6 +7,7 @@ with the models); add a new helper instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,16 +37,23 @@ def when(name: str, nullable: bool = False) -> Column:
 
 
 def foreign_key(
-    table: str, column: str, parent: str, ondelete: str = "CASCADE"
-) -> sa.ForeignKeyConstraint:
-    """``table.column`` refers to ``parent.id``; named as the models' naming convention
-    names it."""
-    name = op.f(f"fk_{table}_{column}_{parent}")
-    return sa.ForeignKeyConstraint([column], [f"{parent}.id"], name=name, ondelete=ondelete)
+    column: str, parent: str, ondelete: str = "CASCADE"
+) -> Callable[[str], sa.ForeignKeyConstraint]:
+    """``column`` refers to ``parent.id``; :func:`create_table` names the constraint as
+    the models' naming convention does."""
+
+    def of(table: str) -> sa.ForeignKeyConstraint:
+        name = op.f(f"fk_{table}_{column}_{parent}")
+        return sa.ForeignKeyConstraint([column], [f"{parent}.id"], name=name, ondelete=ondelete)
+
+    return of
 
 
-def unique(table: str, *columns: str) -> sa.UniqueConstraint:
-    return sa.UniqueConstraint(*columns, name=op.f(f"uq_{table}_{'_'.join(columns)}"))
+def unique(*columns: str) -> Callable[[str], sa.UniqueConstraint]:
+    def of(table: str) -> sa.UniqueConstraint:
+        return sa.UniqueConstraint(*columns, name=op.f(f"uq_{table}_{'_'.join(columns)}"))
+
+    return of
 
 
 def create_partial_index(
@@ -58,7 +66,9 @@ def create_partial_index(
     )
 
 
-def create_table(table: str, *items: SchemaItem) -> None:
-    """A table with an integer ``id`` primary key, then ``items`` (columns, constraints)."""
+def create_table(table: str, *items: SchemaItem | Callable[[str], SchemaItem]) -> None:
+    """A table with an integer ``id`` primary key, then ``items``: columns, and the
+    constraints :func:`foreign_key` and :func:`unique` describe."""
+    made = [item if isinstance(item, SchemaItem) else item(table) for item in items]
     primary_key = sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}"))
-    op.create_table(table, integer("id"), *items, primary_key)
+    op.create_table(table, integer("id"), *made, primary_key)

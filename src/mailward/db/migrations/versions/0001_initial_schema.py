@@ -24,7 +24,7 @@ def _accounts_and_organizations() -> None:
         col.when("totp_enabled_at", nullable=True),
         col.string("status", 20),
         col.when("created_at"),
-        col.unique("accounts", "email"),
+        col.unique("email"),
     )
     col.create_table(
         "audit_events",
@@ -54,7 +54,7 @@ def _accounts_and_organizations() -> None:
         "organizations",
         col.string("name", 200),
         col.when("created_at"),
-        col.unique("organizations", "name"),
+        col.unique("name"),
     )
 
 
@@ -70,17 +70,17 @@ def _memberships_and_sessions() -> None:
         col.when("expires_at", nullable=True),
         col.when("last_used_at", nullable=True),
         col.when("revoked_at", nullable=True),
-        col.foreign_key("api_tokens", "account_id", "accounts"),
-        col.foreign_key("api_tokens", "organization_id", "organizations"),
-        col.unique("api_tokens", "token_hash"),
+        col.foreign_key("account_id", "accounts"),
+        col.foreign_key("organization_id", "organizations"),
+        col.unique("token_hash"),
     )
     col.create_table(
         "mail_services",
         col.integer("organization_id"),
         col.string("domain", 255),
         col.when("created_at"),
-        col.foreign_key("mail_services", "organization_id", "organizations"),
-        col.unique("mail_services", "domain"),
+        col.foreign_key("organization_id", "organizations"),
+        col.unique("domain"),
     )
     op.create_index(op.f("ix_mail_services_organization_id"), "mail_services", ["organization_id"])
     col.create_table(
@@ -88,9 +88,9 @@ def _memberships_and_sessions() -> None:
         col.integer("account_id"),
         col.integer("organization_id"),
         col.string("role", 40),
-        col.foreign_key("memberships", "account_id", "accounts"),
-        col.foreign_key("memberships", "organization_id", "organizations"),
-        col.unique("memberships", "account_id", "organization_id"),
+        col.foreign_key("account_id", "accounts"),
+        col.foreign_key("organization_id", "organizations"),
+        col.unique("account_id", "organization_id"),
     )
     op.create_index(op.f("ix_memberships_organization_id"), "memberships", ["organization_id"])
     col.create_table(
@@ -98,8 +98,8 @@ def _memberships_and_sessions() -> None:
         col.integer("account_id"),
         col.binary("code_hash", 32),
         col.when("used_at", nullable=True),
-        col.foreign_key("recovery_codes", "account_id", "accounts"),
-        col.unique("recovery_codes", "code_hash"),
+        col.foreign_key("account_id", "accounts"),
+        col.unique("code_hash"),
     )
     col.create_table(
         "web_sessions",
@@ -113,8 +113,8 @@ def _memberships_and_sessions() -> None:
         col.string("ip", 64, nullable=True),
         col.string("user_agent", 300),
         col.when("revoked_at", nullable=True),
-        col.foreign_key("web_sessions", "account_id", "accounts"),
-        col.unique("web_sessions", "token_hash"),
+        col.foreign_key("account_id", "accounts"),
+        col.unique("token_hash"),
     )
 
 
@@ -125,17 +125,17 @@ def _addresses() -> None:
         col.string("local_part", 64),
         col.string("display_name", 200),
         col.when("created_at"),
-        col.foreign_key("addresses", "mail_service_id", "mail_services"),
-        col.unique("addresses", "mail_service_id", "local_part"),
+        col.foreign_key("mail_service_id", "mail_services"),
+        col.unique("mail_service_id", "local_part"),
     )
     col.create_table(
         "address_users",
         col.integer("address_id"),
         col.integer("account_id"),
         col.when("created_at"),
-        col.foreign_key("address_users", "account_id", "accounts"),
-        col.foreign_key("address_users", "address_id", "addresses"),
-        col.unique("address_users", "address_id", "account_id"),
+        col.foreign_key("account_id", "accounts"),
+        col.foreign_key("address_id", "addresses"),
+        col.unique("address_id", "account_id"),
     )
 
 
@@ -161,9 +161,9 @@ def _devices() -> None:
         sa.Column("allowed_networks", sa.Text(), nullable=False),
         col.when("revoked_at", nullable=True),
         col.string("revoked_by", 320, nullable=True),
-        col.foreign_key("devices", "address_id", "addresses"),
-        col.foreign_key("devices", "user_account_id", "accounts", ondelete="SET NULL"),
-        col.unique("devices", "password_lookup"),
+        col.foreign_key("address_id", "addresses"),
+        col.foreign_key("user_account_id", "accounts", ondelete="SET NULL"),
+        col.unique("password_lookup"),
     )
     op.create_index("ix_devices_address_id_revoked_at", "devices", ["address_id", "revoked_at"])
     col.create_table(
@@ -179,10 +179,10 @@ def _devices() -> None:
         col.when("used_at", nullable=True),
         col.when("cancelled_at", nullable=True),
         col.integer("device_id", nullable=True),
-        col.foreign_key("invitations", "account_id", "accounts"),
-        col.foreign_key("invitations", "address_id", "addresses"),
-        col.foreign_key("invitations", "device_id", "devices", ondelete="SET NULL"),
-        col.unique("invitations", "token_hash"),
+        col.foreign_key("account_id", "accounts"),
+        col.foreign_key("address_id", "addresses"),
+        col.foreign_key("device_id", "devices", ondelete="SET NULL"),
+        col.unique("token_hash"),
     )
 
 

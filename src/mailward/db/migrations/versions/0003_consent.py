@@ -29,9 +29,9 @@ def upgrade() -> None:
         col.string("offered_by", 320),
         col.when("offered_at"),
         col.when("answered_at", nullable=True),
-        col.foreign_key("grants", "account_id", "accounts"),
-        col.foreign_key("grants", "address_id", "addresses"),
-        col.foreign_key("grants", "organization_id", "organizations"),
+        col.foreign_key("account_id", "accounts"),
+        col.foreign_key("address_id", "addresses"),
+        col.foreign_key("organization_id", "organizations"),
     )
     op.create_index("ix_grants_account_id_state", "grants", ["account_id", "state"])
     op.create_index(op.f("ix_grants_organization_id"), "grants", ["organization_id"])
@@ -43,7 +43,7 @@ def upgrade() -> None:
         col.when("created_at"),
         col.when("expires_at"),
         col.when("used_at", nullable=True),
-        col.foreign_key("email_proofs", "account_id", "accounts"),
+        col.foreign_key("account_id", "accounts"),
     )
     op.create_index(op.f("ix_email_proofs_account_id"), "email_proofs", ["account_id"])
 

@@ -48,7 +48,7 @@ def upgrade() -> None:
         col.string("client", 200, nullable=True),
         col.string("result", 10),
         sa.Column("count", sa.Integer(), server_default="1", nullable=False),
-        col.foreign_key("device_logins", "device_id", "devices"),
+        col.foreign_key("device_id", "devices"),
     )
     op.create_index("ix_device_logins_device_id_at", "device_logins", ["device_id", "at"])
     op.create_index(op.f("ix_device_logins_at"), "device_logins", ["at"])
@@ -62,8 +62,8 @@ def upgrade() -> None:
         col.string("client", 200, nullable=True),
         col.string("notice", 10),
         col.when("notified_at", nullable=True),
-        col.foreign_key("device_networks", "device_id", "devices"),
-        col.unique("device_networks", "device_id", "network"),
+        col.foreign_key("device_id", "devices"),
+        col.unique("device_id", "network"),
     )
     col.create_partial_index(
         "ix_device_networks_pending", "device_networks", ["device_id"], "notice = 'pending'"

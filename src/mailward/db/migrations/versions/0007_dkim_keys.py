@@ -28,8 +28,8 @@ def upgrade() -> None:
         sa.Column("private_key_sealed", sa.Text(), nullable=False),
         col.when("created_at"),
         col.when("retired_at", nullable=True),
-        col.foreign_key("dkim_keys", "mail_service_id", "mail_services"),
-        col.unique("dkim_keys", "mail_service_id", "selector"),
+        col.foreign_key("mail_service_id", "mail_services"),
+        col.unique("mail_service_id", "selector"),
     )
     op.create_index(
         op.f("ix_dkim_keys_mail_service_id"), "dkim_keys", ["mail_service_id"], unique=False

@@ -28,8 +28,8 @@ def upgrade() -> None:
         col.integer("sign_count"),
         col.when("created_at"),
         col.when("last_used_at", nullable=True),
-        col.foreign_key("passkeys", "account_id", "accounts"),
-        col.unique("passkeys", "credential_id"),
+        col.foreign_key("account_id", "accounts"),
+        col.unique("credential_id"),
     )
     op.create_index(op.f("ix_passkeys_account_id"), "passkeys", ["account_id"])
     col.create_table(
@@ -39,7 +39,7 @@ def upgrade() -> None:
         col.binary("challenge", 64),
         col.integer("account_id", nullable=True),
         col.when("expires_at"),
-        col.foreign_key("passkey_challenges", "account_id", "accounts"),
+        col.foreign_key("account_id", "accounts"),
     )
     op.create_index(op.f("ix_passkey_challenges_binding"), "passkey_challenges", ["binding"])
 
