@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.exc import OperationalError
@@ -78,12 +80,19 @@ async def go_to(request: Request, exc: Exception) -> Response:
     return RedirectResponse(exc.path, status_code=303)
 
 
+# The page of each error; the most specific kind of an error wins.
+ERROR_PAGES: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
+    NotAllowed: not_allowed,
+    NotFound: not_found,
+    MailwardError: domain_error,
+    HTTPException: http_error,
+    CsrfRejected: csrf_rejected,
+    GoTo: go_to,
+    OperationalError: storage_unavailable,
+    OSError: storage_unavailable,
+}
+
+
 def install_error_pages(app: FastAPI) -> None:
-    app.add_exception_handler(NotAllowed, not_allowed)
-    app.add_exception_handler(NotFound, not_found)
-    app.add_exception_handler(MailwardError, domain_error)
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(CsrfRejected, csrf_rejected)
-    app.add_exception_handler(GoTo, go_to)
-    app.add_exception_handler(OperationalError, storage_unavailable)
-    app.add_exception_handler(OSError, storage_unavailable)
+    for kind, page in ERROR_PAGES.items():
+        app.add_exception_handler(kind, page)

@@ -3,6 +3,7 @@ tab."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from functools import partial
 from typing import Annotated, Any
 
@@ -103,6 +104,14 @@ async def _users_page(
     return render(request, "address_users.html", context, status)
 
 
+async def _users_answer(
+    request: Request, viewer: Viewer, address_id: int, action: Awaitable[object]
+) -> Response:
+    """A users form's answer: on to the Users tab, or the tab with the refusal."""
+    page = partial(_users_page, request, viewer, address_id)
+    return await done_or_refused(action, page, f"/addresses/{address_id}/users")
+
+
 @router.get("/addresses/{address_id}/users")
 async def users(request: Request, viewer: SignedIn, address_id: int) -> Response:
     return await _users_page(request, viewer, address_id)
@@ -111,12 +120,10 @@ async def users(request: Request, viewer: SignedIn, address_id: int) -> Response
 @router.post("/addresses/{address_id}/users")
 async def add_user(request: Request, viewer: SignedIn, address_id: int, email: Text) -> Response:
     action = web_state(request).services.addresses.add_user(viewer.actor, address_id, email)
-    page = partial(_users_page, request, viewer, address_id)
-    return await done_or_refused(action, page, f"/addresses/{address_id}/users")
+    return await _users_answer(request, viewer, address_id, action)
 
 
 @router.post("/addresses/{address_id}/users/remove")
 async def remove_user(request: Request, viewer: SignedIn, address_id: int, email: Text) -> Response:
     action = web_state(request).services.addresses.remove_user(viewer.actor, address_id, email)
-    page = partial(_users_page, request, viewer, address_id)
-    return await done_or_refused(action, page, f"/addresses/{address_id}/users")
+    return await _users_answer(request, viewer, address_id, action)

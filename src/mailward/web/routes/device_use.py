@@ -12,7 +12,7 @@ from mailward.errors import InvalidInput
 from mailward.web.clientip import client_ip
 from mailward.web.formatting import sentence
 from mailward.web.routes.addresses import address_context
-from mailward.web.routes.devices import device_context
+from mailward.web.routes.devices import revoke_form
 from mailward.web.state import render, web_state
 from mailward.web.viewer import SignedIn, Viewer, reauthenticated
 
@@ -41,8 +41,7 @@ async def revoke_from_notice(
     request: Request, viewer: FromNotice, address_id: int, device_id: int
 ) -> Response:
     """The link of a new-network notice: the usual revocation page, after the password."""
-    context, _ = await device_context(request, viewer, address_id, device_id, "revoke devices")
-    return render(request, "device_revoke.html", context)
+    return await revoke_form(request, viewer, address_id, device_id)
 
 
 @router.get("/devices/keep/{keep_token}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from functools import partial
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from mailward.core.access.permissions import MANAGER_ROLES, Role
 from mailward.core.audit.events import AuditFilter, AuditTag
 from mailward.core.devices.own import own_devices
 from mailward.core.pages import PageRequest
-from mailward.errors import NotFound
+from mailward.errors import MailwardError, NotFound
 from mailward.web.formatting import is_account_action
 from mailward.web.forms import REFUSED, done_or_refused, go
 from mailward.web.state import render, web_state
@@ -89,6 +90,18 @@ async def _members_page(
     return render(request, "org_members.html", context, status)
 
 
+async def _members_answer(
+    request: Request,
+    viewer: Viewer,
+    org_id: int,
+    action: Awaitable[object],
+    refused: tuple[type[MailwardError], ...] = REFUSED,
+) -> Response:
+    """A members form's answer: on to the members, or their page with the refusal."""
+    page = partial(_members_page, request, viewer, org_id)
+    return await done_or_refused(action, page, f"/orgs/{org_id}", refused)
+
+
 @router.get("/orgs/{org_id}")
 async def organization(request: Request, viewer: SignedIn, org_id: int) -> Response:
     return await _members_page(request, viewer, org_id)
@@ -99,8 +112,7 @@ async def add_member(
     request: Request, viewer: SignedIn, org_id: int, email: Text, role: Text
 ) -> Response:
     action = web_state(request).services.organizations.add_member(viewer.actor, org_id, email, role)
-    page = partial(_members_page, request, viewer, org_id)
-    return await done_or_refused(action, page, f"/orgs/{org_id}", (*REFUSED, NotFound))
+    return await _members_answer(request, viewer, org_id, action, (*REFUSED, NotFound))
 
 
 @router.post("/orgs/{org_id}/members/role")
@@ -108,15 +120,13 @@ async def set_role(
     request: Request, viewer: SignedIn, org_id: int, email: Text, role: Text
 ) -> Response:
     action = web_state(request).services.organizations.set_role(viewer.actor, org_id, email, role)
-    page = partial(_members_page, request, viewer, org_id)
-    return await done_or_refused(action, page, f"/orgs/{org_id}")
+    return await _members_answer(request, viewer, org_id, action)
 
 
 @router.post("/orgs/{org_id}/members/remove")
 async def remove_member(request: Request, viewer: SignedIn, org_id: int, email: Text) -> Response:
     action = web_state(request).services.organizations.remove_member(viewer.actor, org_id, email)
-    page = partial(_members_page, request, viewer, org_id)
-    return await done_or_refused(action, page, f"/orgs/{org_id}")
+    return await _members_answer(request, viewer, org_id, action)
 
 
 def _int_or_none(value: str) -> int | None:
