@@ -78,6 +78,20 @@ class Raw:
             await self.writer.wait_closed()
 
 
+async def submission_auth_answer(port: int, plain: bytes) -> bytes:
+    """The answer of the submissions port (implicit TLS) to ``AUTH PLAIN plain`` after
+    EHLO; the connection closed."""
+    smtp = await Raw.connect(port, tls=True)
+    try:
+        await smtp.until(b"220 ")
+        await smtp.send(b"EHLO client.test\r\n")
+        await smtp.until(b"250 ")
+        await smtp.send(b"AUTH PLAIN " + plain + b"\r\n")
+        return await smtp.line()
+    finally:
+        await smtp.close()
+
+
 async def rest_or_reset(client: Raw, patience: float = PATIENCE) -> bytes:
     """What the server said before closing; a reset (it closed with our bytes unread)
     counts as closed too."""
