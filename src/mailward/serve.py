@@ -64,8 +64,9 @@ class WebListener:
 
     async def stop(self) -> None:
         self.server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.task, 10)
+        with contextlib.suppress(Exception):  # a timeout cancels the web task
+            async with asyncio.timeout(10):  # not wait_for: it can swallow serve's stop
+                await self.task
         self.sock.close()
 
 

@@ -353,7 +353,8 @@ class Pop3Session:
         )
         try:
             self.writer.write(message)
-            await asyncio.wait_for(self.writer.drain(), 1.0)
+            async with asyncio.timeout(1.0):  # not wait_for: it can swallow a cancel
+                await self.writer.drain()
         except (ConnectionError, TimeoutError, asyncio.CancelledError, RuntimeError):
             pass
 

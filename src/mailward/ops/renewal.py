@@ -104,8 +104,16 @@ async def run_reload(command: list[str]) -> bool:
         process = await asyncio.create_subprocess_exec(
             *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
         )
-        _, stderr = await asyncio.wait_for(process.communicate(), RELOAD_SECONDS)
-    except (OSError, TimeoutError) as exc:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel
+        # that lands as the reload ends, and the renewal loop would run on after its stop.
+        async with asyncio.timeout(RELOAD_SECONDS):
+            _, stderr = await process.communicate()
+    except TimeoutError:  # before OSError, of which it is a kind
+        process.kill()
+        await process.wait()
+        log.error("%s: no answer within %.0f s, stopped", shown, RELOAD_SECONDS)
+        return False
+    except OSError as exc:
         log.error("%s: %s", shown, exc)
         return False
     if process.returncode != 0:
