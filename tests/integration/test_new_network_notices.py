@@ -20,7 +20,14 @@ from tests.mailbox import CapturingMailer
 from tests.support import World
 
 
-def notices_for(world: World, mailer: CapturingMailer) -> NewNetworkNotices:
+@pytest.fixture
+def mailer() -> CapturingMailer:
+    return CapturingMailer()
+
+
+@pytest.fixture
+def notices(world: World, mailer: CapturingMailer) -> NewNetworkNotices:
+    """The notices of the world's devices, sent to ``mailer``."""
     settings = world.services.settings
     return NewNetworkNotices(
         world.services.deps, mailer, settings.sender_address, "https://mail.example.test"
@@ -34,10 +41,12 @@ async def login(auth: Authenticator, world: World, password: str, ip: str) -> ob
 
 
 async def test_a_new_24_is_told_once_a_known_one_never(
-    auth: Authenticator, world: World, clock: FrozenClock
+    auth: Authenticator,
+    world: World,
+    clock: FrozenClock,
+    mailer: CapturingMailer,
+    notices: NewNetworkNotices,
 ) -> None:
-    mailer = CapturingMailer()
-    notices = notices_for(world, mailer)
     device, password = await add_generated(world, "Phone")
     assert isinstance(await login(auth, world, password, "198.51.100.7"), AuthenticatedDevice)
     assert await notices.send_pending() == 0  # the device's first network: its setting up
@@ -65,9 +74,8 @@ async def test_a_new_24_is_told_once_a_known_one_never(
 
 
 async def test_a_failed_login_from_a_new_network_is_never_told(
-    auth: Authenticator, world: World
+    auth: Authenticator, world: World, mailer: CapturingMailer, notices: NewNetworkNotices
 ) -> None:
-    mailer = CapturingMailer()
     device, password = await add_generated(world, "Phone")
     await login(auth, world, password, "198.51.100.7")
     assert isinstance(await login(auth, world, "wrong-password-guess", "203.0.113.5"), AuthFailure)
@@ -76,14 +84,16 @@ async def test_a_failed_login_from_a_new_network_is_never_told(
     )
     refused = await login(auth, world, password, "192.0.2.77")  # right password, refused
     assert isinstance(refused, AuthFailure)
-    assert await notices_for(world, mailer).send_pending() == 0 and mailer.sent == []
+    assert await notices.send_pending() == 0 and mailer.sent == []
 
 
 async def test_notices_are_rate_limited_per_device_and_batched(
-    auth: Authenticator, world: World, clock: FrozenClock
+    auth: Authenticator,
+    world: World,
+    clock: FrozenClock,
+    mailer: CapturingMailer,
+    notices: NewNetworkNotices,
 ) -> None:
-    mailer = CapturingMailer()
-    notices = notices_for(world, mailer)
     _, password = await add_generated(world, "Phone")
     await login(auth, world, password, "198.51.100.7")
     await login(auth, world, password, "203.0.113.5")
@@ -99,13 +109,14 @@ async def test_notices_are_rate_limited_per_device_and_batched(
 
 
 async def test_one_upkeep_pass_sends_the_notices_and_outlives_a_failing_step(
-    auth: Authenticator, world: World, caplog: pytest.LogCaptureFixture
+    auth: Authenticator,
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+    mailer: CapturingMailer,
+    notices: NewNetworkNotices,
 ) -> None:
-    mailer = CapturingMailer()
     services = world.services
-    upkeep = DeviceUpkeep(
-        notices_for(world, mailer), services.unused_devices(mailer), services.device_history, 60
-    )
+    upkeep = DeviceUpkeep(notices, services.unused_devices(mailer), services.device_history, 60)
 
     async def broken() -> None:
         raise ConnectionError("database away")
