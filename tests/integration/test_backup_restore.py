@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import imaplib
 import json
-import os
 import shutil
 import smtplib
 import subprocess
@@ -26,13 +25,12 @@ from mailward.bootstrap import build_services
 from mailward.core.access.actors import Actor
 from mailward.settings import Settings
 from tests.integration.mail_world import imaps, message
-from tests.integration.running_server import PORT_SETTINGS, _wait_ready
+from tests.integration.serve_process import running_serve, serve_env
 from tests.support import (
     ADMIN_PASSWORD,
     POSTGRES_ADMIN_DSN,
     create_postgres_database,
     drop_postgres_database,
-    free_port,
 )
 
 ADDRESSES = ("info@example.test", "sales@example.test")
@@ -67,12 +65,9 @@ class Installation:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def installation(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Installation]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILWARD_")}
-    env.update({f"MAILWARD_{name}": str(free_port()) for name in PORT_SETTINGS})
     data_dir = tmp_path / "data"
-    env.update(MAILWARD_DATA_DIR=str(data_dir), MAILWARD_HOSTNAME="localhost")
-    env["MAILWARD_DOMAIN_CHECK_INTERVAL_SECONDS"] = "3600"
-    env["MAILWARD_INBOUND_CHECKS"] = "false"  # no DNS here: SPF/DKIM checks would defer
+    # No DNS here: inbound SPF/DKIM checks would defer every delivery.
+    env = serve_env(data_dir, domain_check_interval_seconds="3600", inbound_checks="false")
     database_url = None
     if request.param == "postgres":
         database_url = asyncio.run(create_postgres_database())
@@ -103,33 +98,6 @@ async def _seed(install: Installation) -> None:
             ]
     finally:
         await services.close()
-
-
-class Serve:
-    """``mailward serve`` as a process, ready when started."""
-
-    def __init__(self, install: Installation, name: str) -> None:
-        self.errors = install.data_dir.parent / f"{name}.stderr"
-        with self.errors.open("w") as stderr:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "mailward.serve"],
-                env=install.env,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                text=True,
-            )
-        _wait_ready(self.process, self.errors)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            assert self.process.wait(timeout=20) == 0
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            if self.process.stdout is not None:
-                self.process.stdout.close()
 
 
 class Load:
@@ -280,8 +248,7 @@ def test_restore_drill_under_load(installation: Installation, tmp_path: Path) ->
     asyncio.run(_seed(install))
     archive = tmp_path / "mailward-backup.tar"
 
-    serve = Serve(install, "serve")
-    try:
+    with running_serve(install.env, tmp_path / "serve.stderr") as serve:
         load = Load(install)
         load.wait_for_messages(30)
         before_backup = set(load.delivered)
@@ -290,8 +257,7 @@ def test_restore_drill_under_load(installation: Installation, tmp_path: Path) ->
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith(f"backup written to {archive}")
         assert len(before_backup) >= 30 and load.logins > 0
-    finally:
-        serve.stop()
+    assert serve.returncode == 0
     originals = maildir_messages(install.data_dir)
     audit = audit_log(install)
     wipe(install)
@@ -304,8 +270,7 @@ def test_restore_drill_under_load(installation: Installation, tmp_path: Path) ->
     on_disk = maildir_messages(install.data_dir)
     assert before_backup <= set(on_disk)
     assert all(on_disk[subject] == originals[subject] for subject in on_disk)  # same bytes
-    serve = Serve(install, "serve-restored")
-    try:
+    with running_serve(install.env, tmp_path / "serve-restored.stderr") as serve:
         for address, passwords in install.passwords.items():
             assert all(logs_in(install, address, p) for p in passwords), address
         restored: set[str] = set()
@@ -313,8 +278,7 @@ def test_restore_drill_under_load(installation: Installation, tmp_path: Path) ->
             restored |= fetched_subjects(install, address, passwords[0])
         assert before_backup <= restored  # and IMAP serves them
         assert audit_log(install) == audit
-    finally:
-        serve.stop()
+    assert serve.returncode == 0
 
     done = install.mailward("restore", str(archive), "--data-dir", str(install.data_dir))
     assert done.returncode != 0 and "not empty" in done.stderr

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.running_server import PORT_SETTINGS, READY_TIMEOUT
-from tests.support import free_port
+from tests.integration.serve_process import READY_TIMEOUT, serve_env
 
 
 @pytest.fixture
@@ -44,9 +43,7 @@ def _messages(sock: socket.socket, until: bytes, limit: int = 50) -> list[bytes]
 def test_serve_tells_systemd_it_is_ready_pings_the_watchdog_and_says_it_stops(
     notify_socket: socket.socket, tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILWARD_")}
-    env.update({f"MAILWARD_{name}": str(free_port()) for name in PORT_SETTINGS})
-    env.update(MAILWARD_DATA_DIR=str(tmp_path / "data"), MAILWARD_HOSTNAME="localhost")
+    env = serve_env(tmp_path / "data")
     env.update(NOTIFY_SOCKET=notify_socket.getsockname(), WATCHDOG_USEC="400000")
     errors = (tmp_path / "serve.stderr").open("w")
     process = subprocess.Popen(
