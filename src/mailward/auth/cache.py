@@ -38,9 +38,9 @@ class DeviceGrant:
     networks: tuple[Network, ...]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)  # the cache stays out of logs
 class CredentialCache:
-    keys: ServerKeys = field(repr=False)
+    keys: ServerKeys
     ttl: float
     max_entries: int = 100_000
     monotonic: Monotonic = time.monotonic

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailward.auth.cache import DeviceGrant, Network
 from mailward.auth.readers import (
@@ -62,26 +62,22 @@ def grant_of(row: DeviceColumns, address: AddressRecord) -> DeviceGrant:
     )
 
 
+@dataclass(eq=False, repr=False)  # the cache stays out of logs
 class DeviceDirectory:
-    def __init__(
-        self,
-        db: Database,
-        reader: LoginReader | None = None,
-        address_ttl: float = 60.0,
-        max_addresses: int = 50_000,
-        monotonic: Monotonic = time.monotonic,
-    ) -> None:
-        self.db = db
-        self.reader = reader or reader_for(db)
-        self.address_ttl = address_ttl
-        self.max_addresses = max_addresses
-        self._now = monotonic
-        self._addresses: dict[str, tuple[AddressRecord, float]] = {}
+    db: Database
+    address_ttl: float = 60.0
+    max_addresses: int = 50_000
+    monotonic: Monotonic = time.monotonic
+    reader: LoginReader = field(init=False)
+    _addresses: dict[str, tuple[AddressRecord, float]] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.reader = reader_for(self.db)
 
     async def find_address(self, local: str, domain: str) -> AddressRecord | None:
         email = f"{local}@{domain}"
         cached = self._addresses.get(email)
-        if cached is not None and cached[1] > self._now():
+        if cached is not None and cached[1] > self.monotonic():
             return cached[0]
         found = await self.reader.address(local, domain)
         if found is None:
@@ -89,7 +85,7 @@ class DeviceDirectory:
         record = AddressRecord(found[0], found[1], email)
         if len(self._addresses) >= self.max_addresses:
             self._addresses.clear()
-        self._addresses[email] = (record, self._now() + self.address_ttl)
+        self._addresses[email] = (record, self.monotonic() + self.address_ttl)
         return record
 
     async def find_generated(
