@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from mailward.core.deps import DeviceChangeNotice
 from mailward.core.devices.changes import DeviceEventHub, Subscriber
 
@@ -23,33 +25,25 @@ class Heard:
         return subscriber
 
 
-async def hub_with_every_kind_of_subscriber() -> tuple[DeviceEventHub, Heard]:
+ALL = {"revocation": 1, "background": 1, "only here": 1}
+
+
+@pytest.mark.parametrize(
+    ("ways", "heard_once"),
+    [
+        pytest.param(("here", "feed"), ALL, id="made-here-then-read-back-by-the-feed"),
+        pytest.param(("feed", "here"), ALL, id="read-by-the-feed-before-published-here"),
+        pytest.param(("feed", "feed"), {"revocation": 1, "background": 1}, id="made-elsewhere"),
+    ],
+)
+async def test_each_subscriber_hears_a_change_once_and_only_here_ones_a_change_made_here(
+    ways: tuple[str, str], heard_once: dict[str, int]
+) -> None:
     hub, heard = DeviceEventHub(), Heard()
     hub.subscribe_revocation(heard.by("revocation"))
     hub.subscribe(heard.by("background"))
     hub.subscribe(heard.by("only here"), only_here=True)
-    return hub, heard
-
-
-async def test_a_change_made_here_and_read_back_by_the_feed_is_heard_once() -> None:
-    hub, heard = await hub_with_every_kind_of_subscriber()
-    await hub.device_changed(CHANGE)
-    await hub.changed_elsewhere(CHANGE)
+    for way in ways:
+        await (hub.device_changed if way == "here" else hub.changed_elsewhere)(CHANGE)
     await hub.close()
-    assert heard.count == {"revocation": 1, "background": 1, "only here": 1}
-
-
-async def test_a_change_the_feed_reads_before_it_is_published_here_is_still_told_here() -> None:
-    hub, heard = await hub_with_every_kind_of_subscriber()
-    await hub.changed_elsewhere(CHANGE)
-    await hub.device_changed(CHANGE)
-    await hub.close()
-    assert heard.count == {"revocation": 1, "background": 1, "only here": 1}
-
-
-async def test_a_change_made_elsewhere_is_not_told_here() -> None:
-    hub, heard = await hub_with_every_kind_of_subscriber()
-    await hub.changed_elsewhere(CHANGE)
-    await hub.changed_elsewhere(CHANGE)
-    await hub.close()
-    assert heard.count == {"revocation": 1, "background": 1}
+    assert heard.count == heard_once
