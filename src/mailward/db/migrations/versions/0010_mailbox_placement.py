@@ -3,22 +3,16 @@
 ``addresses.mailbox_backend``: the backend's name (``settings.mailbox_backends``), NULL
 on one machine. Indexed: least-used placement counts the addresses of each backend.
 
-Revision ID: 0010
-Revises: 0009
 Create Date: 2026-12-03 14:05:00
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
 down_revision: str | None = "0009"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
