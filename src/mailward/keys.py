@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -29,7 +29,7 @@ class KeyFileError(Exception):
 @dataclass(frozen=True)
 class ServerKeys:
     current_id: str
-    keys: dict[str, bytes]
+    keys: dict[str, bytes] = field(repr=False)
 
     @classmethod
     def generate(cls) -> ServerKeys:

@@ -61,6 +61,14 @@ def test_sealed_secrets_open_only_with_their_purpose_and_survive_rotation() -> N
         keys.unseal("other", sealed)
 
 
+def test_the_key_ring_never_shows_its_keys_in_a_repr() -> None:
+    keys = ServerKeys.generate()
+    shown = repr(keys)
+    assert keys.current_id in shown
+    for key in keys.keys.values():
+        assert repr(key) not in shown and key.hex() not in shown
+
+
 def test_production_mode_refuses_default_secrets() -> None:
     with pytest.raises(ValidationError, match="production mode refuses"):
         Settings(mode="production")
