@@ -17,19 +17,16 @@ from mailward.backup.files import moved_message
 from mailward.backup.manifest import BackupError
 from mailward.backup.restore import restore_backup
 from mailward.bootstrap import build_services
-from mailward.core.access.actors import Actor
 from mailward.settings import Settings
-from tests.support import ADMIN_PASSWORD
+from tests.support import make_world
 
 
 async def _address_id(settings: Settings) -> int:
+    """A new installation holding the test world; the id of its address."""
     services = await build_services(settings)
     try:
-        op = Actor.operator()
-        owner = await services.accounts.create(op, "o@corp.test", ADMIN_PASSWORD, "O")
-        org = await services.organizations.create(op, "Corp", owner.email)
-        await services.mail_services.create(op, org.id, "example.test")
-        return (await services.addresses.create_by_email(op, "info@example.test")).id
+        world = await make_world(services)
+        return (await services.addresses.get(world.admin, world.address)).id
     finally:
         await services.close()
 
