@@ -181,7 +181,3 @@ def _give_to_dovecot(path: Path) -> Path:
         internal = pwd.getpwnam(INTERNAL_USER)
         os.chown(path, internal.pw_uid, internal.pw_gid)
     return path
-
-
-def doveadm_command(config: Path, *arguments: str) -> list[str]:
-    return ["doveadm", "-c", str(config), *arguments]
