@@ -3,12 +3,14 @@ browser): adding and removing one needs sudo, and each sends the account a notic
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 
 from mailward.bootstrap import Services
 from mailward.clock import FrozenClock
+from mailward.core.passkeys.service import PasskeyView
 from mailward.core.signin.limits import IP_LIMIT
 from mailward.settings import Settings
 from tests.passkey_authenticator import SoftAuthenticator
@@ -40,35 +42,41 @@ async def add_passkey(admin: SignedInClient, services: Services, name: str) -> N
     assert added.status_code == 200 and added.json() == {"next": f"{PAGE}?notice=added"}
 
 
-async def test_adding_and_removing_a_passkey_tell_the_account(
+@pytest.fixture
+async def with_passkey(
     world: World, clock: FrozenClock
-) -> None:
-    services = world.services
+) -> AsyncIterator[tuple[SignedInClient, PasskeyView]]:
+    """The administrator in the manager, with one passkey just added there."""
     admin = await signed_in_admin(world, clock)
-    await add_passkey(admin, services, "Laptop")
-    (added,) = notices(services)
-    assert b"To: admin@corp.test" in added and b"A passkey was added" in added
-    (passkey,) = await services.passkeys.list_for(world.admin.account_id or 0)
-    removed = await admin.post_form(PAGE, f"{PAGE}/{passkey.id}/remove", {})
-    assert removed.status_code == 303 and removed.headers["location"] == f"{PAGE}?notice=removed"
-    assert any(b"A passkey was removed" in n for n in notices(services))
+    await add_passkey(admin, world.services, "Laptop")
+    (passkey,) = await world.services.passkeys.list_for(world.admin.account_id or 0)
+    yield admin, passkey
     await admin.client.aclose()
 
 
-async def test_adding_or_removing_a_passkey_needs_the_password_again(
-    world: World, clock: FrozenClock
+async def test_adding_and_removing_a_passkey_tell_the_account(
+    world: World, with_passkey: tuple[SignedInClient, PasskeyView]
 ) -> None:
     services = world.services
-    admin = await signed_in_admin(world, clock)
-    await add_passkey(admin, services, "Laptop")
-    (passkey,) = await services.passkeys.list_for(world.admin.account_id or 0)
+    admin, passkey = with_passkey
+    (added,) = notices(services)
+    assert b"To: admin@corp.test" in added and b"A passkey was added" in added
+    removed = await admin.post_form(PAGE, f"{PAGE}/{passkey.id}/remove", {})
+    assert removed.status_code == 303 and removed.headers["location"] == f"{PAGE}?notice=removed"
+    assert any(b"A passkey was removed" in n for n in notices(services))
+
+
+async def test_adding_or_removing_a_passkey_needs_the_password_again(
+    world: World, clock: FrozenClock, with_passkey: tuple[SignedInClient, PasskeyView]
+) -> None:
+    services = world.services
+    admin, passkey = with_passkey
     csrf = csrf_of((await admin.get(PAGE)).text)
     clock.advance(timedelta(minutes=services.settings.sudo_minutes, seconds=1))
     for action in (f"{PAGE}/options", f"{PAGE}/{passkey.id}/remove"):
         asked = await admin.client.post(action, data={"csrf": csrf})
         assert asked.status_code == 303 and asked.headers["location"].startswith("/sudo?next=")
     assert len(await services.passkeys.list_for(world.admin.account_id or 0)) == 1
-    await admin.client.aclose()
 
 
 async def test_refused_passkey_answers_count_as_failed_sign_ins_of_the_network(
