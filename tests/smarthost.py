@@ -41,6 +41,27 @@ class Refuser:
         return "550 5.1.1 no such mailbox here"
 
 
+class Picky(Collector):
+    """A smarthost that answers the recipients in ``answers`` with those answers, one per
+    attempt (a 451 then nothing: refused for now, taken the next time), and takes the
+    others; ``asked`` is every recipient it was given, in order."""
+
+    def __init__(self, answers: dict[str, list[str]]) -> None:
+        super().__init__()
+        self.answers = answers
+        self.asked: list[str] = []
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.asked.append(address)
+        waiting = self.answers.get(address)
+        if waiting:
+            return waiting.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
 def with_smarthost(settings: Settings, port: int) -> Settings:
     """The settings with the smarthost at 127.0.0.1:``port``, plain SMTP."""
     update = {"smarthost": "127.0.0.1", "smarthost_port": port, "smarthost_starttls": False}

@@ -18,10 +18,11 @@ from tests.integration.mail_world import (
     message,
     running_mail,
 )
-from tests.smarthost import Collector, with_smarthost
+from tests.smarthost import Collector, Picky, running_handler, with_smarthost
 from tests.support import World, wait_until
 
 REMOTE = "someone@elsewhere.test"
+OTHER = "nobody@elsewhere.test"
 
 
 @pytest.fixture
@@ -35,14 +36,29 @@ async def mail(world: World) -> AsyncIterator[MailWorld]:
         yield mail
 
 
-def submit(mail: MailWorld, to: str) -> None:
+def submit(mail: MailWorld, *to: str) -> None:
     client = smtplib.SMTP("127.0.0.1", mail.ports.submission, timeout=10)
     try:
         client.starttls(context=client_tls())
         client.login(mail.world.address, mail.passwords["website"])
-        client.sendmail(mail.world.address, [to], message(mail.world.address, to, "out"))
+        content = message(mail.world.address, ", ".join(to), "out")
+        client.sendmail(mail.world.address, list(to), content)
     finally:
         client.quit()
+
+
+@pytest.fixture
+async def picky(request: pytest.FixtureRequest, smarthost_port: int) -> AsyncIterator[Picky]:
+    """A smarthost answering OTHER with the test's ``request.param`` answers."""
+    async for smarthost in running_handler(smarthost_port, Picky({OTHER: list(request.param)})):
+        yield smarthost
+
+
+async def bounces(mail: MailWorld) -> list[bytes]:
+    sender_id = await mail.server.directory.address_id(mail.world.address)
+    assert sender_id is not None
+    new = mail.server.store.inbox_path(sender_id) / "new"
+    return [path.read_bytes() for path in new.iterdir()] if new.exists() else []
 
 
 async def test_mail_for_another_domain_goes_through_the_smarthost(
@@ -76,3 +92,40 @@ async def test_an_unreachable_smarthost_means_retries_then_a_bounce(
     bounced = list((mail.server.store.inbox_path(sender_id) / "new").iterdir())
     assert len(bounced) == 1
     assert b"could not be delivered" in bounced[0].read_bytes()
+
+
+@pytest.mark.parametrize("picky", [["550 5.1.1 no such mailbox here"]], indirect=True)
+async def test_a_recipient_the_smarthost_refuses_for_good_is_bounced_the_other_gets_it(
+    mail: MailWorld, picky: Picky
+) -> None:
+    await asyncio.to_thread(submit, mail, REMOTE, OTHER)
+    await asyncio.wait_for(picky.received.wait(), 10)
+    assert [recipients for _, recipients, _ in picky.messages] == [[REMOTE]]
+    spool = mail.server.spool
+    assert spool is not None
+    await wait_until(lambda: spool.entries() == [], what="the spool emptied")
+    [bounce] = await bounces(mail)
+    assert b"multipart/report; report-type=delivery-status" in bounce
+    assert f"Final-Recipient: rfc822; {OTHER}".encode() in bounce
+    assert b"Status: 5.1.1" in bounce and b"smtp; 550 5.1.1 no such mailbox here" in bounce
+    assert f"rfc822; {REMOTE}".encode() not in bounce  # it was delivered
+    assert b"Subject: out" in bounce  # the returned message's headers
+
+
+@pytest.mark.parametrize("picky", [["451 4.3.0 try again later"]], indirect=True)
+async def test_a_recipient_the_smarthost_refuses_for_now_alone_is_retried(
+    mail: MailWorld, picky: Picky, clock: FrozenClock
+) -> None:
+    await asyncio.to_thread(submit, mail, REMOTE, OTHER)
+    await asyncio.wait_for(picky.received.wait(), 10)
+    spool, worker = mail.server.spool, mail.server.outbound
+    assert spool is not None and worker is not None
+    await wait_until(lambda: bool(spool.entries()) and spool.entries()[0].attempts > 0)
+    [entry] = spool.entries()
+    assert entry.recipients == [OTHER] and "451 4.3.0 try again later" in entry.last_error
+    clock.advance(timedelta(minutes=2))
+    await worker.run_once()
+    assert spool.entries() == []
+    assert [recipients for _, recipients, _ in picky.messages] == [[REMOTE], [OTHER]]
+    assert picky.asked == [REMOTE, OTHER, OTHER]
+    assert await bounces(mail) == []

@@ -14,7 +14,7 @@ from mailward.clock import FrozenClock
 from mailward.core.audit.events import AuditEventView, AuditFilter, AuditTag
 from mailward.mail.outbound import OutboundWorker
 from mailward.settings import Settings
-from tests.smarthost import Refuser, running_handler, with_smarthost
+from tests.smarthost import Picky, Refuser, running_handler, with_smarthost
 from tests.support import World
 from tests.web_support import enrol_totp, sign_in, web_client
 
@@ -98,3 +98,18 @@ async def test_a_refused_message_that_is_no_notice_records_nothing(
     await worker.run_once()
     assert refusing.refused == ["someone@elsewhere.test"] and spool.entries() == []
     assert await not_sent(world) == []
+
+
+async def test_a_notice_recipient_the_smarthost_refuses_alone_is_shown_alone(
+    world: World, smarthost_port: int
+) -> None:
+    picky = Picky({"admin@corp.test": ["550 5.1.1 no such mailbox here"]})
+    async for smarthost in running_handler(smarthost_port, picky):
+        worker = await notice_queued(world, "Tablet")
+        await worker.run_once()
+        assert "admin@corp.test" not in [r for _, rs, _ in smarthost.messages for r in rs]
+        assert smarthost.messages  # the other recipients have it
+    assert world.services.outbox.spool.entries() == []
+    [event] = await not_sent(world)
+    assert event.details["device"] == "Tablet" and event.details["to"] == "admin@corp.test"
+    assert event.details["reason"] == "refused by the smarthost: 550 5.1.1 no such mailbox here"

@@ -1,5 +1,7 @@
 """Delivery of spooled messages through the smarthost, with retries and backoff; after
-the retry period (or a permanent refusal) the sender gets a bounce in their INBOX."""
+the retry period (or a permanent refusal) the sender gets a bounce in their INBOX. The
+smarthost may refuse some recipients and take the others: those refused for good are
+bounced, those refused for now stay in the spool, alone, and are retried."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 import aiosmtplib
 
 from mailward.core.notifications import NoticeMark, UnsentNotices
+from mailward.mail.bounce import Refusal, bounce_message, given_up
 from mailward.mail.directory import AddressDirectory
 from mailward.mail.maildir import MailStore
 from mailward.mail.spool import Spool, SpoolEntry
@@ -51,17 +54,24 @@ def smarthost_of(settings: Settings) -> Smarthost | None:
 
 
 class PermanentFailure(Exception):
-    pass
+    """The smarthost refused the whole message for good (a 5xx to MAIL FROM or DATA)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{code} {message}")
+        self.code = code
+        self.message = message
 
 
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=BACKOFF[min(attempts, len(BACKOFF) - 1)])
 
 
-async def send_once(smarthost: Smarthost, entry: SpoolEntry, content: bytes) -> None:
-    """Raises :class:`PermanentFailure` on a 5xx refusal, another error otherwise."""
+async def send_once(smarthost: Smarthost, entry: SpoolEntry, content: bytes) -> list[Refusal]:
+    """The recipients the smarthost refused, each with its answer (none when it took them
+    all). Raises :class:`PermanentFailure` on a 5xx refusal of the message, another error
+    otherwise."""
     try:
-        await aiosmtplib.send(
+        refused, _ = await aiosmtplib.send(
             content,
             sender=entry.mail_from,
             recipients=entry.recipients,
@@ -72,32 +82,22 @@ async def send_once(smarthost: Smarthost, entry: SpoolEntry, content: bytes) -> 
             start_tls=smarthost.starttls,
             timeout=smarthost.timeout,
         )
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        return [Refusal(r.recipient, r.code, r.message) for r in exc.recipients]
     except aiosmtplib.SMTPResponseException as exc:
         if 500 <= exc.code < 600:
-            raise PermanentFailure(f"{exc.code} {exc.message}") from exc
+            raise PermanentFailure(exc.code, exc.message) from exc
         raise
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        codes = [r.code for r in exc.recipients]
-        if codes and all(500 <= c < 600 for c in codes):
-            raise PermanentFailure(str(exc)) from exc
-        raise
+    return [Refusal(recipient, r.code, r.message) for recipient, r in refused.items()]
 
 
-def bounce_message(entry: SpoolEntry, hostname: str, reason: str, when: str) -> bytes:
-    recipients = ", ".join(entry.recipients)
-    text = (
-        f"From: Mail Delivery System <mailer-daemon@{hostname}>\r\n"
-        f"To: <{entry.mail_from}>\r\n"
-        f"Subject: Undelivered Mail Returned to Sender\r\n"
-        f"Date: {when}\r\n"
-        f"Message-ID: {make_msgid(domain=hostname)}\r\n"
-        f"Auto-Submitted: auto-replied\r\n"
-        f"Content-Type: text/plain; charset=utf-8\r\n"
-        f"\r\n"
-        f"Your message to {recipients} could not be delivered.\r\n"
-        f"Attempts: {entry.attempts}. Last error: {reason}\r\n"
+def explained(refusals: list[Refusal]) -> str:
+    """The refusals' reasons in one line, each said once, for the log, the spool and the
+    administrators."""
+    reasons = dict.fromkeys(
+        f"refused by the smarthost: {r.code} {r.reason}" if r.code else r.reason for r in refusals
     )
-    return text.encode("utf-8", "replace")
+    return "; ".join(reasons)
 
 
 @dataclass(eq=False)
@@ -137,45 +137,74 @@ class OutboundWorker:
     async def attempt(self, entry: SpoolEntry) -> None:
         try:
             content = await asyncio.to_thread(self.spool.content, entry)
-            await send_once(self.smarthost, entry, content)
+            refusals = await send_once(self.smarthost, entry, content)
         except PermanentFailure as exc:
-            await self.bounce(entry, f"refused by the smarthost: {exc}")
-            return
+            refusals = [Refusal(r, exc.code, exc.message) for r in entry.recipients]
         except (OSError, aiosmtplib.SMTPException) as exc:
             await self.retry_later(entry, f"{exc.__class__.__name__}: {exc}")
             return
+        await self.settle(entry, refusals)
+
+    async def settle(self, entry: SpoolEntry, refusals: list[Refusal]) -> None:
+        """After the smarthost answered: the recipients it refused for good are bounced,
+        those it refused for now stay in the entry and are retried, alone."""
+        failed = [r for r in refusals if r.permanent]
+        deferred = [r for r in refusals if not r.permanent]
+        if failed:
+            # bounced before the entry shrinks: a crash in between repeats, never loses
+            await self.give_up(entry, failed)
+        if deferred:
+            entry.recipients = [r.recipient for r in deferred]
+            await self.retry_later(entry, explained(deferred))
+            return
         await asyncio.to_thread(self.spool.remove, entry)
-        log.info("spool %s handed to the smarthost", entry.id)
+        log.info("spool %s handed to the smarthost (%d refused)", entry.id, len(failed))
 
     async def retry_later(self, entry: SpoolEntry, error: str) -> None:
         if self.spool.clock.now() - entry.queued >= self.retry_period:
             entry.attempts += 1
             days = self.retry_period.days
-            await self.bounce(entry, f"not taken by the smarthost within {days} days: {error}")
+            reason = f"not taken by the smarthost within {days} days: {error}"
+            await self.give_up(entry, given_up(entry.recipients, reason))
+            await asyncio.to_thread(self.spool.remove, entry)
             return
         await asyncio.to_thread(self.spool.postpone, entry, error, backoff(entry.attempts))
 
-    async def bounce(self, entry: SpoolEntry, reason: str) -> None:
-        log.warning("spool %s bounced after %d attempts", entry.id, entry.attempts)
-        await self.tell_administrators(entry, reason)
+    async def give_up(self, entry: SpoolEntry, refusals: list[Refusal]) -> None:
+        """Bounces ``refusals`` to the sender; the entry stays where it is."""
+        log.warning(
+            "spool %s: %d recipients bounced after %d attempts",
+            entry.id,
+            len(refusals),
+            entry.attempts,
+        )
+        await self.tell_administrators(entry, refusals)
         # A bounce goes only into a local inbox, never back into the spool: a bounce of
         # Mailward's own notices (sent as mail_from) cannot loop.
         sender_id = await self.directory.address_id(entry.mail_from)
-        if sender_id is not None:
-            when = format_datetime(self.spool.clock.now())
-            bounce = bounce_message(entry, self.hostname, reason, when)
-            await self.store.deliver([sender_id], bounce)
-        else:
+        if sender_id is None:
             log.info("spool %s: bounce dropped, the sender is not a local address", entry.id)
-        await asyncio.to_thread(self.spool.remove, entry)
+            return
+        when = format_datetime(self.spool.clock.now())
+        content = await asyncio.to_thread(self.returned, entry)
+        bounce = bounce_message(entry, refusals, content, self.hostname, when)
+        await self.store.deliver([sender_id], bounce)
 
-    async def tell_administrators(self, entry: SpoolEntry, reason: str) -> None:
+    def returned(self, entry: SpoolEntry) -> bytes:
+        """The message bounced, for its headers; empty when it is unreadable."""
+        try:
+            return self.spool.content(entry)
+        except OSError:
+            return b""
+
+    async def tell_administrators(self, entry: SpoolEntry, refusals: list[Refusal]) -> None:
         """A security notice given up on is shown to the administrators, as one that
         could not be sent at once is; a broken database is logged, the bounce goes on."""
         notice = NoticeMark.from_fields(entry.extra)
         if notice is None or self.unsent is None:
             return
+        to = [r.recipient for r in refusals]
         try:
-            await self.unsent.record(notice, entry.recipients, reason[:500], self.spool.clock.now())
+            await self.unsent.record(notice, to, explained(refusals)[:500], self.spool.clock.now())
         except Exception:
             log.exception("spool %s: the notice that could not be sent was not recorded", entry.id)
