@@ -35,6 +35,7 @@ import asyncio
 import importlib.util
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -406,7 +407,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 fill_s = time.perf_counter() - started
                 print(f"filled {size:,} devices in {fill_s:.0f} s", file=sys.stderr)
                 statements.clear()
-                step: dict[str, Any] = {"fill_s": round(fill_s, 1)}
+                step: dict[str, Any] = {"fill_s": round(fill_s, 1), "load": os.getloadavg()[0]}
                 step.update(await measure_logins(world, args.logins))
                 step["pages"] = await measure_pages(world, args.requests)
                 step.update(await measure_flush(world))
@@ -417,6 +418,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(json.dumps(flow), file=sys.stderr)
             flow.update(await measure_feed_lag(services, url, BULK))
             flow.update(await measure_notify_cost(url))
+            flow["flow_load"] = os.getloadavg()[0]
             report["flow"] = flow
             await services.close()
     finally:
