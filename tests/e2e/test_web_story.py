@@ -134,6 +134,8 @@ def the_administrators_story(live: LiveMailward, page: Page, shots: bool) -> Non
     page.goto(f"{live.url}/dashboard")
     page.get_by_role("link", name="Audit log").first.click()
     expect(page.locator("tr", has_text="Device revoked").first).to_contain_text(FIRST)
+    when = page.locator("table.audit time").first  # an inline box: one rectangle a line
+    assert when.evaluate("el => el.getClientRects().length") == 1, "the date wraps"
     assert_fits_the_screen(page)
     screenshot(page, "audit-log.png", shots)
 
