@@ -28,6 +28,7 @@ ADDRESS = "info@example.test"
 FIRST = "Website contact form, 2026-11-24"
 SECOND = "Intern, one week"
 CHOSEN = "Harbor-Lantern-Quartz-1987!"
+WEAK = "passwordpassword123"  # long enough, and refused as too easy to guess
 
 
 @pytest.fixture
@@ -101,6 +102,7 @@ def the_administrators_story(live: LiveMailward, page: Page, shots: bool) -> Non
     assert imap_login_works(live, ADDRESS, first)
 
     device_action(page, FIRST, "Modify the password")
+    a_weak_password_is_refused_and_never_shown_as_good(page)
     page.get_by_label("New password").fill(CHOSEN)
     page.get_by_role("button", name="Save the new password").click()
     assert page.locator("#secret").input_value() == CHOSEN
@@ -146,6 +148,16 @@ def the_administrators_story(live: LiveMailward, page: Page, shots: bool) -> Non
         leaks = [path for path, html in pages.items() if password in html]
         assert leaks == [], f"a device password appears on {leaks}"
         assert not any(password in line for line in live.logs.lines)
+
+
+def a_weak_password_is_refused_and_never_shown_as_good(page: Page) -> None:
+    """The live hint counts characters only; the server judges strength on saving."""
+    page.get_by_label("New password").fill(WEAK)
+    hint = page.locator("#password-help")
+    expect(hint).to_contain_text("checked when you save it")
+    expect(hint).not_to_have_class(re.compile(r"\bgood\b"))
+    page.get_by_role("button", name="Save the new password").click()
+    expect(page.get_by_role("alert")).to_contain_text("too weak")
 
 
 def every_page_fits(page: Page, live: LiveMailward, pages: dict[str, str]) -> None:
