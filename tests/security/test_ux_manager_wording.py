@@ -76,3 +76,15 @@ async def test_an_invitation_without_smarthost_says_its_advice_once(
     text = html.unescape(sent.text).lower()
     assert "no smarthost is configured" in text  # corp.test is not on this server
     assert text.count("copy the link and send it yourself") == 1
+
+
+async def test_a_setup_assistant_without_a_user_says_whom_to_choose(
+    world: World, clock: FrozenClock
+) -> None:
+    """Without the page's script the button stays visible: "Without user" then gets
+    the reason, not a bare 400."""
+    admin, aid = await signed_in_admin_at(world, clock)
+    fields = await admin.form(f"/addresses/{aid}/devices/new", user="", name="Laptop")
+    refused = await admin.client.post(f"/addresses/{aid}/invitations/new", data=fields)
+    assert refused.status_code == 400
+    assert "Choose the user who will receive the setup assistant" in html.unescape(refused.text)
