@@ -16,7 +16,7 @@ from mailward.core.clientsettings import (
     mobileconfig,
     thunderbird_autoconfig,
 )
-from mailward.core.mailservices.dns_records import dns_records
+from mailward.core.mailservices.dns_records import dns_records, dns_warnings
 from mailward.settings import Settings
 
 TB_SOCKET_TYPES = {"plain", "SSL", "STARTTLS"}
@@ -180,3 +180,28 @@ def test_the_dns_records_name_the_configured_hostname(tmp_path: Path) -> None:
     assert records[("_pop3s._tcp.example.test.", "SRV")] == "10 1 995 mail.example.net."
     assert records[("autoconfig.example.test.", "CNAME")] == "manager.example.net."
     assert records[("autodiscover.example.test.", "CNAME")] == "manager.example.net."
+
+
+def test_no_record_points_at_the_address_bind_gives_and_a_warning_says_why(
+    tmp_path: Path,
+) -> None:
+    unset = settings(tmp_path).model_copy(update={"public_url": "", "bind": "127.0.0.1"})
+    records = dns_records(unset, "example.test")
+    assert not [r for r in records if "127.0.0.1" in r.value]
+    assert not [r for r in records if r.type == "CNAME"]
+    assert ("_autodiscover._tcp.example.test.", "SRV") not in {(r.name, r.type) for r in records}
+    assert ("example.test.", "MX") in {(r.name, r.type) for r in records}
+    [warning] = dns_warnings(unset)
+    assert "public_url is not set" in warning and "127.0.0.1, an IP address" in warning
+    assert dns_warnings(settings(tmp_path)) == []
+
+
+def test_a_hostname_that_is_an_address_gets_no_mx_or_srv_but_a_warning(tmp_path: Path) -> None:
+    address = settings(tmp_path).model_copy(update={"hostname": "192.0.2.7"})
+    records = {(r.name, r.type): r.value for r in dns_records(address, "example.test")}
+    assert ("example.test.", "MX") not in records
+    assert ("_imaps._tcp.example.test.", "SRV") not in records
+    assert records[("example.test.", "TXT")] == "v=spf1 mx ip4:192.0.2.7 -all"
+    assert records[("autoconfig.example.test.", "CNAME")] == "manager.example.net."
+    [warning] = dns_warnings(address)
+    assert warning.startswith("hostname is 192.0.2.7, an IP address")

@@ -49,6 +49,7 @@ def environment(tmp_path: Path, dns: DnsServer, ports: dict[str, int]) -> dict[s
     env.update(
         MAILWARD_DATA_DIR=str(tmp_path / "data"),
         MAILWARD_HOSTNAME=HOST,
+        MAILWARD_PUBLIC_URL=f"https://{HOST}",  # a CNAME names a host, never bind's address
         MAILWARD_DNS_RESOLVERS=json.dumps([dns.resolver]),
         MAILWARD_DNS_TIMEOUT_SECONDS="2",
         **{f"MAILWARD_{role.upper()}_PORT": str(port) for role, port in ports.items()},
@@ -58,7 +59,9 @@ def environment(tmp_path: Path, dns: DnsServer, ports: dict[str, int]) -> dict[s
 
 async def required_records(tmp_path: Path, url: str, env: dict[str, str]) -> list[DnsRecord]:
     ports = {k[9:].lower(): int(v) for k, v in env.items() if k.endswith("_PORT")}
-    settings = make_settings(tmp_path, url, hostname=HOST, **ports)
+    settings = make_settings(
+        tmp_path, url, hostname=HOST, public_url=env["MAILWARD_PUBLIC_URL"], **ports
+    )
     write_self_signed(certificate_paths(settings.tls_dir, None, None), HOST)
     services = await open_services(settings)
     try:

@@ -56,13 +56,17 @@ def dns(
     domain: str,
     json_: bool = typer.Option(False, "--json", help="[{name, type, value, purpose}]"),
 ) -> None:
-    """Every DNS record the domain needs, as zone-file lines."""
+    """Every DNS record the domain needs, as zone-file lines; a warning (on stderr) for
+    each record left out because it would point at an IP address."""
 
-    async def use(services: Services) -> list[dict[str, str]]:
+    async def use(services: Services) -> tuple[list[dict[str, str]], list[str]]:
         _, records = await services.dns_records.records(OPERATOR, domain)
-        return [r.as_json() | {"zone_line": r.zone_line} for r in records]
+        rows = [r.as_json() | {"zone_line": r.zone_line} for r in records]
+        return rows, services.dns_records.warnings()
 
-    records = run_with_services(ctx, use)
+    records, warnings = run_with_services(ctx, use)
+    for warning in warnings:  # on stderr: the records stay a zone file, or JSON
+        typer.echo(f"warning: {warning}", err=True)
     if json_:
         fields = ("name", "type", "value", "purpose")
         typer.echo(json.dumps([{k: r[k] for k in fields} for r in records], indent=2))

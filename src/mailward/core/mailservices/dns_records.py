@@ -5,6 +5,9 @@ the zone with it all read this list.
 
 Names are absolute (ending in a dot); values are the record's data as published (TXT
 values unquoted: ``zone_line`` quotes them and splits strings longer than 255 bytes).
+An MX, CNAME or SRV record must name a host, never an address: when the web manager's
+host (``public_url``, derived from ``bind`` when unset) or ``hostname`` is an IP address,
+the records that would point at it are left out and :func:`dns_warnings` says why.
 """
 
 from __future__ import annotations
@@ -51,6 +54,35 @@ def txt_strings(value: str) -> str:
     return " ".join(f'"{s}"' for s in escaped)
 
 
+def is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def dns_warnings(settings: Settings) -> list[str]:
+    """Why records are missing from :func:`dns_records`, in words for the administrator."""
+    warnings = []
+    web = web_host(settings)
+    if is_address(web):
+        origin = "public_url names" if settings.public_url else "public_url is not set, so"
+        warnings.append(
+            f"{origin} the web manager's address is {web}, an IP address: a CNAME or SRV "
+            "record cannot point at an address, so the mta-sts, autoconfig and autodiscover "
+            "records are left out. Set public_url to the manager's https:// URL on a host "
+            "name (for example https://mail.example.org) to get them."
+        )
+    if is_address(settings.hostname):
+        warnings.append(
+            f"hostname is {settings.hostname}, an IP address: an MX or SRV record cannot "
+            "point at an address, so the MX record and the IMAP, submission and POP3 SRV "
+            "records are left out. Set hostname to the mail server's host name to get them."
+        )
+    return warnings
+
+
 def reports_address(domain: str) -> str:
     """Where DMARC and TLS reports for the domain go (RFC 5321 requires postmaster)."""
     return f"postmaster@{domain}"
@@ -58,7 +90,7 @@ def reports_address(domain: str) -> str:
 
 def spf_value(settings: Settings) -> str:
     """This host may send for the domain (its MX and its name), and the smarthost if any."""
-    mechanisms = ["mx", f"a:{settings.hostname}"]
+    mechanisms = ["mx", _spf_host(settings.hostname)]
     if settings.smarthost and settings.smarthost != settings.hostname:
         mechanisms.append(_spf_host(settings.smarthost))
     return "v=spf1 " + " ".join(mechanisms) + " -all"
@@ -114,8 +146,13 @@ def sending_records(
     settings: Settings, domain: str, dkim: Sequence[DkimKeyView]
 ) -> list[DnsRecord]:
     """What receivers check before they accept the domain's mail."""
-    d, web = f"{domain}.", f"{web_host(settings)}."
+    d, web = f"{domain}.", web_host(settings)
     reports = reports_address(domain)
+    policy_host = [
+        DnsRecord(f"mta-sts.{d}", "CNAME", f"{web}.", "MTA-STS: the policy file is served here")
+    ]
+    if is_address(web):
+        policy_host = []  # see dns_warnings
     return [
         DnsRecord(d, "TXT", spf_value(settings), "SPF: this server may send the domain's mail"),
         *dkim_records(dkim),
@@ -131,7 +168,7 @@ def sending_records(
             f"v=STSv1; id={mta_sts_id(settings)}",
             "MTA-STS: senders must use TLS to reach this server (the id follows the policy)",
         ),
-        DnsRecord(f"mta-sts.{d}", "CNAME", web, "MTA-STS: the policy file is served here"),
+        *policy_host,
         DnsRecord(
             f"_smtp._tls.{d}",
             "TXT",
@@ -143,8 +180,14 @@ def sending_records(
 
 def client_records(settings: Settings, domain: str) -> list[DnsRecord]:
     """What mail clients look up to find their settings."""
-    host, web = f"{settings.hostname}.", f"{web_host(settings)}."
-    d = f"{domain}."
+    return [*mail_client_records(settings, domain), *web_client_records(settings, domain)]
+
+
+def mail_client_records(settings: Settings, domain: str) -> list[DnsRecord]:
+    """The SRV records naming the mail server (none when it is an address)."""
+    if is_address(settings.hostname):
+        return []
+    host, d = f"{settings.hostname}.", f"{domain}."
     return [
         DnsRecord(f"_imaps._tcp.{d}", "SRV", f"0 1 {settings.imaps_port} {host}", "IMAP over TLS"),
         DnsRecord(
@@ -154,6 +197,15 @@ def client_records(settings: Settings, domain: str) -> list[DnsRecord]:
             "sending (SMTP submission over TLS)",
         ),
         DnsRecord(f"_pop3s._tcp.{d}", "SRV", f"10 1 {settings.pop3s_port} {host}", "POP3 over TLS"),
+    ]
+
+
+def web_client_records(settings: Settings, domain: str) -> list[DnsRecord]:
+    """The records naming the web manager (none when it is an address)."""
+    if is_address(web_host(settings)):
+        return []
+    web, d = f"{web_host(settings)}.", f"{domain}."
+    return [
         DnsRecord(f"autoconfig.{d}", "CNAME", web, "Thunderbird finds its settings here"),
         DnsRecord(f"autodiscover.{d}", "CNAME", web, "Outlook finds its settings here"),
         DnsRecord(f"_autodiscover._tcp.{d}", "SRV", f"0 1 443 {web}", "Outlook's fallback lookup"),
@@ -167,7 +219,8 @@ def dns_records(
     mx = DnsRecord(
         f"{domain}.", "MX", f"10 {settings.hostname}.", "incoming mail is delivered to this server"
     )
-    return [mx, *sending_records(settings, domain, dkim), *client_records(settings, domain)]
+    mxs = [] if is_address(settings.hostname) else [mx]
+    return [*mxs, *sending_records(settings, domain, dkim), *client_records(settings, domain)]
 
 
 @dataclass(eq=False)
@@ -184,6 +237,10 @@ class DnsRecordService:
         mail_service = await self.mail_services.get(actor, key)
         keys = await self.dkim.list_keys(actor, mail_service.id)
         return mail_service, dns_records(self.settings, mail_service.domain, keys)
+
+    def warnings(self) -> list[str]:
+        """Why records are missing from :meth:`records` (see :func:`dns_warnings`)."""
+        return dns_warnings(self.settings)
 
     async def mta_sts_policy_for(self, host: str) -> str | None:
         """The policy when ``host`` is ``mta-sts.DOMAIN`` of a verified Mail Service."""

@@ -130,5 +130,6 @@ async def dns_page(request: Request, viewer: SignedIn, ms_id: int) -> Response:
         "organization": organization,
         "records": records,
         "hostname": services.settings.hostname,
+        "warnings": services.dns_records.warnings(),
     }
     return render(request, "assistant/dns.html", context)
