@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 
 from mailward.core.audit.events import AuditEventView, AuditFilter, AuditTag
 from mailward.core.devices.service import PROTOCOLS, DeviceOptions, DeviceView, NewDevicePassword
@@ -21,7 +21,7 @@ from mailward.web.paths import devices_path
 from mailward.web.routes.addresses import address_context
 from mailward.web.routes.finished_forms import FinishedForms, new_submission
 from mailward.web.state import render, web_state
-from mailward.web.viewer import SignedIn, Viewer, reauthenticated
+from mailward.web.viewer import GoTo, SignedIn, Viewer, reauthenticated
 
 router = APIRouter()
 
@@ -94,11 +94,33 @@ def finished_forms(request: Request) -> FinishedForms:
     return cast(FinishedForms, state.finished_forms)
 
 
-def _already_finished(request: Request, submission: str, address_id: int) -> Response | None:
-    """The answer to a form sent again after it showed its password: the device list."""
+@dataclass(frozen=True)
+class PasswordForm:
+    """What the two forms that show a new password (add a device, modify its password)
+    send besides their own fields."""
+
+    password: str
+    proof: str
+    action: str
+    submission: str
+
+
+def _password_form(
+    request: Request,
+    address_id: int,
+    password: Text = "",
+    proof: Text = "",
+    action: Text = "",
+    submission: Text = "",
+) -> PasswordForm:
+    """The form's password fields; a form sent again after it showed its password (the
+    browser's reload) goes to the device list instead."""
     if finished_forms(request).seen(submission):
-        return go(f"{devices_path(address_id)}?done=shown")
-    return None
+        raise GoTo(f"{devices_path(address_id)}?done=shown")
+    return PasswordForm(password, proof, action, submission)
+
+
+SentPassword = Annotated[PasswordForm, Depends(_password_form)]
 
 
 async def _prepare_add(request: Request, viewer: Viewer, address_id: int) -> dict[str, Any]:
@@ -124,47 +146,29 @@ async def add_device(
     request: Request,
     viewer: Adding,
     address_id: int,
+    form: SentPassword,
     name: Text = "",
     user: Text = "",
-    password: Text = "",
-    proof: Text = "",
     expires: Text = "",
     protocols: Choices = None,
-    action: Text = "",
-    submission: Text = "",
 ) -> Response:
-    if finished := _already_finished(request, submission, address_id):
-        return finished
     context = await _prepare_add(request, viewer, address_id)
     context["form"] = {"user": user, "name": name, "expires": expires, "protocols": protocols or []}
-    form = PasswordForm("device_new.html", False, password, proof, action, submission)
+    context["replaced"] = False
 
     async def add() -> NewDevicePassword:
         options = DeviceOptions(parse_expiry(expires), tuple(protocols or ()))
         return await web_state(request).services.devices.add(
-            viewer.actor, address_id, name, user or None, password, proof, options
+            viewer.actor, address_id, name, user or None, form.password, form.proof, options
         )
 
-    return await _password_answer(request, viewer, context, form, add)
-
-
-@dataclass(frozen=True)
-class PasswordForm:
-    """What the two forms that show a new password (add a device, modify its password)
-    send besides their own fields."""
-
-    template: str
-    replaces: bool  # the device's old password, or a new device
-    password: str
-    proof: str
-    action: str
-    submission: str
+    return await _password_answer(request, context, "device_new.html", form, add)
 
 
 async def _password_answer(
     request: Request,
-    viewer: Viewer,
     context: dict[str, Any],
+    template: str,
     form: PasswordForm,
     save: Callable[[], Awaitable[NewDevicePassword]],
 ) -> Response:
@@ -173,28 +177,22 @@ async def _password_answer(
     context.update(password=form.password, proof=form.proof, submission=form.submission)
     if form.action == REGENERATE:
         context.update(_suggestion_fields(request))
-        return render(request, form.template, context)
+        return render(request, template, context)
     try:
         created = await save()
     except REFUSED as exc:
         context["error"] = sentence(exc)
         if isinstance(exc, Conflict):
             context.update(_suggestion_fields(request))
-        return render(request, form.template, context, 400)
+        return render(request, template, context, 400)
     finished_forms(request).add(form.submission)
-    return _secret_page(request, viewer, context, created, form.replaces)
+    return _secret_page(request, context, created)
 
 
-def _secret_page(
-    request: Request,
-    viewer: Viewer,
-    context: dict[str, Any],
-    created: NewDevicePassword,
-    replaced: bool,
-) -> Response:
+def _secret_page(request: Request, context: dict[str, Any], created: NewDevicePassword) -> Response:
     """The one response that shows the password. Never cached, never shown again."""
     settings = web_state(request).services.settings
-    context.update(device=created.device, secret=created.password, replaced=replaced)
+    context.update(device=created.device, secret=created.password)
     context["server"] = {
         "hostname": settings.hostname,
         "imaps_port": settings.imaps_port,
@@ -239,24 +237,19 @@ async def change_password(
     viewer: Replacing,
     address_id: int,
     device_id: int,
-    password: Text = "",
-    proof: Text = "",
-    action: Text = "",
-    submission: Text = "",
+    form: SentPassword,
 ) -> Response:
-    if finished := _already_finished(request, submission, address_id):
-        return finished
     context, _ = await device_context(
         request, viewer, address_id, device_id, "modify device passwords"
     )
-    form = PasswordForm("device_password.html", True, password, proof, action, submission)
+    context["replaced"] = True
 
     def change() -> Awaitable[NewDevicePassword]:
         return web_state(request).services.devices.change_password(
-            viewer.actor, address_id, device_id, password, proof
+            viewer.actor, address_id, device_id, form.password, form.proof
         )
 
-    return await _password_answer(request, viewer, context, form, change)
+    return await _password_answer(request, context, "device_password.html", form, change)
 
 
 @router.get("/addresses/{address_id}/devices/{device_id}/rename")
