@@ -50,11 +50,42 @@ def screenshot(page: Page, name: str, enabled: bool = True) -> None:
         shutil.copyfile(SCREENSHOTS / name, COMMITTED_SCREENSHOTS / name)
 
 
+# Every visible button, link and field that leaves the window, sticks out of its card
+# or is cut off by a box that hides what overflows (a box that scrolls sideways keeps
+# it reachable). The skip link, the forms' hidden default button and visually hidden
+# text stand out of sight on purpose.
+_OUT_OF_REACH = """() => {
+  const inside = (r, box) => r.left >= box.left - 1 && r.right <= box.right + 1;
+  const out = [];
+  const actions = 'button, a[href], input:not([type=hidden]), select, textarea, summary';
+  for (const el of document.querySelectorAll(actions)) {
+    const r = el.getBoundingClientRect();
+    if (r.width <= 1 || r.height <= 1) continue;
+    if (el.closest('.skip, .default-submit, .visually-hidden')) continue;
+    let scrolls = false, cut = false;
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      const overflow = getComputedStyle(p).overflowX;
+      if (overflow === 'auto' || overflow === 'scroll') { scrolls = true; break; }
+      if (overflow === 'hidden' || overflow === 'clip' || p.classList.contains('card')) {
+        cut = cut || !inside(r, p.getBoundingClientRect());
+      }
+    }
+    if (cut || (!scrolls && !inside(r, {left: 0, right: window.innerWidth}))) {
+      out.push(el.outerHTML.slice(0, 100));
+    }
+  }
+  return out;
+}"""
+
+
 def assert_fits_the_screen(page: Page) -> None:
-    """No sideways scrolling: the page is no wider than the window."""
+    """No sideways scrolling: the page is no wider than the window, and every action
+    on it is within reach: not beyond the window's edge, out of its card or cut off."""
     width = page.evaluate("document.documentElement.scrollWidth")
     window = page.evaluate("window.innerWidth")
     assert width <= window, f"{page.url} is {width} px wide in a {window} px window"
+    out_of_reach = page.evaluate(_OUT_OF_REACH)
+    assert out_of_reach == [], f"{page.url}: out of reach in a {window} px window: {out_of_reach}"
 
 
 def fresh_code(live: LiveMailward, secret: str) -> str:
