@@ -47,11 +47,6 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
-from scale_flow import (  # bench/, beside this file
-    measure_feed_lag,
-    measure_flush_rate,
-    measure_notify_cost,
-)
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
@@ -63,6 +58,13 @@ from mailward.core.limits import Limit
 from mailward.settings import Settings
 from mailward.web.app import create_app
 from mailward.web.security import SESSION_COOKIE
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scale_flow, beside this file
+from scale_flow import (
+    measure_feed_lag,
+    measure_flush_rate,
+    measure_notify_cost,
+)
 
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DATABASE = "mailward_scale"
