@@ -9,6 +9,7 @@ import typer
 from mailward.bootstrap import Services, prepare_data_dir
 from mailward.cli.runtime import (
     OPERATOR,
+    JsonFlag,
     options,
     print_rows,
     require_data_dir,
@@ -64,7 +65,7 @@ def audit_list(
     org: str | None = typer.Option(None, help="organization name or id (default all)"),
     action: str | None = typer.Option(None, help="e.g. device:revoke"),
     limit: int = typer.Option(50, min=1, max=1000),
-    json_: bool = typer.Option(False, "--json"),
+    json_: JsonFlag = False,
 ) -> None:
     """List audit events, newest first."""
 

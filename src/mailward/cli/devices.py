@@ -9,6 +9,7 @@ import typer
 from mailward.bootstrap import Services
 from mailward.cli.runtime import (
     OPERATOR,
+    JsonFlag,
     parse_when,
     print_json,
     read_password,
@@ -83,7 +84,7 @@ def device_add(
     expires: str | None = typer.Option(None, help=EXPIRES_HELP),
     protocols: str | None = typer.Option(None, help=PROTOCOLS_HELP),
     networks: str | None = typer.Option(None, help=NETWORKS_HELP),
-    json_: bool = typer.Option(False, "--json"),
+    json_: JsonFlag = False,
 ) -> None:
     """Add a device and print its new password once."""
     password = read_password(True) if password_stdin else None
@@ -104,15 +105,14 @@ def device_list(
     all_: bool = typer.Option(
         False, "--all", help="include revoked devices, as the web manager's Devices tab does"
     ),
-    json_: bool = typer.Option(False, "--json"),
+    json_: JsonFlag = False,
 ) -> None:
     """List the live devices of an address, or with --all the revoked ones too (never
     their passwords)."""
 
-    async def use(services: Services) -> list[DeviceView]:
-        return await services.devices.list(OPERATOR, address, include_revoked=True)
-
-    every = run_with_services(ctx, use)
+    every = run_with_services(
+        ctx, lambda services: services.devices.list(OPERATOR, address, include_revoked=True)
+    )
     views = every if all_ else [v for v in every if v.status != "revoked"]
     if len(views) < len(every):
         hidden = len(every) - len(views)
@@ -134,25 +134,24 @@ def device_password(
     address: str,
     device: str,
     password_stdin: bool = typer.Option(False, help="read a chosen password (16+) from stdin"),
-    json_: bool = typer.Option(False, "--json"),
+    json_: JsonFlag = False,
 ) -> None:
     """Replace a device's password (the old one stops working at once) and print it once."""
     password = read_password(True) if password_stdin else None
 
-    async def use(services: Services) -> NewDevicePassword:
-        return await services.devices.change_password(OPERATOR, address, device, password)
-
-    show_new_password(run_with_services(ctx, use), json_)
+    changed = run_with_services(
+        ctx, lambda services: services.devices.change_password(OPERATOR, address, device, password)
+    )
+    show_new_password(changed, json_)
 
 
 @device_app.command("rename")
 def device_rename(ctx: typer.Context, address: str, device: str, new_name: str) -> None:
     """Rename a device."""
 
-    async def use(services: Services) -> DeviceView:
-        return await services.devices.rename(OPERATOR, address, device, new_name)
-
-    view = run_with_services(ctx, use)
+    view = run_with_services(
+        ctx, lambda services: services.devices.rename(OPERATOR, address, device, new_name)
+    )
     typer.echo(f"device {view.id} is now named {view.name!r}")
 
 
@@ -192,10 +191,9 @@ def device_options(
 def device_revoke(ctx: typer.Context, address: str, device: str) -> None:
     """Revoke one device; every other device keeps working."""
 
-    async def use(services: Services) -> DeviceView:
-        return await services.devices.revoke(OPERATOR, address, device)
-
-    view = run_with_services(ctx, use)
+    view = run_with_services(
+        ctx, lambda services: services.devices.revoke(OPERATOR, address, device)
+    )
     typer.echo(f"device {view.name!r} (id {view.id}) of {view.address} is revoked")
 
 
@@ -205,16 +203,15 @@ def device_history(
     address: str,
     device: str,
     limit: int = typer.Option(100, help="how many logins, newest first (at most 1000)"),
-    json_: bool = typer.Option(False, "--json"),
+    json_: JsonFlag = False,
 ) -> None:
     """A device's last logins, newest first: time, client IP, protocol, client, result
     (ok, or wrong: its right password refused for the device's scope). Identical
     logins between two flushes are one entry. Wrong passwords name no device."""
 
-    async def use(services: Services) -> list[LoginView]:
-        return await services.device_history.history(OPERATOR, address, device, limit)
-
-    logins = run_with_services(ctx, use)
+    logins = run_with_services(
+        ctx, lambda services: services.device_history.history(OPERATOR, address, device, limit)
+    )
     if json_:
         print_json([login_summary(h) for h in logins])
         return

@@ -7,7 +7,7 @@ import json
 import typer
 
 from mailward.bootstrap import Services
-from mailward.cli.runtime import OPERATOR, print_rows, run_with_services
+from mailward.cli.runtime import OPERATOR, JsonFlag, print_rows, run_with_services
 from mailward.core.mailservices.dkim import DkimKeyView
 
 dkim_app = typer.Typer(help="DKIM signing keys of a Mail Service.", no_args_is_help=True)
@@ -19,23 +19,18 @@ def _key_line(key: DkimKeyView) -> str:
 
 
 @dkim_app.command("list")
-def dkim_list(ctx: typer.Context, domain: str, json_: bool = typer.Option(False, "--json")) -> None:
+def dkim_list(ctx: typer.Context, domain: str, json_: JsonFlag = False) -> None:
     """The domain's keys (active ones sign) with the TXT record to publish for each."""
 
-    async def use(services: Services) -> list[DkimKeyView]:
-        return await services.dkim.list_keys(OPERATOR, domain)
-
-    print_rows(run_with_services(ctx, use), json_, _key_line)
+    keys = run_with_services(ctx, lambda services: services.dkim.list_keys(OPERATOR, domain))
+    print_rows(keys, json_, _key_line)
 
 
 @dkim_app.command("rotate")
 def dkim_rotate(ctx: typer.Context, domain: str) -> None:
     """Make a new key pair that signs from now on; the old pair is retired, not removed."""
 
-    async def use(services: Services) -> list[DkimKeyView]:
-        return await services.dkim.rotate(OPERATOR, domain)
-
-    for key in run_with_services(ctx, use):
+    for key in run_with_services(ctx, lambda services: services.dkim.rotate(OPERATOR, domain)):
         typer.echo(_key_line(key))
     typer.echo("publish the new records; remove a retired selector once its mail is delivered")
 
@@ -44,10 +39,7 @@ def dkim_rotate(ctx: typer.Context, domain: str) -> None:
 def dkim_remove(ctx: typer.Context, domain: str, selector: str) -> None:
     """Remove a retired key (then remove its record from the zone)."""
 
-    async def use(services: Services) -> DkimKeyView:
-        return await services.dkim.remove(OPERATOR, domain, selector)
-
-    key = run_with_services(ctx, use)
+    key = run_with_services(ctx, lambda services: services.dkim.remove(OPERATOR, domain, selector))
     typer.echo(f"removed {key.selector}; remove {key.record_name} from the zone")
 
 

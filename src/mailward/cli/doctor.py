@@ -6,9 +6,8 @@ import json
 
 import typer
 
-from mailward.bootstrap import Services
 from mailward.cli.runtime import run_with_services
-from mailward.core.mailservices.doctor import Check, worst
+from mailward.core.mailservices.doctor import worst
 
 LABELS = {"ok": "OK  ", "warn": "WARN", "fail": "FAIL"}
 
@@ -23,10 +22,7 @@ def doctor(
     """Check DNS records, certificate, ports and the host's forward/reverse DNS."""
     from mailward.doctor import diagnose  # lookups only for this command
 
-    async def use(services: Services) -> list[Check]:
-        return await diagnose(services, domain)
-
-    checks = run_with_services(ctx, use)
+    checks = run_with_services(ctx, lambda services: diagnose(services, domain))
     if json_:
         typer.echo(json.dumps({"checks": [c.as_json() for c in checks]}, indent=2))
     else:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 
 from mailward.bootstrap import Services
-from mailward.cli.runtime import OPERATOR, print_rows, run_with_services
+from mailward.cli.runtime import (
+    OPERATOR,
+    JsonFlag,
+    Organization,
+    print_rows,
+    run_for_organization,
+    run_with_services,
+)
+from mailward.core.organizations.service import OrganizationView
 
 mailservice_app = typer.Typer(help="Mail Services: one per domain.", no_args_is_help=True)
 address_app = typer.Typer(help="Email addresses of a Mail Service.", no_args_is_help=True)
@@ -14,33 +22,28 @@ address_app.add_typer(address_user_app, name="user")
 
 
 @mailservice_app.command("create")
-def mailservice_create(
-    ctx: typer.Context, domain: str, org: str = typer.Option(..., help="organization name or id")
-) -> None:
+def mailservice_create(ctx: typer.Context, domain: str, org: Organization) -> None:
     """Order a Mail Service for a domain."""
 
-    async def use(services: Services) -> None:
-        organization = await services.organizations.resolve(OPERATOR, org)
+    async def use(services: Services, organization: OrganizationView) -> None:
         view = await services.mail_services.create(OPERATOR, organization.id, domain)
         typer.echo(f"mail service {view.domain} created for {organization.name}")
 
-    run_with_services(ctx, use)
+    run_for_organization(ctx, org, use)
 
 
 @mailservice_app.command("list")
 def mailservice_list(
     ctx: typer.Context,
-    org: str = typer.Option(..., help="organization name or id"),
-    json_: bool = typer.Option(False, "--json"),
+    org: Organization,
+    json_: JsonFlag = False,
 ) -> None:
     """List an organization's Mail Services."""
 
-    async def use(services: Services) -> None:
-        organization = await services.organizations.resolve(OPERATOR, org)
-        views = await services.mail_services.list(OPERATOR, organization.id)
-        print_rows(views, json_, lambda v: f"{v.domain}\t{v.state}\t{v.address_count} addresses")
-
-    run_with_services(ctx, use)
+    views = run_for_organization(
+        ctx, org, lambda services, found: services.mail_services.list(OPERATOR, found.id)
+    )
+    print_rows(views, json_, lambda v: f"{v.domain}\t{v.state}\t{v.address_count} addresses")
 
 
 @mailservice_app.command("verify")
@@ -76,7 +79,7 @@ def address_list(
     domain: str,
     search: str = typer.Option("", help="part of the address or name"),
     cursor: str = typer.Option("", help="the next page's cursor, as printed after a page"),
-    json_: bool = typer.Option(False, "--json"),
+    json_: JsonFlag = False,
 ) -> None:
     """List the addresses of a Mail Service, a page at a time."""
 

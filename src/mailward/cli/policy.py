@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from mailward.bootstrap import Services
-from mailward.cli.runtime import OPERATOR, print_json, run_with_services
+from mailward.cli.runtime import OPERATOR, JsonFlag, print_json, run_with_services
 from mailward.core.organizations.policy import DevicePolicy, PolicyChange
 
 
@@ -41,7 +41,7 @@ def org_policy(
     ),
     off: bool = typer.Option(False, "--off", help="unused devices never expire"),
     history_days: int | None = typer.Option(None, help="days of login history kept (90)"),
-    json_: bool = typer.Option(False, "--json"),
+    json_: JsonFlag = False,
 ) -> None:
     """Show an organization's device policy, or change it with the options."""
     change = PolicyChange(unused_notice_days, unused_revoke_days, history_days, off)

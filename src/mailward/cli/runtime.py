@@ -10,19 +10,23 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 
 from mailward.bootstrap import Services, build_services
 from mailward.core.access.actors import Actor
+from mailward.core.organizations.service import OrganizationView
 from mailward.errors import InvalidInput, MailwardError
 from mailward.keys import KeyFileError
 from mailward.settings import Settings
 
 T = TypeVar("T")
 OPERATOR = Actor.operator()
+# The options many commands share.
+JsonFlag = Annotated[bool, typer.Option("--json")]
+Organization = Annotated[str, typer.Option(help="organization name or id")]
 
 
 @dataclasses.dataclass
@@ -52,6 +56,17 @@ def options(ctx: typer.Context) -> GlobalOptions:
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def run_for_organization(
+    ctx: typer.Context, org: str, use: Callable[[Services, OrganizationView], Awaitable[T]]
+) -> T:
+    """``run_with_services`` for a command about the organization ``org`` (name or id)."""
+
+    async def resolved(services: Services) -> T:
+        return await use(services, await services.organizations.resolve(OPERATOR, org))
+
+    return run_with_services(ctx, resolved)
 
 
 def require_data_dir(settings: Settings) -> None:

@@ -6,7 +6,16 @@ import typer
 
 from mailward.bootstrap import Services
 from mailward.cli.policy import org_policy
-from mailward.cli.runtime import OPERATOR, print_rows, read_password, run_with_services
+from mailward.cli.runtime import (
+    OPERATOR,
+    JsonFlag,
+    Organization,
+    print_rows,
+    read_password,
+    run_for_organization,
+    run_with_services,
+)
+from mailward.core.organizations.service import OrganizationView
 from mailward.core.passwords import generate_password
 
 account_app = typer.Typer(
@@ -75,7 +84,7 @@ def org_create(
 
 
 @org_app.command("list")
-def org_list(ctx: typer.Context, json_: bool = typer.Option(False, "--json")) -> None:
+def org_list(ctx: typer.Context, json_: JsonFlag = False) -> None:
     """List organizations."""
 
     async def use(services: Services) -> None:
@@ -89,33 +98,30 @@ def org_list(ctx: typer.Context, json_: bool = typer.Option(False, "--json")) ->
 def member_add(
     ctx: typer.Context,
     email: str,
-    org: str = typer.Option(..., help="organization name or id"),
+    org: Organization,
     role: str = typer.Option(..., help="legal_representative, administrator or user"),
 ) -> None:
     """Add an account to an organization with a role."""
 
-    async def use(services: Services) -> None:
-        organization = await services.organizations.resolve(OPERATOR, org)
+    async def use(services: Services, organization: OrganizationView) -> None:
         member = await services.organizations.add_member(OPERATOR, organization.id, email, role)
         typer.echo(f"{member.email} is now {member.role} of {organization.name}")
 
-    run_with_services(ctx, use)
+    run_for_organization(ctx, org, use)
 
 
 @member_app.command("list")
 def member_list(
     ctx: typer.Context,
-    org: str = typer.Option(..., help="organization name or id"),
-    json_: bool = typer.Option(False, "--json"),
+    org: Organization,
+    json_: JsonFlag = False,
 ) -> None:
     """List the members of an organization."""
 
-    async def use(services: Services) -> None:
-        organization = await services.organizations.resolve(OPERATOR, org)
-        members = await services.organizations.members(OPERATOR, organization.id)
-        print_rows(members, json_, lambda m: f"{m.email}\t{m.role}")
-
-    run_with_services(ctx, use)
+    members = run_for_organization(
+        ctx, org, lambda services, found: services.organizations.members(OPERATOR, found.id)
+    )
+    print_rows(members, json_, lambda m: f"{m.email}\t{m.role}")
 
 
 DEMO_EMAIL = "admin@example.test"
