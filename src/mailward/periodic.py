@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from mailward.tasks import stop_if_cancelled
+
 
 class PeriodicPasses:
     task_name = "periodic"
@@ -34,3 +36,4 @@ class PeriodicPasses:
         while True:
             await asyncio.sleep(self.period)
             await self.run_once()
+            stop_if_cancelled()

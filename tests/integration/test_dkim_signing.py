@@ -60,12 +60,13 @@ async def publish_keys(mail: MailWorld, server: DnsServer) -> None:
     server.publish({k.record_name.rstrip("."): [k.record_value] for k in keys})
 
 
-def submit(mail: MailWorld, subject: str) -> None:
+def submit(mail: MailWorld, subject: str, author: str | None = None) -> None:
+    """A message to bob and REMOTE, sent as the world's address; ``author``: its From."""
     client = smtplib.SMTP("127.0.0.1", mail.ports.submission, timeout=10)
     try:
         client.starttls(context=client_tls())
         client.login(mail.world.address, mail.passwords["website"])
-        content = message(mail.world.address, f"{OTHER}, {REMOTE}", subject)
+        content = message(author or mail.world.address, f"{OTHER}, {REMOTE}", subject)
         client.sendmail(mail.world.address, [OTHER, REMOTE], content)
     finally:
         client.quit()
@@ -124,3 +125,20 @@ async def test_submitted_mail_is_signed_and_verifies_against_the_published_keys(
     assert set(second_selectors) == active
     # mail signed before the rotation still verifies: the retired keys stay published
     assert await asyncio.to_thread(verified_selectors, remote_first, lookup) == first_selectors
+
+
+async def test_mail_whose_from_is_on_another_domain_is_not_signed(
+    mail: MailWorld, outside: Collector
+) -> None:
+    # other.test is a Mail Service of this server with keys of its own: a device of
+    # example.test must not get its signature, nor example.test's on another From
+    await mail.services.mail_services.create(OP, mail.world.org_id, "other.test")
+    assert await mail.services.dkim.list_keys(OP, "other.test")
+    bob_id = await mail.server.directory.address_id(OTHER)
+    assert bob_id is not None
+    await asyncio.to_thread(submit, mail, "not mine", "someone@other.test")
+    await asyncio.wait_for(outside.received.wait(), 10)
+    [(_, _, remote)] = outside.messages
+    [local] = delivered_to_bob(mail, bob_id)
+    assert b"From: <someone@other.test>" in remote
+    assert b"DKIM-Signature" not in remote and b"DKIM-Signature" not in local

@@ -20,6 +20,7 @@ from mailward.mail.directory import AddressDirectory
 from mailward.mail.maildir import MailStore
 from mailward.mail.spool import Spool, SpoolEntry
 from mailward.settings import Settings
+from mailward.tasks import stop_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ class OutboundWorker:
                 raise
             except Exception:
                 log.exception("outbound spool pass failed")
+            stop_if_cancelled()
             self.spool.wakeup.clear()
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
             # lands as the wakeup comes, and the spool's stop then waited forever.
@@ -132,6 +134,7 @@ class OutboundWorker:
         now = self.spool.clock.now()
         for entry in await asyncio.to_thread(self.spool.entries):
             if entry.due <= now:
+                stop_if_cancelled()
                 await self.attempt(entry)
 
     async def attempt(self, entry: SpoolEntry) -> None:
