@@ -15,7 +15,10 @@ In one run, on PostgreSQL: N addresses with a device each, through the core. The
 2. Dovecot from the configuration ``mailward integrate dovecot`` writes (Lua passdb ->
    ``mailward integrate agent``), with room for N sessions: the PSS of all its
    processes, one ``imap`` process per connection; then again with ``imap_hibernate``
-   (idling connections move to ``imap-hibernate`` after 5 s).
+   (idling connections move to ``imap-hibernate`` after 5 s). Each idling ``imap``
+   process needs an inotify instance of the mail user to hibernate: past
+   ``fs.inotify.max_user_instances`` (128 by default) the rest stay ``imap`` processes
+   (``imap_processes`` in the report says how many did).
 
     python bench/idle.py                    # N = 10,000 (needs root for Dovecot)
     python bench/idle.py --quick            # N = 1,000, within ~3 minutes
@@ -72,6 +75,7 @@ DOMAIN = "idle.test"
 WARM_UP_SESSIONS = 10  # opened and closed before the baseline: first-use imports, caches
 BYE_PATIENCE = 10.0
 FILL_CONCURRENCY = 16
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
 DOVECOT_CPU_SECONDS = 10.0  # no rescans there: idle processes wait on inotify alone
 PORTS: tuple[str, ...] = ("http", "auth_http", "socketmap", "imap", "imaps", "pop3", "pop3s")
 PORTS += ("smtp", "submission", "submissions")
@@ -210,6 +214,10 @@ async def embedded(
     return report, set(report.pop("revoked"))
 
 
+def inotify_instances() -> int:
+    return int(INOTIFY_INSTANCES.read_text())
+
+
 def imap_processes(master: int) -> int:
     count = 0
     for pid in descendants(master):
@@ -240,6 +248,8 @@ async def dovecot(
             print(log_tail(root / name), file=sys.stderr)
             raise
         report["imap_processes"] = imap_processes(master)
+        if hibernate:  # Dovecot hibernates only sessions whose imap process got an inotify
+            report["inotify_max_user_instances"] = inotify_instances()
         if report["failures"]:
             report["log_tail"] = log_tail(root / name, 5)
         close_sessions(sessions)
