@@ -10,7 +10,7 @@ import pytest
 
 from mailward.auth.authenticator import Authenticator
 from mailward.clock import FrozenClock
-from mailward.core.audit.events import AuditFilter
+from mailward.core.audit.events import AuditFilter, AuditTag
 from mailward.core.devices.unused import UnusedDevices
 from mailward.core.organizations.policy import PolicyChange
 from mailward.errors import InvalidInput
@@ -142,3 +142,18 @@ async def test_the_link_expires_with_the_grace_and_a_policy_switched_off_stops_e
     with pytest.raises(InvalidInput, match="expired"):
         await unused.keep(token, None)
     assert (await unused.sweep()).revoked == [device]
+
+
+async def test_a_notice_that_cannot_be_sent_is_shown_to_the_administrators(
+    world: World, clock: FrozenClock
+) -> None:
+    unused = world.services.unused_devices()  # the real outbox: no smarthost here
+    device, _ = await add_generated(world, "Old scanner")
+    clock.advance(timedelta(days=90))
+    assert (await unused.sweep()).noticed == [device]
+    query = AuditFilter(device_id=device, action=AuditTag.NOTICE_NOT_SENT)
+    [event] = await world.services.audit.list(OPERATOR, query)
+    assert event.details["notice"] == "unused_device"
+    assert event.details["device"] == "Old scanner" and event.target == world.address
+    assert sorted(event.details["to"].split(", ")) == MANAGERS
+    assert "no smarthost" in event.details["reason"]

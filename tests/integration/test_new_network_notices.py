@@ -128,3 +128,21 @@ async def test_one_upkeep_pass_sends_the_notices_and_outlives_a_failing_step(
     await upkeep.run_once()
     assert [m["Subject"] for m in mailer.sent] == ["New network for Phone (info@example.test)"]
     assert "device upkeep: broken step failed: ConnectionError" in caplog.text
+
+
+async def test_a_notice_that_cannot_be_sent_is_shown_to_the_administrators(
+    auth: Authenticator, world: World, clock: FrozenClock
+) -> None:
+    settings = world.services.settings
+    notices = NewNetworkNotices(  # the real outbox: no smarthost here
+        world.services.deps, world.services.mailer, settings.sender_address, "https://m.test"
+    )
+    device, password = await add_generated(world, "Phone")
+    await login(auth, world, password, "198.51.100.7")
+    clock.advance(timedelta(minutes=5))
+    await login(auth, world, password, "203.0.113.20")
+    assert await notices.send_pending() == 1
+    query = AuditFilter(device_id=device, action=AuditTag.NOTICE_NOT_SENT)
+    [event] = await world.services.audit.list(OPERATOR, query)
+    assert event.details["notice"] == "new_network" and event.details["device"] == "Phone"
+    assert "admin@corp.test" in event.details["to"] and "no smarthost" in event.details["reason"]

@@ -243,6 +243,18 @@ class UnsentNotices:
             )  # fmt: skip
 
 
+async def send_notice(
+    mailer: Mailer, unsent: UnsentNotices, message: EmailMessage, mark: NoticeMark, at: datetime
+) -> SendResult:
+    """Sends a security notice about a device with its mark: the recipients it could not
+    be sent to at once are recorded now, those the smarthost refuses later by the
+    outbound worker (the mark goes into the spool with it)."""
+    result = await mailer.send(message, mark)
+    if result.undelivered:
+        await unsent.record(mark, result.undelivered, result.reason, at)
+    return result
+
+
 class SecurityNotices:
     """Subscribed to device changes: tells the address's users and the organization's
     administrators who created, changed or revoked a device password."""
@@ -264,7 +276,7 @@ class SecurityNotices:
             return
         mark = NoticeMark(notice.kind, event.device_name, target)
         message = security_notice(self.sender, recipients, event)
-        result = await self.mailer.send(message, mark)
+        result = await send_notice(self.mailer, self.unsent, message, mark, event.at)
         log.info(
             "security notice %s: %d delivered, %d queued, %d not",
             notice.kind,
@@ -272,8 +284,6 @@ class SecurityNotices:
             len(result.queued),
             len(result.undelivered),
         )
-        if result.undelivered:
-            await self.unsent.record(mark, result.undelivered, result.reason, event.at)
 
     async def _event(
         self, notice: DeviceChangeNotice

@@ -22,10 +22,11 @@ from mailward.core.devices.notices import (
     NetworkUse,
     device_facts,
     new_network_notice,
+    notice_mark,
     told_about,
 )
 from mailward.core.devices.unused import target_of
-from mailward.core.notifications import Mailer
+from mailward.core.notifications import Mailer, NoticeMark, UnsentNotices, send_notice
 from mailward.db.models import Device, DeviceNetwork
 
 NOTICE_EVERY = timedelta(hours=1)
@@ -43,11 +44,12 @@ class NewNetworkNotices:
         self.mailer = mailer
         self.sender = sender
         self.public_url = public_url.rstrip("/")
+        self.unsent = UnsentNotices(deps.db)
 
     async def send_pending(self) -> int:
         """Send what is due; returns the number of messages."""
         now = self.deps.clock.now()
-        mails: list[EmailMessage] = []
+        mails: list[tuple[EmailMessage, NoticeMark]] = []
         async with self.deps.db.unit_of_work() as uow:
             s = uow.session
             pending = list(
@@ -103,7 +105,8 @@ class NewNetworkNotices:
                     networks=[u.network for u in uses], ips=[u.ip for u in uses], to=", ".join(to),
                 )  # fmt: skip
                 link = self.public_url + revoke_path(f.address_id, device_id)
-                mails.append(new_network_notice(self.sender, to, f, uses, link, now))
-        for message in mails:
-            await self.mailer.send(message)
+                message = new_network_notice(self.sender, to, f, uses, link, now)
+                mails.append((message, notice_mark("new_network", f)))
+        for message, mark in mails:
+            await send_notice(self.mailer, self.unsent, message, mark, now)
         return len(mails)

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mailward.core.access.permissions import MANAGER_ROLES
-from mailward.core.notifications import compose_email, email_html
+from mailward.core.audit.events import AuditTarget
+from mailward.core.notifications import NoticeMark, compose_email, email_html
 from mailward.db.models import Account, Address, Device, MailService, Membership
 
 
@@ -27,6 +28,13 @@ class DeviceFacts:
     address: str
     device_name: str
     user_email: str | None
+
+
+def notice_mark(kind: str, facts: DeviceFacts) -> NoticeMark:
+    """The mark of a notice about the device: one not sent is shown on its address's
+    Devices tab, as the device password notices are."""
+    target = AuditTarget(facts.organization_id, facts.address_id, facts.device_id, facts.address)
+    return NoticeMark(kind, facts.device_name, target)
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,13 @@ from mailward.core.devices.notices import (
     DeviceFacts,
     device_facts,
     managers_emails,
+    notice_mark,
     told_about,
     unused_digest,
     unused_notice,
 )
 from mailward.core.devices.service import DeviceService
-from mailward.core.notifications import Mailer
+from mailward.core.notifications import Mailer, NoticeMark, UnsentNotices, send_notice
 from mailward.db.models import Address, Device, MailService, Organization
 from mailward.errors import InvalidInput
 
@@ -97,6 +98,7 @@ class UnusedDevices:
         self.mailer = mailer
         self.sender = sender
         self.public_url = public_url.rstrip("/")
+        self.unsent = UnsentNotices(deps.db)
 
     async def sweep(self) -> SweepResult:
         """One pass over every organization whose policy expires unused devices."""
@@ -118,7 +120,7 @@ class UnusedDevices:
         assert organization.unused_notice_days and organization.unused_revoke_days
         timeline = Timeline(organization.unused_notice_days, organization.unused_revoke_days)
         now = self.deps.clock.now()
-        mails: list[EmailMessage] = []
+        mails: list[tuple[EmailMessage, NoticeMark | None]] = []  # the digest has no mark
         due: list[Device] = []
         async with self.deps.db.unit_of_work() as uow:
             s = uow.session
@@ -136,20 +138,24 @@ class UnusedDevices:
                         Device.unused_notice_at.is_(None),
                         unused_notice_at=now,
                     ):
-                        mails.append(await self._notice(s, facts[device.id], device, timeline, now))
+                        message = await self._notice(s, facts[device.id], device, timeline, now)
+                        mails.append((message, notice_mark("unused_device", facts[device.id])))
                         result.noticed.append(device.id)
                 elif timeline.revoke_on(device) <= now:
                     due.append(device)
             expiring = [d for d in devices if d.unused_notice_at is not None and d not in due]
             digest = await self._digest(s, organization, expiring, facts, timeline, now)
             if digest is not None:
-                mails.append(digest)
+                mails.append((digest, None))
                 result.digests.append(organization.id)
         for device in due:
             await self._revoke(device, facts[device.id], timeline)
             result.revoked.append(device.id)
-        for message in mails:
-            await self.mailer.send(message)
+        for message, mark in mails:
+            if mark is None:
+                await self.mailer.send(message)
+            else:
+                await send_notice(self.mailer, self.unsent, message, mark, now)
 
     async def _notice(
         self, s: AsyncSession, facts: DeviceFacts, device: Device, timeline: Timeline,
