@@ -234,12 +234,14 @@ async def dovecot(
     with running_dovecot(settings, root / name, len(accounts), hibernate) as (master, port):
 
         async def hibernated() -> None:
-            """Until the idle ``imap`` processes handed their connections over."""
-            deadline = time.monotonic() + 60 + len(accounts) / 100
-            while imap_processes(master) > 2 + len(accounts) // 100:
-                if time.monotonic() > deadline:
-                    break
+            """Until the idle ``imap`` processes handed their connections over, or
+            none did for 15 s (see ``inotify_max_user_instances``)."""
+            left, since = imap_processes(master), time.monotonic()
+            while left > 2 + len(accounts) // 100 and time.monotonic() - since < 15:
                 await asyncio.sleep(1.0)
+                now = imap_processes(master)
+                if now < left:
+                    left, since = now, time.monotonic()
 
         settle = hibernated if hibernate else None
         try:
