@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import smtplib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import dkim
@@ -17,10 +17,10 @@ import pytest
 
 from mailward.core.access.actors import Actor
 from mailward.settings import Settings
-from tests.integration.mail_world import OTHER, MailWorld, client_tls, message, running_mail
+from tests.integration.mail_world import OTHER, MailWorld, client_tls, message
 from tests.security.dns_server import DnsServer
 from tests.smarthost import Collector, with_smarthost
-from tests.support import World, wait_until
+from tests.support import wait_until
 
 REMOTE = "someone@elsewhere.test"
 OP = Actor.operator()
@@ -29,12 +29,6 @@ OP = Actor.operator()
 @pytest.fixture
 def settings(settings: Settings, smarthost_port: int) -> Settings:
     return with_smarthost(settings, smarthost_port)
-
-
-@pytest.fixture
-async def mail(world: World) -> AsyncIterator[MailWorld]:
-    async with running_mail(world, devices=("website",)) as mail:
-        yield mail
 
 
 def txt_lookup(server: DnsServer) -> Callable[..., bytes | None]:
@@ -65,7 +59,7 @@ def submit(mail: MailWorld, subject: str, author: str | None = None) -> None:
     client = smtplib.SMTP("127.0.0.1", mail.ports.submission, timeout=10)
     try:
         client.starttls(context=client_tls())
-        client.login(mail.world.address, mail.passwords["website"])
+        client.login(mail.world.address, mail.passwords["laptop"])
         content = message(author or mail.world.address, f"{OTHER}, {REMOTE}", subject)
         client.sendmail(mail.world.address, [OTHER, REMOTE], content)
     finally:

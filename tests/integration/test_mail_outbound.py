@@ -16,10 +16,9 @@ from tests.integration.mail_world import (
     MailWorld,
     client_tls,
     message,
-    running_mail,
 )
 from tests.smarthost import Collector, Picky, running_handler, with_smarthost
-from tests.support import World, wait_until
+from tests.support import wait_until
 
 REMOTE = "someone@elsewhere.test"
 OTHER = "nobody@elsewhere.test"
@@ -30,17 +29,11 @@ def settings(settings: Settings, smarthost_port: int) -> Settings:
     return with_smarthost(settings, smarthost_port)
 
 
-@pytest.fixture
-async def mail(world: World) -> AsyncIterator[MailWorld]:
-    async with running_mail(world, devices=("website",)) as mail:
-        yield mail
-
-
 def submit(mail: MailWorld, *to: str) -> None:
     client = smtplib.SMTP("127.0.0.1", mail.ports.submission, timeout=10)
     try:
         client.starttls(context=client_tls())
-        client.login(mail.world.address, mail.passwords["website"])
+        client.login(mail.world.address, mail.passwords["laptop"])
         content = message(mail.world.address, ", ".join(to), "out")
         client.sendmail(mail.world.address, list(to), content)
     finally:
