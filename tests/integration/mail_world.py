@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 import functools
 import imaplib
+import poplib
 import smtplib
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from mailward.auth.authenticator import Authenticator
 from mailward.auth.interfaces import (
@@ -107,20 +108,38 @@ def client_tls() -> ssl.SSLContext:
     return context
 
 
+Client = TypeVar("Client", imaplib.IMAP4, poplib.POP3, smtplib.SMTP)
+
+
+def starttls(client: Client) -> Client:
+    """``client``, connected in the clear, after its STARTTLS (POP3's STLS)."""
+    if isinstance(client, poplib.POP3):
+        client.stls(client_tls())
+    elif isinstance(client, smtplib.SMTP):
+        client.starttls(context=client_tls())
+    else:
+        client.starttls(client_tls())
+    return client
+
+
 def imaps(port: int) -> imaplib.IMAP4_SSL:
     return imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=client_tls(), timeout=10)
 
 
 def imap_starttls(port: int) -> imaplib.IMAP4:
-    client = imaplib.IMAP4("127.0.0.1", port, timeout=10)
-    client.starttls(client_tls())
-    return client
+    return starttls(imaplib.IMAP4("127.0.0.1", port, timeout=10))
+
+
+def pop3s(port: int) -> poplib.POP3_SSL:
+    return poplib.POP3_SSL("127.0.0.1", port, context=client_tls(), timeout=10)
+
+
+def pop3_stls(port: int) -> poplib.POP3:
+    return starttls(poplib.POP3("127.0.0.1", port, timeout=10))
 
 
 def submission(port: int) -> smtplib.SMTP:
-    client = smtplib.SMTP("127.0.0.1", port, timeout=10)
-    client.starttls(context=client_tls())
-    return client
+    return starttls(smtplib.SMTP("127.0.0.1", port, timeout=10))
 
 
 def smtps(port: int) -> smtplib.SMTP_SSL:

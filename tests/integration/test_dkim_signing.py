@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import smtplib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from mailward.core.access.actors import Actor
 from mailward.settings import Settings
-from tests.integration.mail_world import OTHER, MailWorld, client_tls, message
+from tests.integration.mail_world import OTHER, MailWorld, message, submission
 from tests.security.dns_server import DnsServer
 from tests.smarthost import Collector, with_smarthost
 from tests.support import wait_until
@@ -56,9 +55,8 @@ async def publish_keys(mail: MailWorld, server: DnsServer) -> None:
 
 def submit(mail: MailWorld, subject: str, author: str | None = None) -> None:
     """A message to bob and REMOTE, sent as the world's address; ``author``: its From."""
-    client = smtplib.SMTP("127.0.0.1", mail.ports.submission, timeout=10)
+    client = submission(mail.ports.submission)
     try:
-        client.starttls(context=client_tls())
         client.login(mail.world.address, mail.passwords["laptop"])
         content = message(author or mail.world.address, f"{OTHER}, {REMOTE}", subject)
         client.sendmail(mail.world.address, [OTHER, REMOTE], content)

@@ -4,7 +4,6 @@ to the sender's INBOX after the retry period."""
 from __future__ import annotations
 
 import asyncio
-import smtplib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -14,8 +13,8 @@ from mailward.clock import FrozenClock
 from mailward.settings import Settings
 from tests.integration.mail_world import (
     MailWorld,
-    client_tls,
     message,
+    submission,
 )
 from tests.smarthost import Collector, Picky, running_handler, with_smarthost
 from tests.support import wait_until
@@ -30,9 +29,8 @@ def settings(settings: Settings, smarthost_port: int) -> Settings:
 
 
 def submit(mail: MailWorld, *to: str) -> None:
-    client = smtplib.SMTP("127.0.0.1", mail.ports.submission, timeout=10)
+    client = submission(mail.ports.submission)
     try:
-        client.starttls(context=client_tls())
         client.login(mail.world.address, mail.passwords["laptop"])
         content = message(mail.world.address, ", ".join(to), "out")
         client.sendmail(mail.world.address, list(to), content)

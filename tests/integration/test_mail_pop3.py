@@ -14,6 +14,8 @@ from tests.integration.mail_world import (
     imaps,
     in_thread,
     message,
+    pop3_stls,
+    pop3s,
 )
 
 
@@ -22,16 +24,6 @@ async def deliver(mail: MailWorld, subject: str, body: str = "Hello.") -> None:
     assert found is not None
     content = message("x@elsewhere.test", mail.world.address, subject, body)
     await mail.server.store.deliver([found], content)
-
-
-def pop3s(port: int) -> poplib.POP3_SSL:
-    return poplib.POP3_SSL("127.0.0.1", port, context=client_tls(), timeout=10)
-
-
-def pop3_stls(port: int) -> poplib.POP3:
-    client = poplib.POP3("127.0.0.1", port, timeout=10)
-    client.stls(client_tls())
-    return client
 
 
 def fetch_all(
