@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from mailward.auth.authenticator import Authenticator
 from mailward.auth.endpoint import dovecot_answer
-from mailward.auth.interfaces import AuthFailure, FailureReason
+from mailward.auth.interfaces import AuthFailure, AuthResult, FailureReason
 from mailward.limitstore import MemoryRateLimitStore, RateLimitStore
 from mailward.mail.imap_backend import TemporaryAuthFailure, auth_error
 from mailward.mail.smtp_protocol import auth_failure_reply
@@ -32,20 +33,30 @@ from tests.security.front_support import Raw, front_mail, submission_auth_answer
 from tests.support import World, free_port
 
 
-async def test_a_flood_of_unknown_users_from_101_ips_leaves_every_generated_password_working(
-    world: World, limit_store: RateLimitStore
-) -> None:
+@pytest.fixture
+async def auth(world: World, limit_store: RateLimitStore) -> AsyncIterator[Authenticator]:
+    """In this file, the world's authenticator with cheap hashers and the test's
+    rate-limit store (flood_authenticator)."""
     async with flood_authenticator(world.services, limit_store) as auth:
-        phone, password = await add_generated(world, "Phone")
-        for ip in range(101):
-            for n in range(50):
-                await auth.authenticate(f"nobody{n}@example.test", "guess", "imap", f"10.9.{ip}.1")
-        assert is_device(
-            await auth.authenticate(world.address, password, "imap", "10.77.0.1"), phone
-        )
-        assert is_device(
-            await auth.authenticate(world.address, password, "smtp", "10.9.3.1"), phone
-        )
+        yield auth
+
+
+async def guess_wrong(
+    auth: Authenticator, address: str, count: int, ip: Callable[[int], str]
+) -> list[AuthResult]:
+    """``count`` wrong passwords for ``address`` over IMAP, the i-th from ``ip(i)``."""
+    return [await auth.authenticate(address, f"guess-{i}", "imap", ip(i)) for i in range(count)]
+
+
+async def test_a_flood_of_unknown_users_from_101_ips_leaves_every_generated_password_working(
+    world: World, auth: Authenticator
+) -> None:
+    phone, password = await add_generated(world, "Phone")
+    for ip in range(101):
+        for n in range(50):
+            await auth.authenticate(f"nobody{n}@example.test", "guess", "imap", f"10.9.{ip}.1")
+    assert is_device(await auth.authenticate(world.address, password, "imap", "10.77.0.1"), phone)
+    assert is_device(await auth.authenticate(world.address, password, "smtp", "10.9.3.1"), phone)
 
 
 async def laptop_logged_in_from(home: str, auth: Authenticator, world: World) -> int:
@@ -58,32 +69,30 @@ async def laptop_logged_in_from(home: str, auth: Authenticator, world: World) ->
 
 
 async def test_110_wrong_passwords_from_11_ips_do_not_lock_the_address_for_a_right_password(
-    world: World, limit_store: RateLimitStore
+    world: World, auth: Authenticator
 ) -> None:
-    async with flood_authenticator(world.services, limit_store) as auth:
-        home = "198.51.100.7"
-        laptop = await laptop_logged_in_from(home, auth, world)
-        phone, password = await add_generated(world, "Phone")
-        for i in range(110):
-            await auth.authenticate(world.address, f"guess-{i}", "imap", f"203.0.113.{i % 11}")
-        newcomer = "192.0.2.200"
-        assert is_device(await auth.authenticate(world.address, password, "pop3", newcomer), phone)
-        stranger = "192.0.2.201"
-        refused = await auth.authenticate(world.address, CHOSEN[0], "imap", stranger)
-        assert is_temporary(refused), "a guessable password from a new network waits"
-        assert is_device(await auth.authenticate(world.address, CHOSEN[0], "imap", home), laptop)
+    home = "198.51.100.7"
+    laptop = await laptop_logged_in_from(home, auth, world)
+    phone, password = await add_generated(world, "Phone")
+    await guess_wrong(auth, world.address, 110, lambda i: f"203.0.113.{i % 11}")
+    newcomer = "192.0.2.200"
+    assert is_device(await auth.authenticate(world.address, password, "pop3", newcomer), phone)
+    stranger = "192.0.2.201"
+    refused = await auth.authenticate(world.address, CHOSEN[0], "imap", stranger)
+    assert is_temporary(refused), "a guessable password from a new network waits"
+    assert is_device(await auth.authenticate(world.address, CHOSEN[0], "imap", home), laptop)
 
 
 async def test_a_refusal_under_flood_says_try_later_on_every_edge(
-    world: World, limit_store: RateLimitStore
+    world: World, auth: Authenticator
 ) -> None:
-    async with flood_authenticator(world.services, limit_store) as auth:
-        await add_chosen(world, "Laptop", CHOSEN[0])
-        attacker = "203.0.113.66"
-        for i in range(auth.limiter.limits.address_ip.failures):
-            assert is_wrong(await auth.authenticate(world.address, f"guess-{i}", "imap", attacker))
-        result = await auth.authenticate(world.address, CHOSEN[0], "imap", attacker)
-        assert isinstance(result, AuthFailure) and result.reason is FailureReason.RATE_LIMITED
+    await add_chosen(world, "Laptop", CHOSEN[0])
+    attacker = "203.0.113.66"
+    failures = auth.limiter.limits.address_ip.failures
+    guesses = await guess_wrong(auth, world.address, failures, lambda _: attacker)
+    assert all(is_wrong(guess) for guess in guesses)
+    result = await auth.authenticate(world.address, CHOSEN[0], "imap", attacker)
+    assert isinstance(result, AuthFailure) and result.reason is FailureReason.RATE_LIMITED
     assert isinstance(auth_error(result), TemporaryAuthFailure)
     assert auth_failure_reply(result).startswith("454 4.7.0")
     assert b'"tempfail"' in dovecot_answer(result)
@@ -93,8 +102,8 @@ async def test_real_clients_over_their_limit_are_told_to_try_later(world: World)
     async with front_mail(world) as mail:
         await add_chosen(world, "Laptop", CHOSEN[0])
         auth = mail.authenticator.inner
-        for i in range(auth.limiter.limits.address_ip.failures):
-            await auth.authenticate(world.address, f"guess-{i}", "imap", "127.0.0.1")
+        failures = auth.limiter.limits.address_ip.failures
+        await guess_wrong(auth, world.address, failures, lambda _: "127.0.0.1")
         user, secret = world.address, CHOSEN[0]
         imap = await Raw.greeted(mail.ports.imaps, tls=True)
         await imap.send(f'a LOGIN "{user}" "{secret}"\r\n'.encode())
@@ -112,16 +121,14 @@ async def test_real_clients_over_their_limit_are_told_to_try_later(world: World)
 
 
 async def test_a_network_that_logged_in_before_is_never_locked_out_by_the_address_counter(
-    world: World, limit_store: RateLimitStore
+    world: World, auth: Authenticator
 ) -> None:
-    async with flood_authenticator(world.services, limit_store) as auth:
-        home = "2001:db8:1:2::10"
-        laptop = await laptop_logged_in_from(home, auth, world)
-        for i in range(auth.limiter.limits.address.failures + 10):
-            await auth.authenticate(world.address, f"guess-{i}", "imap", f"198.18.{i}.1")
-        same_home_network = "2001:db8:1:2::99"  # a privacy address of the same /64
-        result = await auth.authenticate(world.address, CHOSEN[0], "imap", same_home_network)
-        assert is_device(result, laptop)
+    laptop = await laptop_logged_in_from("2001:db8:1:2::10", auth, world)
+    failures = auth.limiter.limits.address.failures + 10
+    await guess_wrong(auth, world.address, failures, lambda i: f"198.18.{i}.1")
+    same_home_network = "2001:db8:1:2::99"  # a privacy address of the same /64
+    result = await auth.authenticate(world.address, CHOSEN[0], "imap", same_home_network)
+    assert is_device(result, laptop)
 
 
 async def test_garbage_and_huge_credentials_are_answered_without_any_work(
@@ -150,8 +157,7 @@ async def test_a_redis_outage_during_a_flood_keeps_right_passwords_working_and_l
     async with flood_authenticator(world.services, store) as auth:
         phone, password = await add_generated(world, "Phone")
         with caplog.at_level(logging.WARNING):
-            for i in range(300):
-                await auth.authenticate(world.address, f"guess-{i}", "imap", f"10.1.{i % 30}.1")
+            await guess_wrong(auth, world.address, 300, lambda i: f"10.1.{i % 30}.1")
             result = await auth.authenticate(world.address, password, "imap", "10.1.3.1")
         assert is_device(result, phone)
         warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
