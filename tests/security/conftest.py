@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from mailward.limitstore import MemoryRateLimitStore, RateLimitStore
-from tests.support import redis_store_for_test
+from tests.integration.mail_world import MailWorld, running_mail
+from tests.support import World, redis_store_for_test
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -19,3 +20,10 @@ async def limit_store(request: pytest.FixtureRequest) -> AsyncIterator[RateLimit
         return
     async for store in redis_store_for_test():
         yield store
+
+
+@pytest.fixture
+async def mail(world: World) -> AsyncIterator[MailWorld]:
+    """The embedded mail server on free ports, no device yet (a file may override it)."""
+    async with running_mail(world) as mail:
+        yield mail

@@ -14,7 +14,7 @@ from mailward.clock import FrozenClock
 from mailward.core.deps import DeviceChangeNotice
 from mailward.mail.outbox import send_security_notices
 from mailward.settings import Settings
-from tests.integration.mail_world import MailWorld, running_mail
+from tests.integration.mail_world import MailWorld
 from tests.security.test_revoke_blackhole import Blackhole, assert_revoked_promptly
 from tests.support import World, free_port, open_services
 
@@ -40,12 +40,6 @@ def settings(settings: Settings, holes: tuple[int, int]) -> Settings:
             "redis_url": f"redis://127.0.0.1:{holes[1]}/0",
         }
     )
-
-
-@pytest.fixture
-async def mail(world: World) -> AsyncIterator[MailWorld]:
-    async with running_mail(world) as mail:
-        yield mail
 
 
 async def test_a_revoke_ends_the_session_at_once_with_redis_and_smarthost_blackholed(
