@@ -25,7 +25,7 @@ from mailward.settings import Settings
 from mailward.web.app import create_app
 from tests.integration.mail_world import MailWorld, RawImap, running_mail
 from tests.smarthost import with_smarthost
-from tests.support import World, free_port, wait_until
+from tests.support import World, wait_until
 from tests.web_support import BASE_URL, enrol_totp, sign_in
 
 PROMPT = 2.0  # seconds; a correctness bound, the old code took 25-30 s
@@ -57,19 +57,14 @@ class Blackhole:
 
 
 @pytest.fixture
-def blackhole_port() -> int:
-    return free_port()
+def settings(settings: Settings, smarthost_port: int) -> Settings:
+    return with_smarthost(settings, smarthost_port)
 
 
 @pytest.fixture
-def settings(settings: Settings, blackhole_port: int) -> Settings:
-    return with_smarthost(settings, blackhole_port)
-
-
-@pytest.fixture
-async def blackhole(blackhole_port: int) -> AsyncIterator[Blackhole]:
+async def blackhole(smarthost_port: int) -> AsyncIterator[Blackhole]:
     hole = Blackhole()
-    await hole.start(blackhole_port)
+    await hole.start(smarthost_port)
     yield hole
     await hole.stop()
 
