@@ -5,6 +5,7 @@ a form body; the content comes once, within minutes, then the URL is refused."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -22,21 +23,28 @@ from tests.web_support import BASE_URL, csrf_of
 PASSWORD = "Kq7mZt3xWp9vRb2nHc4d"
 
 
+@dataclass
+class PhoneBrowser:
+    """The browser of a phone that scanned the QR code, and the assistant that made it."""
+
+    state: AssistantState
+    client: httpx.AsyncClient
+
+    async def open(self, url: str) -> httpx.Response:
+        """What the browser does: GET without the fragment, then the script's POST."""
+        parts = urlsplit(url)
+        landing = await self.client.get(parts.path)
+        assert landing.status_code == 200 and "/static/download.js" in landing.text
+        form = {"csrf": csrf_of(landing.text), "token": parts.fragment}
+        return await self.client.post(parts.path, data=form)
+
+
 @pytest.fixture
-async def opened(services: Services) -> AsyncIterator[tuple[AssistantState, httpx.AsyncClient]]:
+async def browser(services: Services) -> AsyncIterator[PhoneBrowser]:
     app = create_app(services)
     transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 123))
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-        yield app.state.assistant, client
-
-
-async def open_on_a_phone(client: httpx.AsyncClient, url: str) -> httpx.Response:
-    """What the phone's browser does: GET without the fragment, then the script's POST."""
-    parts = urlsplit(url)
-    landing = await client.get(parts.path)
-    assert landing.status_code == 200 and "/static/download.js" in landing.text
-    form = {"csrf": csrf_of(landing.text), "token": parts.fragment}
-    return await client.post(parts.path, data=form)
+        yield PhoneBrowser(app.state.assistant, client)
 
 
 def offer_password(state: AssistantState) -> str:
@@ -56,45 +64,36 @@ def test_the_qr_code_encodes_a_url_whose_secret_is_only_in_the_fragment(
     assert segno.make(url, error="m").is_micro is False  # a camera reads a full QR code
 
 
-async def test_the_password_opens_once_then_is_refused(
-    opened: tuple[AssistantState, httpx.AsyncClient],
-) -> None:
-    state, client = opened
-    url = offer_password(state)
-    first = await open_on_a_phone(client, url)
+async def test_the_password_opens_once_then_is_refused(browser: PhoneBrowser) -> None:
+    url = offer_password(browser.state)
+    first = await browser.open(url)
     assert first.status_code == 200 and PASSWORD in first.text
     assert first.headers["cache-control"] == "no-store"
     assert first.headers["referrer-policy"] == "no-referrer"
-    again = await open_on_a_phone(client, url)
+    again = await browser.open(url)
     assert again.status_code == 410 and PASSWORD not in again.text
 
 
-async def test_the_profile_downloads_once(
-    opened: tuple[AssistantState, httpx.AsyncClient],
-) -> None:
-    state, client = opened
-    url = phone.offer(state, "mail.mobileconfig", "application/x-apple-aspen-config", b"plist")
-    first = await open_on_a_phone(client, url)
+async def test_the_profile_downloads_once(browser: PhoneBrowser) -> None:
+    url = phone.offer(
+        browser.state, "mail.mobileconfig", "application/x-apple-aspen-config", b"plist"
+    )
+    first = await browser.open(url)
     assert first.status_code == 200 and first.content == b"plist"
     assert "attachment" in first.headers["content-disposition"]
-    assert (await open_on_a_phone(client, url)).status_code == 410
+    assert (await browser.open(url)).status_code == 410
 
 
-async def test_the_url_expires(
-    opened: tuple[AssistantState, httpx.AsyncClient], clock: FrozenClock
-) -> None:
-    state, client = opened
-    url = offer_password(state)
+async def test_the_url_expires(browser: PhoneBrowser, clock: FrozenClock) -> None:
+    url = offer_password(browser.state)
     clock.advance(DOWNLOAD_LIFETIME + timedelta(seconds=1))
-    expired = await open_on_a_phone(client, url)
+    expired = await browser.open(url)
     assert expired.status_code == 410 and PASSWORD not in expired.text
 
 
-async def test_a_post_without_the_pages_csrf_token_is_refused(
-    opened: tuple[AssistantState, httpx.AsyncClient],
-) -> None:
-    state, client = opened
-    url = offer_password(state)
-    refused = await client.post("/assistant/download", data={"token": urlsplit(url).fragment})
+async def test_a_post_without_the_pages_csrf_token_is_refused(browser: PhoneBrowser) -> None:
+    url = offer_password(browser.state)
+    token = urlsplit(url).fragment  # the secret, without the page's CSRF token
+    refused = await browser.client.post("/assistant/download", data={"token": token})
     assert refused.status_code == 403 and PASSWORD not in refused.text
-    assert PASSWORD in (await open_on_a_phone(client, url)).text  # still there, once
+    assert PASSWORD in (await browser.open(url)).text  # still there, once
