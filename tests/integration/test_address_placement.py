@@ -4,7 +4,7 @@ test_dovecot_proxy.py.)"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -49,8 +49,8 @@ class RecordingMover:
         placed = await self.world.services.placements.placement(Actor.operator(), email)
         self.steps.append(("copy", source, target, f"placed on {placed.backend}"))
 
-    async def end_sessions(self, email: str, backend: str) -> None:
-        self.steps.append(("end sessions", backend))
+    async def end_sessions(self, email: str, device_ids: Sequence[int], backend: str) -> None:
+        self.steps.append(("end sessions", backend, *map(str, device_ids)))
 
 
 async def placed(world: World, email: str) -> str | None:
@@ -100,6 +100,22 @@ async def test_a_move_copies_switches_copies_ends_the_old_sessions_and_copies_ag
             select(AuditEvent).where(AuditEvent.action == AuditTag.ADDRESS_MOVE)
         )
     assert event is not None and event.target == "info@example.test: store1 -> store2"
+
+
+async def test_a_move_ends_the_sessions_of_the_address_s_own_devices_by_id(
+    world: World,
+) -> None:
+    """A local part may start with '-' or hold '*' (kick would read an option or a mask
+    matching every address of the domain): the sessions are named by device id."""
+    await add_generated(world, "Phone of info@")
+    odd = await world.services.addresses.create(world.admin, world.domain, "-a*b")
+    laptop, _ = await add_generated(world, "Laptop", address=odd.email)
+    phone, _ = await add_generated(world, "Phone", address=odd.email)
+    await world.services.devices.revoke(world.admin, odd.email, phone)
+    mover = RecordingMover(world)
+    assert await placed(world, odd.email) == "store2"  # the least used
+    await world.services.placements.move(world.admin, odd.email, "store1", mover)
+    assert mover.steps[2] == ("end sessions", "store2", str(laptop), str(phone))
 
 
 async def test_a_move_is_refused_clearly(world: World) -> None:
@@ -175,7 +191,7 @@ async def test_the_endpoint_names_the_backend_of_a_recipient_for_the_proxys_lmtp
 
 
 class FailingAfterSwitch(RecordingMover):
-    async def end_sessions(self, email: str, backend: str) -> None:
+    async def end_sessions(self, email: str, device_ids: Sequence[int], backend: str) -> None:
         raise MoveFailed("doveadm kick on store1 failed: no anvil")
 
 

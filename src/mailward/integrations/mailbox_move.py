@@ -4,17 +4,21 @@
 ``doveadm -c <source's dovecot.conf> sync -u ADDRESS tcp:<target host>:<doveadm port>``:
 dsync between two live Maildirs (two-way, so what either side received since the last
 run survives), to the target's doveadm server (backends share the doveadm password).
-Sessions end with ``doveadm kick 'ADDRESS#*'``: on a backend every session of an
-address is named ``ADDRESS#<device id>`` (the Lua passdb), and the proxies close a
-client's connection when its backend session ends.
+Sessions end with ``doveadm kick '*#<device id>'`` for each device of the address: on
+a backend every session is named ``ADDRESS#<device id>`` (the Lua passdb), and the
+proxies close a client's connection when its backend session ends. The address itself
+is no mask: kick matches ``*`` and ``?`` in it as wildcards and takes a leading ``-``
+for an option, and local parts may hold all three.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from mailward.core.addresses.placement import MoveFailed
 from mailward.integrations.doveadm import NO_SUCH_USER, run_doveadm
+from mailward.integrations.kick import device_mask
 from mailward.settings import MailboxBackend
 
 SYNC_TIMEOUT = 30 * 60.0
@@ -47,8 +51,10 @@ class DoveadmMailboxMover:
                 return
         await self._doveadm(source, SYNC_TIMEOUT, (0,), "sync", "-u", email, where)
 
-    async def end_sessions(self, email: str, backend: str) -> None:
-        await self._doveadm(backend, KICK_TIMEOUT, (0, NO_SUCH_USER), "kick", f"{email}#*")
+    async def end_sessions(self, email: str, device_ids: Sequence[int], backend: str) -> None:
+        for device_id in device_ids:
+            mask = device_mask(device_id)
+            await self._doveadm(backend, KICK_TIMEOUT, (0, NO_SUCH_USER), "kick", mask)
 
     async def _doveadm(
         self, backend: str, seconds: float, fine: tuple[int, ...], *arguments: str

@@ -10,10 +10,11 @@ open on the old backend, so that clients reconnect through the proxy to the new 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from mailward.core.access.actors import Actor
 from mailward.core.access.permissions import require_manager
@@ -21,7 +22,7 @@ from mailward.core.addresses.rule import PlacementRule
 from mailward.core.addresses.service import get_address
 from mailward.core.audit.events import AuditTag, AuditTarget, record
 from mailward.core.deps import CoreDeps
-from mailward.db.models import Address
+from mailward.db.models import Address, Device
 from mailward.errors import InvalidInput, MailwardError
 
 
@@ -37,8 +38,10 @@ class MailboxMover(Protocol):
         use (a two-way sync: nothing either side received is lost). Raises MoveFailed."""
         ...
 
-    async def end_sessions(self, email: str, backend: str) -> None:
-        """End every session of the address on ``backend``. Raises MoveFailed."""
+    async def end_sessions(self, email: str, device_ids: Sequence[int], backend: str) -> None:
+        """End every session of the address on ``backend``: those of each of its
+        devices, named by id (a local part may hold ``*``, ``?`` or a leading ``-``, so
+        its name is no safe mask). Raises MoveFailed."""
         ...
 
 
@@ -65,10 +68,10 @@ class PlacementService:
         source = await self._check_move(actor, address_key, target)
         email, old = source.email, str(source.backend)
         await mover.copy(email, old, target)
-        await self._switch(actor, address_key, target)
+        devices = await self._switch(actor, address_key, target)
         try:
             await mover.copy(email, old, target)
-            await mover.end_sessions(email, old)
+            await mover.end_sessions(email, devices, old)
             # What a client changed on the old backend between the copy and its end.
             await mover.copy(email, old, target)
         except MoveFailed as error:
@@ -94,7 +97,9 @@ class PlacementService:
             raise InvalidInput("backend", f"{current.email} is already on {target}")
         return current
 
-    async def _switch(self, actor: Actor, address_key: int | str, target: str) -> None:
+    async def _switch(self, actor: Actor, address_key: int | str, target: str) -> list[int]:
+        """Place the address on ``target``; the ids of its devices (revoked ones too:
+        a session may outlive its revocation's kick on this backend)."""
         async with self.deps.db.unit_of_work() as uow:
             address, mail_service, _ = await get_address(uow.session, actor, address_key)
             source = self.rule.backend_of(address)
@@ -106,3 +111,5 @@ class PlacementService:
             record(
                 uow.session, actor, AuditTag.ADDRESS_MOVE, target_of_event, self.deps.clock.now()
             )
+            devices = select(Device.id).where(Device.address_id == address.id)
+            return list(await uow.session.scalars(devices.order_by(Device.id)))
