@@ -22,6 +22,12 @@ Mode = Literal["development", "production"]
 DataPlane = Literal["embedded", "dovecot"]
 
 
+def ip_networks(entries: list[str] | tuple[str, ...]) -> list[str]:
+    """Each entry as a normalized IP network (``10.0.0.7`` → ``10.0.0.7/32``); ValueError
+    names the first that is none."""
+    return [str(ipaddress.ip_network(entry.strip(), strict=False)) for entry in entries]
+
+
 def parse_resolver(text: str) -> tuple[str, int]:
     """A DNS resolver ``"ip"``, ``"ip:port"`` or ``"[ipv6]:port"`` -> (ip, port)."""
     host, port = text.strip(), "53"
@@ -267,7 +273,7 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_are_networks(cls, value: list[str]) -> list[str]:
-        return [str(ipaddress.ip_network(entry.strip(), strict=False)) for entry in value]
+        return ip_networks(value)
 
     @field_validator("mailbox_backends")
     @classmethod

@@ -99,6 +99,7 @@ def write_layout(cluster: Cluster) -> None:
             plane.options,
             role="backend",
             backend=name,
+            proxy_networks=("127.0.0.1",),  # the proxy, and Mailward's kicks
             mail_root=cluster.mail_root(name),
             instance_name=f"{plane.options.instance_name}-{name}",
         )

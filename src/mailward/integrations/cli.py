@@ -47,7 +47,11 @@ Backend = Annotated[
 ]
 ProxyNetworks = Annotated[
     list[str] | None,
-    typer.Option("--proxy-network", help="--role backend: the proxies' network (repeatable)"),
+    typer.Option(
+        "--proxy-network",
+        help="--role backend, required: the proxies' addresses or networks, and only theirs "
+        "(repeatable): Dovecot believes the client IP they forward and their plaintext login",
+    ),
 ]
 
 

@@ -21,7 +21,7 @@ from mailward.auth.secret import auth_http_secret
 from mailward.integrations.options import DataPlaneOptions, connect_host
 from mailward.integrations.render import render, write_text
 from mailward.integrations.tls import certificate_paths
-from mailward.settings import Settings
+from mailward.settings import Settings, ip_networks
 
 CONFIG_NAME = "dovecot.conf"
 LUA_NAME = "mailward-passdb.lua"
@@ -83,7 +83,6 @@ def _role_values(settings: Settings, options: DataPlaneOptions) -> dict[str, obj
     """A backend listens where ``settings.mailbox_backends[name]`` says the proxies and
     the other backends reach it."""
     values: dict[str, object] = {"role": options.role, "doveadm_port": 0}
-    values["proxy_networks"] = " ".join(options.proxy_networks)
     if options.role != "backend":
         return values
     if options.backend not in settings.mailbox_backends:
@@ -91,12 +90,24 @@ def _role_values(settings: Settings, options: DataPlaneOptions) -> dict[str, obj
         raise ValueError(f"--backend must name one of mailbox_backends ({known})")
     backend = settings.mailbox_backends[options.backend]
     return values | {
+        "proxy_networks": " ".join(_proxy_networks(options)),
         "bind": backend.host,
         "imap_port": backend.imap_port,
         "pop3_port": backend.pop3_port,
         "lmtp_port": backend.lmtp_port,
         "doveadm_port": backend.doveadm_port,
     }
+
+
+def _proxy_networks(options: DataPlaneOptions) -> list[str]:
+    """login_trusted_networks of a backend: only the proxies, which forward the client's
+    IP and log in in plaintext; anyone else in them could claim any client IP."""
+    if not options.proxy_networks:
+        raise ValueError("--role backend needs --proxy-network: the proxies' addresses")
+    try:
+        return ip_networks(options.proxy_networks)
+    except ValueError as error:
+        raise ValueError(f"--proxy-network: {error}") from None
 
 
 def _template_values(
