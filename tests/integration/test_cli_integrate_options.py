@@ -1,7 +1,8 @@
 """The data directory option across commands: ``integrate`` reads ``--data-dir`` like
 every other command (the Maildirs of the generated Dovecot configuration are under it);
 ``db upgrade`` creates a missing one (a new production node, docs/PRODUCTION.md) and
-names it; other commands refuse a missing one and name it."""
+names it; other commands, integrate dovecot among them, refuse a missing one and name
+it. A mailbox backend's configuration trusts only the proxies' networks given."""
 
 import json
 import os
@@ -28,12 +29,26 @@ def mailward(
 
 def test_integrate_dovecot_follows_the_data_dir_option(tmp_path: Path) -> None:
     chosen = tmp_path / "chosen-data"
+    chosen.mkdir()
     output = str(tmp_path / "dovecot")
     result = mailward(tmp_path, "--data-dir", str(chosen), "integrate", "dovecot", "-o", output)
     assert result.returncode == 0, result.stderr
     written = "".join(p.read_text() for p in (tmp_path / "dovecot").rglob("*.conf"))
     assert str((chosen / "mail").resolve()) in written
     assert "from-the-environment" not in written
+
+
+def test_integrate_dovecot_refuses_a_missing_data_dir_instead_of_a_new_auth_secret(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "nowhere"
+    output = tmp_path / "dovecot"
+    result = mailward(
+        tmp_path, "--data-dir", str(missing), "integrate", "dovecot", "-o", str(output)
+    )
+    assert result.returncode == 1
+    assert f"no data directory at {missing.resolve()}" in result.stderr
+    assert not missing.exists() and not output.exists()
 
 
 def test_db_upgrade_creates_a_missing_data_dir_and_names_it(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from mailward.bootstrap import Services
-from mailward.cli.runtime import fail, run_with_services
+from mailward.cli.runtime import fail, require_data_dir, run_with_services
 from mailward.cli.runtime import options as global_options
 from mailward.core.discovery import served_domains
 from mailward.core.mailservices.dkim import SigningKey
@@ -98,8 +98,10 @@ def dovecot(
         backend=backend,
         proxy_networks=tuple(proxy_network or ()),
     )
+    settings = global_options(ctx).settings()
+    require_data_dir(settings)  # elsewhere, a new auth secret would lock Dovecot out
     try:
-        _report(write_dovecot_config(global_options(ctx).settings(), output, options))
+        _report(write_dovecot_config(settings, output, options))
     except ValueError as error:
         fail(str(error))
 
