@@ -174,7 +174,7 @@ def write_dovecot_config(
         _prepare_mail_root(Path(str(values["mail_root"])), options.mail_user)
     if options.role == "backend":
         secret = f"doveadm_password = {doveadm_password(settings)}\n"
-        written.append(write_text(files.doveadm_secret, secret, mode=0o600))
+        written.append(_give_to_dovecot(write_text(files.doveadm_secret, secret, mode=0o600)))
     return written
 
 
@@ -186,8 +186,9 @@ def _prepare_mail_root(root: Path, mail_user: str) -> None:
 
 
 def _give_to_dovecot(path: Path) -> Path:
-    """Dovecot's auth process (user ``dovecot``) loads the script: when written by root,
-    the file goes to that user, still readable by nobody else."""
+    """Dovecot's auth process (user ``dovecot``) loads the script, and Dovecot's and
+    ``doveadm -c``'s config readers the doveadm password: when written by root, the file
+    goes to that user, still readable by nobody else."""
     if os.geteuid() == 0:
         internal = pwd.getpwnam(INTERNAL_USER)
         os.chown(path, internal.pw_uid, internal.pw_gid)
