@@ -12,9 +12,16 @@ from mailward.core.mailservices.dkim_keys import SEAL_PURPOSE
 from mailward.core.mailservices.dns_records import dns_records
 from mailward.db.models import DkimKey
 from mailward.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from mailward.settings import Settings
 from tests.support import World
 
 OP = Actor.operator()
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The manager on a host name, so that the records may name it (never an address)."""
+    return settings.model_copy(update={"public_url": "https://mail.example.test"})
 
 
 async def test_a_verified_mail_service_has_an_rsa_and_an_ed25519_key_named_by_date(
