@@ -45,9 +45,15 @@ class RecordingMover:
         self.world = world
         self.steps: list[tuple[str, ...]] = []
 
+    async def mirror(self, email: str, source: str, target: str) -> None:
+        await self._step("mirror", email, source, target)
+
     async def copy(self, email: str, source: str, target: str) -> None:
+        await self._step("copy", email, source, target)
+
+    async def _step(self, step: str, email: str, source: str, target: str) -> None:
         placed = await self.world.services.placements.placement(Actor.operator(), email)
-        self.steps.append(("copy", source, target, f"placed on {placed.backend}"))
+        self.steps.append((step, source, target, f"placed on {placed.backend}"))
 
     async def end_sessions(self, email: str, device_ids: Sequence[int], backend: str) -> None:
         self.steps.append(("end sessions", backend, *map(str, device_ids)))
@@ -83,14 +89,14 @@ async def test_without_backends_nothing_is_placed_and_the_first_backend_holds_it
     assert await placed(world, view.email) == "store1"  # once backends exist
 
 
-async def test_a_move_copies_switches_copies_ends_the_old_sessions_and_copies_again(
+async def test_a_move_mirrors_switches_copies_ends_the_old_sessions_and_copies_again(
     world: World,
 ) -> None:
     mover = RecordingMover(world)
     view = await world.services.placements.move(world.admin, world.address, "store2", mover)
     assert view.backend == "store2" and await placed(world, world.address) == "store2"
     assert mover.steps == [
-        ("copy", "store1", "store2", "placed on store1"),
+        ("mirror", "store1", "store2", "placed on store1"),
         ("copy", "store1", "store2", "placed on store2"),
         ("end sessions", "store1"),
         ("copy", "store1", "store2", "placed on store2"),

@@ -184,7 +184,8 @@ def mailward(cluster: Cluster, *arguments: str) -> str:
     command = [sys.executable, "-m", "mailward.cli", *arguments]
     env = settings_env(cluster.plane.settings)
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, f"{result.stdout}{result.stderr}\n{cluster.plane.logs()}"
+    backends = "".join((cluster.layout / b / "dovecot.log").read_text() for b in BACKENDS)
+    assert result.returncode == 0, f"{result.stdout}{result.stderr}\n{backends}"
     return result.stdout
 
 
@@ -282,3 +283,36 @@ def test_revoking_a_device_ends_its_proxied_idle_session_and_no_other(cluster: C
             imaps_login(plane, SALES, phone.password)
     finally:
         kept.logout()
+
+
+def expunge(client: imaplib.IMAP4_SSL, subject: str) -> None:
+    client.select("INBOX")
+    _, found = client.search(None, "SUBJECT", f'"{subject}"')
+    assert found[0], f"no message {subject!r}"
+    client.store(b",".join(found[0].split()).decode(), "+FLAGS", "\\Deleted")
+    client.expunge()
+
+
+def test_a_move_back_to_a_backend_drops_what_its_old_copy_still_held(cluster: Cluster) -> None:
+    """The first pass of a move is one-way: mail deleted while the address lived on the
+    other backend does not come back from the target's old copy."""
+    plane = cluster.plane
+    tag = uuid.uuid4().hex[:8]
+    home = placement_of(cluster, SALES)
+    away = BACKENDS[1 - BACKENDS.index(home)]
+    for subject in (f"kept {tag}", f"deleted away {tag}"):
+        deliver(plane, SALES, subject)
+    mailward(cluster, "address", "move", SALES, "--to", away)
+    device = plane.add_device(SALES, f"Laptop {tag}")
+    client = imaps_login(plane, SALES, device.password)
+    try:
+        expunge(client, f"deleted away {tag}")
+    finally:
+        client.logout()
+    mailward(cluster, "address", "move", SALES, "--to", home)
+    again = imaps_login(plane, SALES, device.password)
+    try:
+        received = [subject for subject in subjects(again) if subject.endswith(tag)]
+    finally:
+        again.logout()
+    assert received == [f"kept {tag}"]

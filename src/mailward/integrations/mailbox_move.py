@@ -1,9 +1,14 @@
 """Moving a mailbox between Dovecot mailbox backends with doveadm, for
 :meth:`mailward.core.addresses.placement.PlacementService.move`.
 
-``doveadm -c <source's dovecot.conf> sync -u ADDRESS tcp:<target host>:<doveadm port>``:
-dsync between two live Maildirs (two-way, so what either side received since the last
-run survives), to the target's doveadm server (backends share the doveadm password).
+``doveadm -c <source's dovecot.conf> backup -u ADDRESS tcp:<target host>:<doveadm
+port>`` first: dsync one way, the target (remote) made identical to the source (local),
+so what only an old copy on the target holds (from an earlier move away) is dropped, not
+merged back. Where that would need the target's INBOX made anew (its old copy holds UIDs
+past the source's), doveadm refuses ("INBOX can't be deleted", in the target's log) and
+the move stops before the switch. After the switch ``sync`` instead: two-way, so what
+either side received since the last run survives. Both reach the target's doveadm
+server (backends share its password).
 Sessions end with ``doveadm kick '*#<device id>'`` for each device of the address: on
 a backend every session is named ``ADDRESS#<device id>`` (the Lua passdb), and the
 proxies close a client's connection when its backend session ends. The address itself
@@ -23,7 +28,7 @@ from mailward.settings import MailboxBackend
 
 SYNC_TIMEOUT = 30 * 60.0
 KICK_TIMEOUT = 30.0
-# doveadm sync: "changes happened during sync, run again" (mail arrived meanwhile).
+# doveadm sync/backup: "changes happened during sync, run again" (mail arrived meanwhile).
 SYNC_AGAIN = 2
 SYNC_ATTEMPTS = 10
 
@@ -42,14 +47,22 @@ class DoveadmMailboxMover:
             )
         return config
 
+    async def mirror(self, email: str, source: str, target: str) -> None:
+        await self._dsync("backup", email, source, target)
+
     async def copy(self, email: str, source: str, target: str) -> None:
+        await self._dsync("sync", email, source, target)
+
+    async def _dsync(self, command: str, email: str, source: str, target: str) -> None:
+        """``doveadm backup|sync`` run on ``source``, the target remote, until no change
+        happened meanwhile (at most SYNC_ATTEMPTS runs)."""
         to = self.backends[target]
         where = f"tcp:{to.host}:{to.doveadm_port}"
+        arguments = (command, "-u", email, where)
         for _ in range(SYNC_ATTEMPTS - 1):
-            fine = (0, SYNC_AGAIN)
-            if await self._doveadm(source, SYNC_TIMEOUT, fine, "sync", "-u", email, where) == 0:
+            if await self._doveadm(source, SYNC_TIMEOUT, (0, SYNC_AGAIN), *arguments) == 0:
                 return
-        await self._doveadm(source, SYNC_TIMEOUT, (0,), "sync", "-u", email, where)
+        await self._doveadm(source, SYNC_TIMEOUT, (0,), *arguments)
 
     async def end_sessions(self, email: str, device_ids: Sequence[int], backend: str) -> None:
         for device_id in device_ids:
@@ -66,6 +79,6 @@ class DoveadmMailboxMover:
         except TimeoutError:
             raise MoveFailed(f"doveadm {arguments[0]} on {backend} timed out") from None
         if result.code not in fine:
-            reason = result.error.strip()[-500:]
+            reason = result.error.strip()[-500:] or f"exit code {result.code}, see its log"
             raise MoveFailed(f"doveadm {arguments[0]} on {backend} failed: {reason}")
         return result.code

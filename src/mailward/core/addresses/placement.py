@@ -3,9 +3,10 @@
 On one machine there are no backends and no placement. With backends, a new address
 is placed by the rule (the least used backend, or a fixed one); an address made before
 backends existed has no placement and lives on the first backend listed (the machine
-that held every mailbox until then). A move copies the mailbox while it is in use,
-switches the placement, copies what changed meanwhile, and ends the sessions still
-open on the old backend, so that clients reconnect through the proxy to the new one.
+that held every mailbox until then). A move mirrors the mailbox onto the target while
+it is in use, switches the placement, copies what changed meanwhile (both ways), and
+ends the sessions still open on the old backend, so that clients reconnect through the
+proxy to the new one.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ class MoveFailed(MailwardError):
 
 class MailboxMover(Protocol):
     """Copies mailboxes between backends and ends sessions (doveadm, at the edge)."""
+
+    async def mirror(self, email: str, source: str, target: str) -> None:
+        """Make ``target``'s copy of the mailbox identical to ``source``'s (one way: what
+        only ``target`` holds, such as an old copy left by an earlier move away, goes).
+        Raises MoveFailed."""
+        ...
 
     async def copy(self, email: str, source: str, target: str) -> None:
         """Bring ``target``'s copy of the mailbox up to date with ``source``'s, both in
@@ -67,7 +74,9 @@ class PlacementService:
         """Move the address's mailbox to ``target`` while its clients use it."""
         source = await self._check_move(actor, address_key, target)
         email, old = source.email, str(source.backend)
-        await mover.copy(email, old, target)
+        # Nothing reaches the target before the switch: what it holds is stale (deleted
+        # since it last held the mailbox) and must not be merged back.
+        await mover.mirror(email, old, target)
         devices = await self._switch(actor, address_key, target)
         try:
             await mover.copy(email, old, target)
