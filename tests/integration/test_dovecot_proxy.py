@@ -10,6 +10,7 @@ import imaplib
 import poplib
 import shutil
 import smtplib
+import socket
 import subprocess
 import sys
 import tempfile
@@ -265,6 +266,17 @@ def test_a_move_under_an_idle_session_loses_no_message_and_the_next_login_lands_
     missing = sorted(set(expected) - set(received))
     assert not missing, f"lost in the move: {missing}"
     assert len(cluster.maildir_messages(target, INFO)) >= len(expected)
+
+
+def test_the_backends_doveadm_listeners_speak_tls(cluster: Cluster) -> None:
+    """dsync during a move and the doveadm password do not cross the network in clear."""
+    for name in BACKENDS:
+        port = cluster.plane.settings.mailbox_backends[name].doveadm_port
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            client_tls().wrap_socket(raw) as tls,
+        ):
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
 
 
 def test_revoking_a_device_ends_its_proxied_idle_session_and_no_other(cluster: Cluster) -> None:

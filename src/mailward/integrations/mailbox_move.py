@@ -1,14 +1,15 @@
 """Moving a mailbox between Dovecot mailbox backends with doveadm, for
 :meth:`mailward.core.addresses.placement.PlacementService.move`.
 
-``doveadm -c <source's dovecot.conf> backup -u ADDRESS tcp:<target host>:<doveadm
-port>`` first: dsync one way, the target (remote) made identical to the source (local),
-so what only an old copy on the target holds (from an earlier move away) is dropped, not
-merged back. Where that would need the target's INBOX made anew (its old copy holds UIDs
-past the source's), doveadm refuses ("INBOX can't be deleted", in the target's log) and
-the move stops before the switch. After the switch ``sync`` instead: two-way, so what
-either side received since the last run survives. Both reach the target's doveadm
-server (backends share its password).
+``doveadm -c <source's dovecot.conf> backup -u ADDRESS tcps:<target host>:<doveadm
+port>`` first (TLS; the target's certificate, reached by IP, is not verified): dsync one
+way, the target (remote) made identical to the source (local), so what only an old copy
+on the target holds (from an earlier move away) is dropped, not merged back. Where that
+would need the target's INBOX made anew (its old copy holds UIDs past the source's),
+doveadm refuses ("INBOX can't be deleted", in the target's log) and the move stops
+before the switch. After the switch ``sync`` instead: two-way, so what either side
+received since the last run survives. Both reach the target's doveadm server (backends
+share its password).
 Sessions end with ``doveadm kick '*#<device id>'`` for each device of the address: on
 a backend every session is named ``ADDRESS#<device id>`` (the Lua passdb), and the
 proxies close a client's connection when its backend session ends. The address itself
@@ -57,7 +58,7 @@ class DoveadmMailboxMover:
         """``doveadm backup|sync`` run on ``source``, the target remote, until no change
         happened meanwhile (at most SYNC_ATTEMPTS runs)."""
         to = self.backends[target]
-        where = f"tcp:{to.host}:{to.doveadm_port}"
+        where = f"tcps:{to.host}:{to.doveadm_port}"
         arguments = (command, "-u", email, where)
         for _ in range(SYNC_ATTEMPTS - 1):
             if await self._doveadm(source, SYNC_TIMEOUT, (0, SYNC_AGAIN), *arguments) == 0:
