@@ -22,6 +22,7 @@ from mailward.core.addresses.service import AddressService
 from mailward.core.audit.events import AuditTag
 from mailward.db.models import Address, AuditEvent
 from mailward.errors import InvalidInput, NotAllowed, NotFound
+from mailward.integrations.mailbox_move import DoveadmMailboxMover
 from mailward.settings import MailboxBackend, Settings
 from tests.integration.auth_devices import add_generated
 from tests.support import World, free_port, make_settings
@@ -134,6 +135,14 @@ async def test_a_move_is_refused_clearly(world: World) -> None:
     with pytest.raises((NotAllowed, NotFound)):
         await moves.move(world.user, world.address, "store2", mover)
     assert mover.steps == []
+
+
+@pytest.mark.parametrize("email", ["a*b@example.test", "who?@example.test"])
+async def test_doveadm_is_never_given_an_address_it_would_read_as_a_mask(email: str) -> None:
+    mover = DoveadmMailboxMover(BACKENDS, doveadm="/nonexistent/doveadm")
+    for step in (mover.mirror, mover.copy):
+        with pytest.raises(MoveFailed, match="wildcards"):
+            await step(email, "store1", "store2")
 
 
 def test_settings_refuse_a_placement_on_an_unknown_backend(tmp_path: Path) -> None:

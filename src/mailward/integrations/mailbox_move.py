@@ -32,6 +32,7 @@ KICK_TIMEOUT = 30.0
 # doveadm sync/backup: "changes happened during sync, run again" (mail arrived meanwhile).
 SYNC_AGAIN = 2
 SYNC_ATTEMPTS = 10
+USER_WILDCARDS = ("*", "?")  # doveadm -u matches them; no escape exists
 
 
 class DoveadmMailboxMover:
@@ -57,6 +58,11 @@ class DoveadmMailboxMover:
     async def _dsync(self, command: str, email: str, source: str, target: str) -> None:
         """``doveadm backup|sync`` run on ``source``, the target remote, until no change
         happened meanwhile (at most SYNC_ATTEMPTS runs)."""
+        if any(wildcard in email for wildcard in USER_WILDCARDS):
+            raise MoveFailed(
+                f"{email} cannot be moved with doveadm: its -u option takes * and ? in a "
+                "user name as wildcards and would reach other mailboxes; copy it by hand"
+            )
         to = self.backends[target]
         where = f"tcps:{to.host}:{to.doveadm_port}"
         arguments = (command, "-u", email, where)
