@@ -73,7 +73,9 @@ def write_tls_pair(workdir: Path) -> tuple[Path, Path, Path]:
 
 
 class Pebble:
-    def __init__(self, workdir: Path, http_port: int, dns_resolver: str) -> None:
+    def __init__(
+        self, workdir: Path, http_port: int, dns_resolver: str, authz_reuse: int = 0
+    ) -> None:
         if not Path(PEBBLE).exists() and shutil.which("pebble") is None:
             skip_or_fail("pebble is not installed (Debian package pebble)")
         self.ca, cert, key = write_tls_pair(workdir)
@@ -97,7 +99,7 @@ class Pebble:
             **os.environ,
             "PEBBLE_VA_NOSLEEP": "1",
             "PEBBLE_WFE_NONCEREJECT": "0",
-            "PEBBLE_AUTHZREUSE": "0",
+            "PEBBLE_AUTHZREUSE": str(authz_reuse),  # % of orders given a valid authz again
         }
         self.log = workdir / "pebble.log"
         with self.log.open("wb") as log:

@@ -40,7 +40,9 @@ def acme_node(workdir: Path, renew_days: int) -> Iterator[tuple[ServeProcess, Dn
     http_port = free_port()  # Pebble validates HTTP-01 on serve's web listener
     pebble: Pebble | None = None
     try:
-        pebble = Pebble(workdir, http_port, dns.resolver)
+        # Pebble reuses every valid authorization, as CAs may (RFC 8555 7.1.3): a renewal
+        # must not answer those again.
+        pebble = Pebble(workdir, http_port, dns.resolver, authz_reuse=100)
         with serve_process(
             workdir / "data",
             hostname=HOSTNAME,
@@ -117,6 +119,8 @@ def test_issue_renew_and_a_failed_challenge_against_pebble(tmp_path: Path) -> No
         assert second != first
         served_serial_becomes(node, second)
 
+        # A new ACME account has no authorization to reuse: its challenge must be answered.
+        (Path(node.env["MAILWARD_DATA_DIR"]) / "keys" / "acme-account-key.pem").unlink()
         dns.publish({}, hosts=dict.fromkeys(NAMES, "127.0.0.2"))  # nothing listens there
         failed = certs(node, "renew", "--force")
         assert failed.returncode != 0

@@ -190,10 +190,14 @@ class AcmeIssuer:
         self, acme: client.ClientV2, account_key: JWKRSA, order: messages.OrderResource
     ) -> Iterator[None]:
         """Publish the HTTP-01 answers for the web listener, tell the CA, and remove
-        them afterwards whatever happened."""
+        them afterwards whatever happened. An authorization the CA already holds as
+        valid (CAs reuse them across orders, RFC 8555 7.1.3) needs no answer: answering
+        it again is refused."""
         written: list[Path] = []
         try:
             for authorization in order.authorizations:
+                if authorization.body.status == messages.STATUS_VALID:
+                    continue
                 challenge = _http01(authorization)
                 response, validation = challenge.response_and_validation(account_key)
                 token = challenge.chall.encode("token")
