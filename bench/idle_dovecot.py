@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.integration.dataplane import wait_for_port
+from dovecot_login import start_dovecot  # bench/, on the path (idle.py)
 from tests.support import free_port
 
 from mailward.integrations.dovecot import write_dovecot_config
@@ -67,23 +67,9 @@ def running_dovecot(
     with conf.open("a") as handle:
         handle.write(limits(sessions, hibernate))
     try:
-        yield start(conf, own.imaps_port), own.imaps_port
+        yield start_dovecot(conf, own.imaps_port), own.imaps_port
     finally:
         stop(conf)
-
-
-def start(conf: Path, port: int) -> int:
-    errors = conf.with_name("start-errors.txt")
-    with errors.open("w") as sink:  # a file, not our pipes: the daemon keeps them
-        started = subprocess.run(["dovecot", "-c", str(conf)], stdout=sink, stderr=sink)
-    if started.returncode != 0:
-        raise RuntimeError(f"dovecot -c {conf} failed: {errors.read_text()}")
-    wait_for_port(port)
-    pid_file = conf.parent / "run" / "master.pid"
-    deadline = time.monotonic() + 10
-    while not pid_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return int(pid_file.read_text())
 
 
 def stop(conf: Path) -> None:
